@@ -1,0 +1,1 @@
+"""meshkit benchmarks: one module per benchmark, each runnable alone."""

@@ -1,0 +1,33 @@
+"""The platform team's ``meshkit-platform`` command line (Typer)."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+import meshkit
+import meshkit_platform
+
+app = typer.Typer(
+    name="meshkit-platform",
+    help="meshkit platform: provision and register every domain's data products.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the platform and SDK versions."""
+    Console().print(f"meshkit-platform {meshkit_platform.__version__} (sdk {meshkit.__version__})")
+
+
+@app.callback()
+def _root() -> None:
+    """meshkit platform commands."""
+
+
+def main() -> None:
+    """Entry point of the ``meshkit-platform`` console script."""
+    app()
