@@ -1,0 +1,134 @@
+"""``meshkit local up|status|down``: the embedded local stack from the command line.
+
+``up`` starts the services in the background (they keep running after the command exits)
+and prints their endpoints; ``status`` prints a health table and exits 1 when a service
+is not healthy; ``down`` stops everything ``up`` started.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from meshkit.local import LocalSettings, LocalStack, ServiceStatus
+from meshkit.local.stack import SERVICES, select_services
+
+local_app = typer.Typer(
+    name="local",
+    help="Start, check and stop the embedded local stack (broker, PostgreSQL, DuckDB, search).",
+    no_args_is_help=True,
+)
+
+_SERVICE_HELP = f"comma-separated, from: {', '.join(SERVICES)}"
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="data, logs and run records (default .state/local; env MESHKIT_LOCAL_STATE_DIR)",
+        show_default=False,
+    ),
+]
+
+
+def _names(values: list[str] | None) -> list[str]:
+    return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+
+
+def _settings(state_dir: Path | None) -> LocalSettings:
+    return LocalSettings(state_dir=state_dir) if state_dir is not None else LocalSettings()
+
+
+def _table(rows: list[ServiceStatus]) -> Table:
+    table = Table(title="meshkit local stack")
+    table.add_column("service")
+    table.add_column("address", overflow="fold")
+    table.add_column("pid")
+    table.add_column("healthy")
+    table.add_column("detail")
+    for row in rows:
+        healthy = "[green]yes[/]" if row.healthy else "[red]no[/]"
+        table.add_row(
+            row.service, row.address or "-", str(row.pid or "-"), healthy, row.detail or ""
+        )
+    return table
+
+
+@local_app.command()
+def up(
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help=f"start only these services ({_SERVICE_HELP})"),
+    ] = None,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option("--with", help=f"also start these services, e.g. bigquery ({_SERVICE_HELP})"),
+    ] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Start the services (default: kafka, postgres, warehouse, search) and print endpoints."""
+    services = select_services(_names(only), _names(with_))
+    stack = LocalStack(_settings(state_dir), services=services)
+    console = Console()
+    with console.status(f"starting {', '.join(services)} ..."):
+        stack.up()
+    rows = stack.status()
+    console.print(_table(rows))
+    console.print(f"state directory: {stack.settings.root}")
+    console.print("stop everything with: meshkit local down")
+    if not all(row.healthy for row in rows if row.service in services):
+        raise typer.Exit(code=1)
+
+
+@local_app.command()
+def status(state_dir: StateDir = None) -> None:
+    """Show each service's address, pid and health; exit 1 if one is not healthy."""
+    stack = LocalStack(_settings(state_dir))
+    rows = stack.status()
+    console = Console()
+    console.print(_table(rows))
+    if not any(stack.service(name).record() for name in SERVICES):
+        Console(stderr=True).print(
+            "[red]the local stack is not running[/] "
+            f"(no run records under {stack.settings.root}); start it with: meshkit local up",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+    unhealthy = [row.service for row in rows if not row.healthy]
+    if unhealthy:
+        Console(stderr=True).print(
+            f"[red]not healthy:[/] {', '.join(unhealthy)} "
+            f"(logs under {stack.settings.root}); restart with: meshkit local up",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+
+
+@local_app.command()
+def down(
+    state_dir: StateDir = None,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="also delete the state directory (all local data)")
+    ] = False,
+) -> None:
+    """Stop every service of the local stack (no process is left behind)."""
+    stack = LocalStack(_settings(state_dir))
+    stopped = stack.down(purge=purge)
+    console = Console()
+    if stopped:
+        console.print(f"stopped: {', '.join(stopped)}")
+    else:
+        console.print("nothing was running")
+    if purge:
+        console.print(f"deleted {stack.settings.root}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``local`` command group to the root app."""
+    app.add_typer(local_app, name="local")
+
+
+__all__ = ["register"]
