@@ -48,7 +48,7 @@ from meshkit.errors import ConfigError
 from meshkit.privacy.errors import KeyNotFoundError, PrivacyError, SubjectErasedError
 
 MASTER_KEY_ENV = "MESHKIT_MASTER_KEY"
-STATE_DIR_ENV = "MESHKIT_STATE_DIR"
+STATE_DIR_ENV = "MESHKIT_PRIVACY_STATE_DIR"
 KEYSTORE_FILE = "keys.sqlite"
 _KEY_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _CHECK_PLAINTEXT = b"meshkit key store check v1"
@@ -58,8 +58,8 @@ _GENERATE_HINT = (
 
 
 def default_state_dir() -> Path:
-    """The domain's local state directory: ``$MESHKIT_STATE_DIR``, else ``./.meshkit``."""
-    return Path(os.environ.get(STATE_DIR_ENV) or ".meshkit")
+    """Where the local key store lives: ``$MESHKIT_PRIVACY_STATE_DIR``, else ``.state/privacy``."""
+    return Path(os.environ.get(STATE_DIR_ENV) or Path(".state") / "privacy")
 
 
 def new_master_key() -> str:
@@ -201,7 +201,7 @@ class LocalKeyStore:
 
     Example::
 
-        store = LocalKeyStore.open()            # $MESHKIT_STATE_DIR/keys.sqlite
+        store = LocalKeyStore.open()            # .state/privacy/keys.sqlite
         key = store.create_token_key("customer")
         key.key_id                              # 'customer.1'
 

@@ -45,6 +45,11 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def set_batch_threads(threads: int) -> None:
+    """How many threads the batch path may use in this thread (DuckDB's default: all cores)."""
+    _connection().execute(f"SET threads = {int(threads)}")
+
+
 def _pads(secret: bytes) -> tuple[bytes, bytes]:
     if len(secret) > _BLOCK:
         raise PrivacyError("token keys longer than 64 bytes are not supported")
