@@ -11,41 +11,50 @@ Elasticsearch are made the usual way and keep the library's defaults.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
-from typing import Any
-
-from elastic_transport import HttpHeaders, Urllib3HttpNode
-from elastic_transport.client_utils import DEFAULT, DefaultType
-from elasticsearch import Elasticsearch
+from typing import TYPE_CHECKING, Any
 
 from meshkit.errors import ConfigError
 from meshkit.local.service import ProcessService
 
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
 _COMPAT = re.compile(r"application/vnd\.elasticsearch\+([a-z0-9-]+)(?:;\s*compatible-with=\d+)?")
 
 
-class _PlainMediaTypeNode(Urllib3HttpNode):
-    """A transport node that sends plain ``application/json`` instead of the compat type."""
+@functools.cache
+def _plain_media_type_node() -> type[Any]:
+    """A transport node class that sends plain ``application/json``, not the compat type.
 
-    def perform_request(
-        self,
-        method: str,
-        target: str,
-        body: bytes | None = None,
-        headers: HttpHeaders | None = None,
-        request_timeout: DefaultType | float | None = DEFAULT,
-    ) -> Any:  # elastic_transport does not export its NodeApiResponse type
-        if headers is not None:
-            headers = headers.copy()
-            for name in ("accept", "content-type"):
-                value = headers.get(name)
-                if value:
-                    headers[name] = _COMPAT.sub(r"application/\g<1>", value)
-        return super().perform_request(
-            method, target, body=body, headers=headers, request_timeout=request_timeout
-        )
+    Built on first use so that importing meshkit does not import the Elasticsearch client.
+    """
+    from elastic_transport import HttpHeaders, Urllib3HttpNode
+    from elastic_transport.client_utils import DEFAULT, DefaultType
+
+    class PlainMediaTypeNode(Urllib3HttpNode):
+        def perform_request(
+            self,
+            method: str,
+            target: str,
+            body: bytes | None = None,
+            headers: HttpHeaders | None = None,
+            request_timeout: DefaultType | float | None = DEFAULT,
+        ) -> Any:  # elastic_transport does not export its NodeApiResponse type
+            if headers is not None:
+                headers = headers.copy()
+                for name in ("accept", "content-type"):
+                    value = headers.get(name)
+                    if value:
+                        headers[name] = _COMPAT.sub(r"application/\g<1>", value)
+            return super().perform_request(
+                method, target, body=body, headers=headers, request_timeout=request_timeout
+            )
+
+    return PlainMediaTypeNode
 
 
 def local_search_client(url: str, **kwargs: Any) -> Elasticsearch:
@@ -53,8 +62,10 @@ def local_search_client(url: str, **kwargs: Any) -> Elasticsearch:
 
     Extra keyword arguments go to :class:`elasticsearch.Elasticsearch`.
     """
+    from elasticsearch import Elasticsearch
+
     kwargs.setdefault("request_timeout", 10)
-    return Elasticsearch(url, node_class=_PlainMediaTypeNode, **kwargs)
+    return Elasticsearch(url, node_class=_plain_media_type_node(), **kwargs)
 
 
 def osmem_binary() -> Path:

@@ -1,0 +1,134 @@
+"""Start, reuse, check and stop the local stack from Python and from ``meshkit local``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from meshkit.errors import ConfigError
+from meshkit.local import LocalSettings, LocalStack
+from meshkit.local._process import wait_for
+
+pytestmark = pytest.mark.services
+
+MESHKIT = str(Path(sys.executable).with_name("meshkit"))
+
+
+def recorded_pids(state_dir: Path) -> dict[str, int]:
+    pids = {}
+    for run in state_dir.glob("*/run.json"):
+        data = json.loads(run.read_text())
+        if data["pid"] is not None:
+            pids[data["service"]] = data["pid"]
+    return pids
+
+
+def running(pid: int) -> bool:
+    """A live (non-zombie) process with this pid, or a live member of its process group."""
+    for proc in psutil.process_iter(["pid", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            if proc.pid == pid or os.getpgid(proc.pid) == pid:
+                return True
+        except ProcessLookupError:
+            continue
+    return False
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MESHKIT, "local", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+def test_stack_up_is_idempotent_restarts_dead_services_and_down_stops_all(
+    tmp_path: Path,
+) -> None:
+    stack = LocalStack(LocalSettings(state_dir=tmp_path), services=["kafka", "search"])
+    with stack:
+        first = recorded_pids(tmp_path)
+        assert set(first) == {"kafka", "search"}
+        assert all(row.healthy for row in stack.status())
+        endpoints = stack.endpoints
+        assert endpoints.kafka is not None
+        assert endpoints.search is not None
+        assert endpoints.search.startswith("http://127.0.0.1:")
+
+        stack.up()  # a second up reuses the running services
+        assert recorded_pids(tmp_path) == first
+
+        os.kill(first["search"], signal.SIGKILL)  # a service dies behind our back
+        assert wait_for(lambda: not running(first["search"]), 5)
+        search_row = next(row for row in stack.status() if row.service == "search")
+        assert not search_row.healthy
+        assert "is gone" in search_row.detail
+
+        stack.up()  # brings it back
+        assert recorded_pids(tmp_path)["kafka"] == first["kafka"]
+        assert recorded_pids(tmp_path)["search"] != first["search"]
+        assert all(row.healthy for row in stack.status())
+        last = recorded_pids(tmp_path)
+    assert not any(running(pid) for pid in last.values())
+    assert recorded_pids(tmp_path) == {}
+    assert not any(row.healthy for row in stack.status())
+
+
+def test_unknown_service_names_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown service"):
+        LocalStack(services=["kafka", "redis"])
+
+
+def test_cli_up_status_down_leaves_no_process_behind(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    env = {"MESHKIT_LOCAL_STATE_DIR": str(state)}
+
+    up = cli("up", env=env)
+    assert up.returncode == 0, up.stdout + up.stderr
+    pids = recorded_pids(state)
+    assert set(pids) == {"kafka", "postgres", "search"}  # the warehouse is a file, no process
+    assert all(running(pid) for pid in pids.values())  # they outlive the `up` command
+
+    status = cli("status", "--state-dir", str(state))
+    assert status.returncode == 0, status.stdout + status.stderr
+    for service in ("kafka", "postgres", "warehouse", "search"):
+        assert service in status.stdout
+    assert "127.0.0.1:" in status.stdout
+    assert "wal_level=logical" in status.stdout
+    assert " no " not in status.stdout
+
+    again = cli("up", env=env)  # idempotent
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert recorded_pids(state) == pids
+
+    down = cli("down", env=env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "stopped:" in down.stdout
+    assert wait_for(lambda: not any(running(pid) for pid in pids.values()), 10)
+    assert recorded_pids(state) == {}
+
+    stopped = cli("status", "--state-dir", str(state))
+    assert stopped.returncode == 1
+    assert "not running" in stopped.stderr
+    assert "meshkit local up" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+
+
+def test_cli_rejects_an_unknown_service_without_a_traceback(tmp_path: Path) -> None:
+    result = cli("up", "--only", "kafka,redis", "--state-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "unknown service(s) redis" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert recorded_pids(tmp_path) == {}
