@@ -119,3 +119,25 @@ def test_missing_master_key_is_reported_without_traceback(
     result = runner.invoke(app, ["privacy", "keys", "list"])
     assert result.exit_code == 1
     assert "MESHKIT_MASTER_KEY is not set" in str(result.exception)
+
+
+def test_erase_shreds_the_subject_and_is_audited(env: Path) -> None:
+    from meshkit.privacy.encrypt import SubjectCipher
+    from meshkit.privacy.keys import LocalKeyStore
+
+    with LocalKeyStore.open() as store:
+        cipher = SubjectCipher(store)
+        gone = cipher.encrypt("ada@example.com", "c-1", "email")
+        kept = cipher.encrypt("bob@example.com", "c-2", "email")
+    result = runner.invoke(app, ["privacy", "erase", "--subject", "c-1", "--reason", "ticket 9"])
+    assert result.exit_code == 0, result.output
+    assert "erased: key" in result.output
+    again = runner.invoke(app, ["privacy", "erase", "--subject", "c-1", "--format", "json"])
+    assert json.loads(again.output)["already_erased"] is True
+    with LocalKeyStore.open() as store:
+        results = SubjectCipher(store).decrypt_many([gone, kept], "email")
+        assert [r.status for r in results if r] == ["erased", "ok"]
+        erasures = [e for e in store.audit_events() if e.action == "erase"]
+    assert len(erasures) == 2
+    assert "ticket 9" in erasures[0].detail
+    assert all("c-1" not in e.detail for e in erasures)

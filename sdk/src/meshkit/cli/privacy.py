@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from meshkit.errors import MeshkitError
+from meshkit.privacy.erasure import erase
 from meshkit.privacy.keys import LocalKeyStore, new_master_key
 from meshkit.privacy.scanner import FieldFinding, scan_table
 
@@ -192,3 +193,32 @@ def keys_audit(state_dir: StateDir = None, fmt: Format = "table") -> None:
     for e in events:
         table.add_row(e.at, e.action, e.key_id, e.detail)
     _out().print(table)
+
+
+# -- erase --------------------------------------------------------------------------------
+
+
+@privacy_app.command("erase")
+def erase_subject(
+    subject: Annotated[str, typer.Option("--subject", help="the data subject's id")],
+    reason: Annotated[str, typer.Option(help="why (e.g. the request number), audited")] = "",
+    state_dir: StateDir = None,
+    fmt: Format = "table",
+) -> None:
+    """Crypto-shred one data subject: delete its key, audit it, report what it covered."""
+    _check_format(fmt)
+    with LocalKeyStore.open(state_dir) as store:
+        report = erase(store, subject, reason=reason)
+    if fmt == "json":
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    e = report.erasure
+    console = _out()
+    if e.already_erased:
+        console.print(f"subject already erased at {e.erased_at} (key {e.key_ref}); recorded again")
+    elif e.had_key:
+        console.print(f"erased: key {e.key_ref} deleted at {e.erased_at}; the subject's "
+                      "encrypted fields are unreadable everywhere")  # fmt: skip
+    else:
+        console.print(f"no key existed for this subject; a tombstone (key {e.key_ref}) now "
+                      "refuses any new data for it")  # fmt: skip

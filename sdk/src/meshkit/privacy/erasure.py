@@ -1,0 +1,80 @@
+"""Erasure of one data subject (the right to be forgotten) by crypto-shredding.
+
+``erase(store, subject, products)`` deletes the subject's data key in the key store (an
+audited event that leaves a tombstone), then reports, for each product that may hold data
+of that subject, what the erasure covered and what it did not:
+
+- fields written with ``encrypt`` are unreadable everywhere from now on (every copy, in
+  every port, backup and replay), because their only key is gone;
+- other fields of the subject's records (the subject id itself, tokens, masked or
+  generalized values, non-personal fields) still exist; deleting those rows by key is the
+  job of each output port's retention or delete-by-key, which the report lists.
+
+Tokens stay stable on purpose: they are not personal data without the token key, and
+products stay joinable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshkit.privacy.errors import PrivacyError
+from meshkit.privacy.keys import Erasure, KeyStore
+
+
+@dataclass(frozen=True)
+class ProductHoldings:
+    """What one product declares about a data subject's data (from its contract)."""
+
+    product: str
+    subject_field: str | None
+    encrypted_fields: tuple[str, ...] = ()
+    other_personal_fields: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+
+    @property
+    def holds_subject_data(self) -> bool:
+        return bool(self.subject_field or self.encrypted_fields)
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    """The outcome of one erasure, ready to print or to store as evidence."""
+
+    erasure: Erasure
+    products: list[ProductHoldings] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key_ref": self.erasure.key_ref,
+            "erased_at": self.erasure.erased_at,
+            "had_key": self.erasure.had_key,
+            "already_erased": self.erasure.already_erased,
+            "products": [
+                {
+                    "product": p.product,
+                    "subject_field": p.subject_field,
+                    "unreadable_fields": list(p.encrypted_fields),
+                    "fields_left_to_delete_by_key": list(p.other_personal_fields),
+                    "ports": list(p.ports),
+                }
+                for p in self.products
+            ],
+        }
+
+
+def erase(
+    store: KeyStore,
+    subject: str,
+    products: Iterable[ProductHoldings] = (),
+    *,
+    reason: str = "",
+) -> ErasureReport:
+    """Crypto-shred ``subject`` and report the products that hold data of that subject."""
+    if not subject.strip():
+        raise PrivacyError("erase: the subject id is empty")
+    erasure = store.erase_subject(subject, reason=reason)
+    holding = sorted((p for p in products if p.holds_subject_data), key=lambda p: p.product)
+    return ErasureReport(erasure, holding)
