@@ -42,7 +42,7 @@ def _settings(state_dir: Path | None) -> LocalSettings:
     return LocalSettings(state_dir=state_dir) if state_dir is not None else LocalSettings()
 
 
-def _table(rows: list[ServiceStatus]) -> Table:
+def status_table(rows: list[ServiceStatus]) -> Table:
     table = Table(title="meshkit local stack")
     table.add_column("service")
     table.add_column("address", overflow="fold")
@@ -76,7 +76,7 @@ def up(
     with console.status(f"starting {', '.join(services)} ..."):
         stack.up()
     rows = stack.status()
-    console.print(_table(rows))
+    console.print(status_table(rows))
     console.print(f"state directory: {stack.settings.root}")
     console.print("stop everything with: meshkit local down")
     if not all(row.healthy for row in rows if row.service in services):
@@ -89,7 +89,7 @@ def status(state_dir: StateDir = None) -> None:
     stack = LocalStack(_settings(state_dir))
     rows = stack.status()
     console = Console()
-    console.print(_table(rows))
+    console.print(status_table(rows))
     if not any(stack.service(name).record() for name in SERVICES):
         Console(stderr=True).print(
             "[red]the local stack is not running[/] "
