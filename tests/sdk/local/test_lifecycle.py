@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from meshkit.errors import ConfigError
-from meshkit.local import LocalSettings, LocalStack
+from meshkit.errors import ConfigError, ServiceError
+from meshkit.local import KafkaBroker, LocalSettings, LocalStack
 from meshkit.local._process import wait_for
 
 pytestmark = pytest.mark.services
@@ -132,3 +133,23 @@ def test_cli_rejects_an_unknown_service_without_a_traceback(tmp_path: Path) -> N
     assert "unknown service(s) redis" in result.stderr
     assert "Traceback" not in result.stderr
     assert recorded_pids(tmp_path) == {}
+
+
+def test_a_configured_port_already_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        broker = KafkaBroker(LocalSettings(state_dir=tmp_path, kafka_port=port))
+        with pytest.raises(ServiceError, match=f"port {port} is already in use.*KAFKA_PORT"):
+            broker.start()
+    assert broker.record() is None
+
+
+def test_the_public_face_resolves() -> None:
+    import meshkit.local
+
+    assert len(set(meshkit.local.__all__)) == len(meshkit.local.__all__)
+    for name in meshkit.local.__all__:
+        assert getattr(meshkit.local, name) is not None
+        assert not name.startswith("_")
