@@ -153,3 +153,18 @@ def test_the_public_face_resolves() -> None:
     for name in meshkit.local.__all__:
         assert getattr(meshkit.local, name) is not None
         assert not name.startswith("_")
+
+
+def test_leaving_a_stack_context_keeps_services_it_did_not_start(tmp_path: Path) -> None:
+    settings = LocalSettings(state_dir=tmp_path)
+    outer = LocalStack(settings, services=["kafka"])
+    outer.up()
+    try:
+        with LocalStack(settings, services=["kafka", "search"]) as inner:
+            assert all(row.healthy for row in inner.status())
+        rows = {row.service: row for row in outer.status()}
+        assert rows["kafka"].healthy  # was running before: left alone
+        assert "search" not in rows  # started by the context: stopped, record gone
+    finally:
+        outer.down()
+    assert recorded_pids(tmp_path) == {}

@@ -120,12 +120,20 @@ class Postgres(LocalService):
             self._initialise()
         else:
             self._stop_stray_server()
-        port = self.settings.postgres_port or free_port(_HOST)
-        if port_open(_HOST, port):
-            raise ServiceError(
-                f"postgres: port {port} is already in use; set MESHKIT_LOCAL_POSTGRES_PORT"
-            )
-        self._pg_ctl(["-w", "-t", "60", "-l", str(self.log_path), *self._options(port), "start"])
+        attempts = 1 if self.settings.postgres_port else 3
+        for attempt in range(attempts):
+            port = self.settings.postgres_port or free_port(_HOST)
+            if port_open(_HOST, port):
+                raise ServiceError(
+                    f"postgres: port {port} is already in use; set MESHKIT_LOCAL_POSTGRES_PORT"
+                )
+            start = ["-w", "-t", "60", "-l", str(self.log_path), *self._options(port), "start"]
+            try:
+                self._pg_ctl(start)
+                break
+            except ServiceError:
+                if attempt == attempts - 1:  # a free port can be taken meanwhile: try another
+                    raise
         return self._record_running(port)
 
     def _use_external(self, url: str) -> RunRecord:

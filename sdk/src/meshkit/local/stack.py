@@ -4,7 +4,7 @@ Example::
 
     from meshkit.local import LocalStack
 
-    with LocalStack() as stack:          # up() on enter, down() on exit
+    with LocalStack() as stack:          # up() on enter; on exit, stops what it started
         print(stack.endpoints.kafka)     # "127.0.0.1:41234"
         for row in stack.status():
             print(row.service, row.healthy, row.detail)
@@ -90,6 +90,7 @@ class LocalStack:
         self.settings = settings or LocalSettings()
         self.selected = select_services(services)
         self._all = {name: cls(self.settings) for name, cls in SERVICES.items()}
+        self._started: list[str] = []
 
     def service(self, name: str) -> LocalService:
         """One service by name."""
@@ -117,6 +118,7 @@ class LocalStack:
                 raise
             if not was_running:
                 started.append(service)
+                self._started.append(name)
         return self.endpoints
 
     def status(self) -> list[ServiceStatus]:
@@ -158,6 +160,12 @@ class LocalStack:
             bigquery=self._all["bigquery"].address(),
         )
 
+    def stop_started(self) -> list[str]:
+        """Stop only the services that ``up`` on this object started (not reused ones)."""
+        stopped = [name for name in reversed(self._started) if self._all[name].stop()]
+        self._started.clear()
+        return stopped
+
     def __enter__(self) -> LocalStack:
         self.up()
         return self
@@ -168,4 +176,5 @@ class LocalStack:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.down()
+        # Leave alone what was already running before (e.g. a stack started by the CLI).
+        self.stop_started()
