@@ -57,9 +57,12 @@ class Warehouse(LocalService):
                     "SELECT count(*) FROM information_schema.tables WHERE table_catalog = "
                     "current_database()"
                 ).fetchone()
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
+        except duckdb.Error as exc:
+            message = str(exc).lower()
+            if "lock" in message:
                 return "in use by another process (file locked by its writer)"
+            if "different configuration" in message:
+                return "in use by this process (open for writing)"
             raise
         tables = row[0] if row else 0
         return f"DuckDB {duckdb.__version__}, {tables} tables"
