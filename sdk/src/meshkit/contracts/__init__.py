@@ -1,0 +1,104 @@
+"""Data-product contracts: the model, the type grammar and the semantic checks.
+
+The contract is the single source of truth of a data product; see ``docs/contracts.md``
+for every key. Implementation lives in private-by-topic modules; this is the public face.
+"""
+
+from meshkit.contracts.filter import Filter, FilterSyntaxError, parse_filter
+from meshkit.contracts.mapping import FieldMapping, Mapping
+from meshkit.contracts.model import Access, Contract, FieldSpec, Owner, Status
+from meshkit.contracts.ports import (
+    CdcInput,
+    InputPort,
+    KafkaTopic,
+    OutputPort,
+    Partitioning,
+    Ports,
+    ProductInput,
+    SearchIndex,
+    ServingView,
+    WarehouseTable,
+)
+from meshkit.contracts.quality import (
+    AcceptedValues,
+    CustomSql,
+    Freshness,
+    NotNull,
+    QualityRule,
+    Range,
+    Regex,
+    RowCount,
+    Slo,
+    Unique,
+)
+from meshkit.contracts.semantics import Issue, problems, transform_fits
+from meshkit.contracts.transforms import (
+    Classification,
+    Drop,
+    Encrypt,
+    Generalize,
+    Mask,
+    PiiCategory,
+    Redact,
+    Tokenize,
+    Transform,
+)
+from meshkit.contracts.types import (
+    DataType,
+    Duration,
+    FieldType,
+    TypeSyntaxError,
+    format_duration,
+    parse_duration,
+)
+
+__all__ = [
+    "AcceptedValues",
+    "Access",
+    "CdcInput",
+    "Classification",
+    "Contract",
+    "CustomSql",
+    "DataType",
+    "Drop",
+    "Duration",
+    "Encrypt",
+    "FieldMapping",
+    "FieldSpec",
+    "FieldType",
+    "Filter",
+    "FilterSyntaxError",
+    "Freshness",
+    "Generalize",
+    "InputPort",
+    "Issue",
+    "KafkaTopic",
+    "Mapping",
+    "Mask",
+    "NotNull",
+    "OutputPort",
+    "Owner",
+    "Partitioning",
+    "PiiCategory",
+    "Ports",
+    "ProductInput",
+    "QualityRule",
+    "Range",
+    "Redact",
+    "Regex",
+    "RowCount",
+    "SearchIndex",
+    "ServingView",
+    "Slo",
+    "Status",
+    "Tokenize",
+    "Transform",
+    "TypeSyntaxError",
+    "Unique",
+    "WarehouseTable",
+    "format_duration",
+    "parse_duration",
+    "parse_filter",
+    "problems",
+    "transform_fits",
+]
