@@ -52,7 +52,7 @@ PLANS = [
     FieldPlan("score", "generalize", kernel=Bucket(0.5)),
     FieldPlan("ip", "generalize", kernel=IpPrefix()),
     FieldPlan("postcode", "generalize", kernel=PostalPrefix(2)),
-    FieldPlan("iban", "encrypt"),
+    FieldPlan("iban", "encrypt", subject="customer_id"),
     FieldPlan("loyalty_no", "tokenize", key="customer"),
 ]
 
@@ -60,7 +60,7 @@ PLANS = [
 @pytest.fixture
 def masker(store: LocalKeyStore) -> Masker:
     store.create_token_key("customer")
-    return Masker(PLANS, store=store, subject_field="customer_id")
+    return Masker(PLANS, store=store)
 
 
 def maybe(s: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -149,7 +149,7 @@ def test_plans_are_checked(store: LocalKeyStore) -> None:
 def test_erased_subjects_values_become_null(masker: Masker, store: LocalKeyStore) -> None:
     store.erase_subject("c-1")
     rows = [{"customer_id": "c-1", "iban": "NL91ABNA0417164300"}]
-    fresh = Masker(PLANS, store=store, subject_field="customer_id")
+    fresh = Masker(PLANS, store=store)
     assert fresh.mask_records(rows) == [{"customer_id": "c-1", "iban": None}]
     assert fresh.mask_table(pa.Table.from_pylist(rows)).to_pylist() == [
         {"customer_id": "c-1", "iban": None}

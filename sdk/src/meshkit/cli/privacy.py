@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from meshkit.errors import MeshkitError
-from meshkit.privacy.erasure import erase
+from meshkit.privacy.erasure import erase, load_holdings
 from meshkit.privacy.keys import LocalKeyStore, new_master_key
 from meshkit.privacy.scanner import FieldFinding, scan_table
 
@@ -201,14 +201,19 @@ def keys_audit(state_dir: StateDir = None, fmt: Format = "table") -> None:
 @privacy_app.command("erase")
 def erase_subject(
     subject: Annotated[str, typer.Option("--subject", help="the data subject's id")],
+    contracts: Annotated[
+        Path | None,
+        typer.Option("--contracts", help="directory of contracts: report the products involved"),
+    ] = None,
     reason: Annotated[str, typer.Option(help="why (e.g. the request number), audited")] = "",
     state_dir: StateDir = None,
     fmt: Format = "table",
 ) -> None:
     """Crypto-shred one data subject: delete its key, audit it, report what it covered."""
     _check_format(fmt)
+    products = load_holdings(contracts) if contracts is not None else []
     with LocalKeyStore.open(state_dir) as store:
-        report = erase(store, subject, reason=reason)
+        report = erase(store, subject, products, reason=reason)
     if fmt == "json":
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
@@ -222,3 +227,15 @@ def erase_subject(
     else:
         console.print(f"no key existed for this subject; a tombstone (key {e.key_ref}) now "
                       "refuses any new data for it")  # fmt: skip
+    if contracts is None:
+        return
+    if not report.products:
+        console.print(f"no product in {contracts} declares data of a data subject")
+        return
+    table = Table(title="products holding data of this subject", title_justify="left")
+    for col in ("product", "subject field", "now unreadable", "still to delete by key", "ports"):
+        table.add_column(col)
+    for p in report.products:
+        table.add_row(p.product, p.subject_field or "", ", ".join(p.encrypted_fields) or "-",
+                      ", ".join(p.other_personal_fields) or "-", ", ".join(p.ports))  # fmt: skip
+    console.print(table)

@@ -18,10 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from meshkit.errors import MeshkitError
 from meshkit.privacy.errors import PrivacyError
 from meshkit.privacy.keys import Erasure, KeyStore
+
+if TYPE_CHECKING:
+    from meshkit.contracts import Contract
 
 
 @dataclass(frozen=True)
@@ -78,3 +83,41 @@ def erase(
     erasure = store.erase_subject(subject, reason=reason)
     holding = sorted((p for p in products if p.holds_subject_data), key=lambda p: p.product)
     return ErasureReport(erasure, holding)
+
+
+def holdings_of(contract: Contract) -> ProductHoldings:
+    """What a contract says about its data subjects: the subject field, encrypted fields,
+    other personal fields still present in the output, and the output ports."""
+    subjects = sorted({s for f in contract.field_index.values() if (s := contract.subject_of(f))})
+    encrypted, other = [], []
+    for path, f in contract.field_index.items():
+        kind = f.transform.kind if f.transform is not None else None
+        if kind == "encrypt":
+            encrypted.append(path)
+        elif f.pii is not None and kind != "drop":
+            other.append(path)
+    subject = contract.subject or (subjects[0] if subjects else None)
+    ports = tuple(p.name_in(contract) for p in contract.ports.outputs)
+    return ProductHoldings(contract.id, subject, tuple(encrypted), tuple(other), ports)
+
+
+def load_holdings(directory: Path) -> list[ProductHoldings]:
+    """``holdings_of`` every contract (``*.yaml``/``*.yml``) in a directory, recursively."""
+    import yaml
+    from pydantic import ValidationError
+
+    from meshkit.contracts import Contract
+
+    if not directory.is_dir():
+        raise PrivacyError(f"{directory}: not a directory of contracts")
+    out = []
+    for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")]):
+        try:
+            contract = Contract.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except (yaml.YAMLError, ValidationError, MeshkitError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise PrivacyError(
+                f"{path}: not a valid contract ({first}); run `meshkit lint {path}`"
+            ) from None
+        out.append(holdings_of(contract))
+    return out

@@ -50,7 +50,7 @@ from meshkit.privacy.errors import KeyNotFoundError, PrivacyError, SubjectErased
 MASTER_KEY_ENV = "MESHKIT_MASTER_KEY"
 STATE_DIR_ENV = "MESHKIT_PRIVACY_STATE_DIR"
 KEYSTORE_FILE = "keys.sqlite"
-_KEY_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_KEY_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")  # as contracts name token keys
 _CHECK_PLAINTEXT = b"meshkit key store check v1"
 _GENERATE_HINT = (
     "generate one with `meshkit privacy keys new-master-key` and keep it in your secret manager"
@@ -291,8 +291,8 @@ class LocalKeyStore:
     def create_token_key(self, name: str) -> TokenKey:
         if not _KEY_NAME.match(name):
             raise PrivacyError(
-                f"bad key name {name!r}: expected lowercase letters, digits, '-' or '_', "
-                "starting with a letter"
+                f"bad key name {name!r}: expected up to 64 lowercase letters, digits, '.', '-' "
+                "or '_', starting with a letter or digit"
             )
         with self._write() as db:
             if db.execute("SELECT 1 FROM token_keys WHERE name = ?", (name,)).fetchone():

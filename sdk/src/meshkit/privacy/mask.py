@@ -45,16 +45,22 @@ def check_str(v: Any, what: str) -> str:
 
 
 class Redact:
-    """Replace every non-null value with one constant (the same for every row)."""
+    """Replace every non-null value with one constant (the same for every row).
 
-    def __init__(self, constant: Any = "[REDACTED]") -> None:
+    ``None`` as the constant makes every value null (keeping the column's type); a
+    constant of another type than the column changes the column's type to the constant's.
+    """
+
+    def __init__(self, constant: Any = "[REDACTED]", typ: pa.DataType | None = None) -> None:
         self.constant = constant
-        self._type = pa.scalar(constant).type
+        self._type = typ if typ is not None or constant is None else pa.scalar(constant).type
 
     def value(self, v: Any) -> Any:  # noqa: ARG002 - every value gets the constant
         return self.constant
 
     def array(self, a: pa.Array) -> pa.Array:
+        if self.constant is None:
+            return pa.nulls(len(a), a.type)
         filled = pa.array([self.constant], self._type).take(pa.array([0] * len(a), pa.int32()))
         return pc.if_else(pc.is_null(a), pa.scalar(None, self._type), filled)
 
