@@ -1,0 +1,450 @@
+"""The capture: PostgreSQL logical replication (pgoutput) to Debezium events in Kafka.
+
+``Capture(config).run(stop)``:
+
+1. pre-flight checks (:mod:`meshkit.cdc.catalog`), the publication set to the tables,
+   the topics created;
+2. the replication slot: created on first run (exporting its snapshot), reused after;
+3. the initial snapshot (``op: r``) from the exported snapshot, when ``snapshot_mode`` is
+   ``initial`` and no earlier run completed it (an interrupted snapshot starts over);
+4. streaming from the slot, acknowledging an LSN to the server only once Kafka confirmed
+   every event up to it (:mod:`meshkit.cdc.sink`). A crash anywhere therefore resumes
+   from the slot with nothing lost; events after the last acknowledgement are sent again
+   (at-least-once; consumers deduplicate by ``source.lsn`` + ``source.txId`` + key).
+
+The capture is independent of contracts: it takes a list of tables and options.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+
+from meshkit.cdc import catalog, snapshot
+from meshkit.cdc.catalog import TableInfo, TableName
+from meshkit.cdc.config import CaptureConfig
+from meshkit.cdc.debezium import RowMapper
+from meshkit.cdc.envelope import SourceBase, envelope, source, topic_name
+from meshkit.cdc.pgoutput import (
+    Begin,
+    Column,
+    Commit,
+    Delete,
+    Insert,
+    Relation,
+    Truncate,
+    Update,
+    decode,
+    format_lsn,
+)
+from meshkit.cdc.sink import Batch, KafkaSink
+from meshkit.cdc.state import CaptureState, SchemaChange, diff_columns
+from meshkit.errors import ServiceError
+
+log = logging.getLogger("meshkit.cdc")
+_SLOT_BUSY_WAIT = 30.0
+
+
+@dataclass
+class Progress:
+    """What the capture reports about itself (to the CLI's progress display)."""
+
+    phase: str = "starting"  # starting | snapshot | streaming | stopped
+    table: str = ""
+    snapshot_done: int = 0
+    snapshot_estimate: int = 0
+    events: int = 0
+    events_per_s: float = 0.0
+    acked_lsn: int = 0
+    schema_changes: list[SchemaChange] = field(default_factory=list)
+
+
+@dataclass
+class _Table:
+    info_name: TableName
+    topic: str
+    mapper: RowMapper
+    columns: tuple[Column, ...]
+
+
+class Capture:
+    """One capture of one source database; see the module docstring."""
+
+    def __init__(
+        self,
+        config: CaptureConfig,
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_schema_change: Callable[[SchemaChange], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.progress = Progress()
+        self._on_progress = on_progress
+        self._on_schema_change = on_schema_change
+        self._options = config.value_options()
+        self._base = SourceBase(name=config.topic_prefix, db=config.database())
+        self._state = CaptureState.load(config.state_path(), config.slot)
+        self._tables: dict[int, _Table] = {}
+        self._meta: psycopg2.extensions.connection | None = None
+        self._sink: KafkaSink | None = None
+        self._last_commit: int | None = None
+        self._rate_mark = (time.monotonic(), 0)
+
+    # ----------------------------------------------------------------- set-up
+
+    def prepare(self) -> list[TableInfo]:
+        """Pre-flight checks, publication and topics; the captured tables' catalog facts."""
+        cfg = self.config
+        self._meta = catalog.connect(cfg.dsn)
+        catalog.check_server(self._meta, cfg.dsn)
+        infos = catalog.tables_info(self._meta, cfg.table_names())
+        catalog.ensure_publication(self._meta, cfg.publication, cfg.table_names())
+        self._sink = KafkaSink(cfg.bootstrap_servers, cfg.producer)
+        topics = [topic_name(cfg.topic_prefix, i.name.schema, i.name.table) for i in infos]
+        self._sink.ensure_topics(topics, cfg.topic_partitions)
+        return infos
+
+    def _replication_connection(self) -> Any:
+        try:
+            return psycopg2.connect(
+                self.config.dsn,
+                connection_factory=psycopg2.extras.LogicalReplicationConnection,
+                options=catalog.SESSION_OPTIONS,
+                connect_timeout=5,
+            )
+        except psycopg2.OperationalError as exc:
+            raise ServiceError(
+                f"cannot open a replication connection to {catalog.redact(self.config.dsn)}: "
+                f"{str(exc).strip()}\n  fix: allow replication connections for this role in "
+                "pg_hba.conf and check max_wal_senders"
+            ) from exc
+
+    def _retry_busy(self, action: Callable[[], Any]) -> Any:
+        """Run ``action``, retrying while the slot is still held by a dead predecessor."""
+        deadline = time.monotonic() + _SLOT_BUSY_WAIT
+        while True:
+            try:
+                return action()
+            except psycopg2.errors.ObjectInUse:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    # ------------------------------------------------------------------- run
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Capture until ``stop`` is set; flushes and acknowledges before returning."""
+        stop = stop or threading.Event()
+        infos = self.prepare()
+        assert self._meta is not None
+        assert self._sink is not None
+        cfg = self.config
+        for info in infos:
+            self._remember(info)
+        needs_snapshot = cfg.snapshot_mode == "initial" and not self._state.snapshot_completed
+        exists = catalog.slot_exists(self._meta, cfg.slot)
+        if exists and needs_snapshot:
+            log.warning("slot %s exists but its snapshot never completed: starting over", cfg.slot)
+            catalog.wait_slot_free(self._meta, cfg.slot, _SLOT_BUSY_WAIT)
+            catalog.drop_slot(self._meta, cfg.slot)
+            exists = False
+        rconn = self._replication_connection()
+        try:
+            cur = rconn.cursor()
+            if not exists:
+                mode = "export" if needs_snapshot else "nothing"
+                cur.execute(
+                    f"CREATE_REPLICATION_SLOT \"{cfg.slot}\" LOGICAL pgoutput (SNAPSHOT '{mode}')"
+                )
+                _slot, consistent_point, snapshot_name, _plugin = cur.fetchone()
+                self._state.reset()
+                if needs_snapshot:
+                    self._snapshot(infos, snapshot_name, consistent_point)
+                self._state.snapshot_completed = True
+                self._state.save()
+            self._stream(cur, stop)
+        finally:
+            catalog.close_quietly(rconn)
+            catalog.close_quietly(self._meta)
+            self.progress.phase = "stopped"
+            self._state.save()
+            self._report(force=True)
+
+    def _remember(self, info: TableInfo) -> None:
+        keys = tuple(self.config.key_columns.get(str(info.name), info.primary_key))
+        topic = topic_name(self.config.topic_prefix, info.name.schema, info.name.table)
+        mapper = RowMapper(info.columns, keys, self._options)
+        self._tables[info.oid] = _Table(info.name, topic, mapper, info.columns)
+        self._state.relations.setdefault(
+            str(info.name), [[c.name, c.type_oid, c.type_modifier] for c in info.columns]
+        )
+
+    # -------------------------------------------------------------- snapshot
+
+    def _snapshot(self, infos: list[TableInfo], snapshot_name: str, lsn_text: str) -> None:
+        assert self._sink is not None
+        lsn = _lsn(lsn_text)
+        conn = catalog.connect(self.config.dsn)
+        held: tuple[str, bytes | None, dict[str, Any]] | None = None
+        first = True
+        batch = self._sink.open_batch()
+        started_us = time.time_ns() // 1000
+        try:
+            snapshot.begin(conn, snapshot_name)
+            tx_id = snapshot.transaction_id(conn)
+            self.progress.phase = "snapshot"
+            for info in infos:
+                table = self._tables[info.oid]
+                self.progress.table = str(info.name)
+                for chunk in snapshot.read_table(conn, info, self.config.snapshot_chunk_rows):
+                    for values in chunk.rows:
+                        after = table.mapper.row(list(values))
+                        key = table.mapper.key(after)
+                        src = source(
+                            self._base,
+                            schema=info.name.schema,
+                            table=info.name.table,
+                            lsn=lsn,
+                            tx_id=tx_id,
+                            commit_time_us=started_us,
+                            snapshot="true",
+                        )
+                        value = envelope("r", None, after, src)
+                        if held is not None:
+                            self._emit_snapshot(batch, held, "first" if first else "true")
+                            first = False
+                        held = (table.topic, _key_bytes(key), value)
+                    self.progress.snapshot_done = chunk.done
+                    self.progress.snapshot_estimate = chunk.estimate
+                    self._sink.poll()
+                    self._report()
+            if held is not None:
+                self._emit_snapshot(batch, held, "last")
+            conn.commit()
+        finally:
+            catalog.close_quietly(conn)
+        self._sink.close_batch(batch, lsn)
+        self._sink.flush(timeout=600)
+        if self._sink.pending():
+            raise ServiceError("Kafka did not confirm the snapshot within 10 minutes")
+
+    def _emit_snapshot(
+        self, batch: Batch, held: tuple[str, bytes | None, dict[str, Any]], marker: str
+    ) -> None:
+        assert self._sink is not None
+        topic, key, value = held
+        value["source"]["snapshot"] = marker
+        self._sink.produce(batch, topic, key, orjson.dumps(value))
+        self.progress.events += 1
+
+    # ------------------------------------------------------------- streaming
+
+    def _stream(self, cur: Any, stop: threading.Event) -> None:
+        assert self._sink is not None
+        sink = self._sink
+        cfg = self.config
+        self._retry_busy(
+            lambda: cur.start_replication(
+                slot_name=cfg.slot,
+                decode=False,
+                status_interval=1,
+                options={"proto_version": "1", "publication_names": cfg.publication},
+            )
+        )
+        self.progress.phase = "streaming"
+        self._cur = cur
+        sink.on_wait = self._keepalive
+        self._batch: Batch | None = None
+        self._begin: Begin | None = None
+        handled = 0
+        next_tick = time.monotonic()
+        conn = cur.connection
+        while not stop.is_set():
+            msg = cur.read_message()
+            if msg is not None:
+                self._handle(msg.data_start, msg.payload)
+                handled += 1
+                if handled & 1023:
+                    continue
+            now = time.monotonic()
+            if msg is None or now >= next_tick:
+                self._acknowledge(sink.poll())
+                if now >= next_tick:
+                    next_tick = now + 0.5
+                    self._report()
+            if msg is None:
+                select.select([conn], [], [], 0.05)
+        # graceful stop: everything produced so far confirmed, then acknowledged
+        self._acknowledge(sink.flush(timeout=30))
+        self._keepalive()
+
+    def _keepalive(self) -> None:
+        """Send the current acknowledgement now (also while waiting on a full queue)."""
+        cur = getattr(self, "_cur", None)
+        if cur is not None:
+            try:
+                cur.send_feedback(flush_lsn=self._state.acked_lsn, force=True)
+            except psycopg2.Error as exc:
+                raise ServiceError(f"lost the replication connection: {exc}") from exc
+
+    def _acknowledge(self, lsn: int | None) -> None:
+        if lsn is None or lsn <= self._state.acked_lsn:
+            return
+        self._state.acked_lsn = lsn
+        self._state.acked_at = time.time()
+        self.progress.acked_lsn = lsn
+        self._cur.send_feedback(flush_lsn=lsn)
+
+    def _handle(self, lsn: int, payload: bytes) -> None:
+        msg = decode(payload)
+        if isinstance(msg, Insert | Update | Delete):
+            self._change(lsn, msg)
+        elif isinstance(msg, Begin):
+            assert self._sink is not None
+            self._begin = msg
+            self._batch = self._sink.open_batch()
+        elif isinstance(msg, Commit):
+            assert self._sink is not None
+            assert self._batch is not None
+            self._sink.close_batch(self._batch, msg.end_lsn)
+            self._last_commit = msg.commit_lsn
+            self._batch = None
+        elif isinstance(msg, Relation):
+            self._relation(msg)
+        elif isinstance(msg, Truncate):
+            self._truncate(lsn, msg)
+
+    def _source(self, table: _Table, lsn: int) -> dict[str, Any]:
+        begin = self._begin
+        assert begin is not None
+        return source(
+            self._base,
+            schema=table.info_name.schema,
+            table=table.info_name.table,
+            lsn=lsn,
+            tx_id=begin.xid,
+            commit_time_us=begin.commit_time_us,
+            last_commit_lsn=self._last_commit,
+        )
+
+    def _send(
+        self,
+        table: _Table,
+        key: dict[str, Any] | None,
+        value: dict[str, Any] | None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> None:
+        assert self._sink is not None
+        assert self._batch is not None
+        body = None if value is None else orjson.dumps(value)
+        self._sink.produce(self._batch, table.topic, _key_bytes(key), body, headers)
+        self.progress.events += 1
+
+    def _change(self, lsn: int, msg: Insert | Update | Delete) -> None:
+        table = self._tables[msg.relation_id]
+        mapper = table.mapper
+        src = self._source(table, lsn)
+        if isinstance(msg, Insert):
+            after = mapper.row(msg.new)
+            self._send(table, mapper.key(after), envelope("c", None, after, src))
+        elif isinstance(msg, Update):
+            after = mapper.row(msg.new)
+            key = mapper.key(after)
+            before = None
+            if msg.old is not None:
+                before = mapper.key_row(msg.old) if msg.old_kind == "K" else mapper.row(msg.old)
+                old_key = mapper.key(before)
+                if old_key != key:  # a primary-key change: delete + tombstone + create
+                    self._delete(table, old_key, before, src, [("__debezium.newkey", _hdr(key))])
+                    headers: list[tuple[str, str | bytes | None]] = [
+                        ("__debezium.oldkey", _hdr(old_key))
+                    ]
+                    self._send(table, key, envelope("c", None, after, src), headers)
+                    return
+            self._send(table, key, envelope("u", before, after, src))
+        else:
+            before = mapper.key_row(msg.old) if msg.old_kind == "K" else mapper.row(msg.old)
+            self._delete(table, mapper.key(before), before, src)
+
+    def _delete(
+        self,
+        table: _Table,
+        key: dict[str, Any] | None,
+        before: dict[str, Any],
+        src: dict[str, Any],
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> None:
+        self._send(table, key, envelope("d", before, None, src), headers)
+        if self.config.tombstones_on_delete and key is not None:
+            self._send(table, key, None)
+
+    def _truncate(self, lsn: int, msg: Truncate) -> None:
+        if not self.config.emit_truncate:
+            return
+        for relation_id in msg.relation_ids:
+            table = self._tables.get(relation_id)
+            if table is not None:
+                self._send(table, None, envelope("t", None, None, self._source(table, lsn)))
+
+    def _relation(self, rel: Relation) -> None:
+        name = TableName(rel.namespace, rel.name)
+        known = self._state.relations.get(str(name))
+        change = diff_columns(str(name), known, rel.columns) if known is not None else None
+        self._state.relations[str(name)] = [
+            [c.name, c.type_oid, c.type_modifier] for c in rel.columns
+        ]
+        assert self._meta is not None
+        info = catalog.table_info(self._meta, name)
+        keys = tuple(self.config.key_columns.get(str(name), info.primary_key if info else ()))
+        topic = topic_name(self.config.topic_prefix, name.schema, name.table)
+        mapper = RowMapper(rel.columns, keys, self._options)
+        self._tables[rel.relation_id] = _Table(name, topic, mapper, rel.columns)
+        if change is not None and change.changed:
+            log.warning("schema change in %s: %s", name, change.describe())
+            self.progress.schema_changes.append(change)
+            if self._on_schema_change is not None:
+                self._on_schema_change(change)
+
+    # -------------------------------------------------------------- progress
+
+    def _report(self, force: bool = False) -> None:
+        now = time.monotonic()
+        mark_time, mark_events = self._rate_mark
+        if now - mark_time >= 1.0 or force:
+            self.progress.events_per_s = (self.progress.events - mark_events) / max(
+                now - mark_time, 1e-9
+            )
+            self._rate_mark = (now, self.progress.events)
+            self._state.events_total = self.progress.events
+            self._state.events_per_s = self.progress.events_per_s
+            self._state.pid = os.getpid()
+            self._state.save()
+        if self._on_progress is not None:
+            self._on_progress(self.progress)
+
+
+def _lsn(text: str) -> int:
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+def _key_bytes(key: dict[str, Any] | None) -> bytes | None:
+    return None if key is None else orjson.dumps(key)
+
+
+def _hdr(key: dict[str, Any] | None) -> bytes:
+    return orjson.dumps(key)
+
+
+__all__ = ["Capture", "Progress", "format_lsn"]

@@ -1,0 +1,125 @@
+"""Configuration of one capture: source DSN, tables, names, broker, options.
+
+A small YAML or TOML file (``cdc.yaml``)::
+
+    dsn: postgresql://cdc@127.0.0.1:5432/shop
+    topic_prefix: shop.cdc              # topics are <prefix>.<schema>.<table>
+    tables: [public.orders, public.customers]
+    slot: meshkit_shop                  # replication slot (lowercase, digits, _)
+    publication: meshkit_shop
+    bootstrap_servers: 127.0.0.1:9092
+    snapshot_mode: initial              # or no_data
+    decimal_handling_mode: string       # or double, precise (Debezium's names)
+
+Command-line flags override the file; tables may also come from the contracts' CDC input
+ports (:func:`meshkit.cdc.contracts.tables_from_contracts`).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from meshkit.cdc.catalog import TableName
+from meshkit.cdc.debezium import DecimalMode, ValueOptions
+from meshkit.errors import ConfigError
+
+_IDENT = re.compile(r"^[a-z0-9_]{1,63}$")
+
+
+class CaptureConfig(BaseModel):
+    """Everything one ``meshkit cdc run`` needs; see the module docstring for a file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dsn: str = Field(description="libpq URL or key=value string of the source database")
+    tables: list[str] = Field(min_length=1, description="schema.table of each captured table")
+    topic_prefix: str = Field(min_length=1, description="Debezium topic.prefix")
+    bootstrap_servers: str = Field(min_length=1)
+    slot: str = "meshkit_cdc"
+    publication: str = "meshkit_cdc"
+    snapshot_mode: Literal["initial", "no_data"] = "initial"
+    decimal_handling_mode: DecimalMode = "string"
+    key_columns: dict[str, list[str]] = Field(
+        default_factory=dict, description="schema.table -> key columns (message.key.columns)"
+    )
+    snapshot_chunk_rows: int = Field(default=10_000, ge=1)
+    emit_truncate: bool = True
+    tombstones_on_delete: bool = True
+    topic_partitions: int = Field(default=1, ge=1)
+    state_dir: Path = Path(".state/cdc")
+    wal_warn_bytes: int = Field(default=1 << 30, ge=0)
+    producer: dict[str, Any] = Field(default_factory=dict, description="extra librdkafka options")
+
+    @field_validator("slot", "publication")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENT.match(value):
+            raise ValueError("use 1-63 lowercase letters, digits or '_' (a PostgreSQL slot name)")
+        return value
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, value: list[str]) -> list[str]:
+        names = [str(TableName.parse(t)) for t in value]
+        if len(set(names)) != len(names):
+            raise ValueError("a table is listed twice")
+        return names
+
+    def table_names(self) -> list[TableName]:
+        """The configured tables."""
+        return [TableName.parse(t) for t in self.tables]
+
+    def value_options(self) -> ValueOptions:
+        """How column values are mapped."""
+        return ValueOptions(decimal_handling_mode=self.decimal_handling_mode)
+
+    def database(self) -> str:
+        """The database name in the DSN (Debezium's ``source.db``)."""
+        if "://" in self.dsn:
+            return urlsplit(self.dsn).path.lstrip("/") or "postgres"
+        for item in self.dsn.split():
+            if item.startswith("dbname="):
+                return item.removeprefix("dbname=")
+        return "postgres"
+
+    def state_path(self) -> Path:
+        """Where the capture records its progress (snapshot done, acknowledged LSN)."""
+        return self.state_dir / f"{self.slot}.json"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the CDC configuration: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of CDC settings at the top level")
+    return data
+
+
+def build_config(path: Path | None = None, **overrides: Any) -> CaptureConfig:
+    """The file's settings (if any) with ``overrides`` (``None`` values ignored) on top."""
+    data = _read(path) if path is not None else {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    where = str(path) if path is not None else "CDC options"
+    try:
+        return CaptureConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "(top level)"
+            problems.append(f"{where}: field {field!r}: {error['msg']}")
+        raise ConfigError("\n".join(problems)) from exc
