@@ -106,6 +106,7 @@ class Capture:
     def prepare(self) -> list[TableInfo]:
         """Pre-flight checks, publication and topics; the captured tables' catalog facts."""
         cfg = self.config
+        cfg.require("tables", "topic_prefix", "bootstrap_servers")
         self._meta = catalog.connect(cfg.dsn)
         catalog.check_server(self._meta, cfg.dsn)
         infos = catalog.tables_info(self._meta, cfg.table_names())

@@ -39,9 +39,11 @@ class CaptureConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dsn: str = Field(description="libpq URL or key=value string of the source database")
-    tables: list[str] = Field(min_length=1, description="schema.table of each captured table")
-    topic_prefix: str = Field(min_length=1, description="Debezium topic.prefix")
-    bootstrap_servers: str = Field(min_length=1)
+    tables: list[str] = Field(
+        default_factory=list, description="schema.table of each captured table"
+    )
+    topic_prefix: str = Field(default="", description="Debezium topic.prefix")
+    bootstrap_servers: str = ""
     slot: str = "meshkit_cdc"
     publication: str = "meshkit_cdc"
     snapshot_mode: Literal["initial", "no_data"] = "initial"
@@ -71,6 +73,22 @@ class CaptureConfig(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("a table is listed twice")
         return names
+
+    def require(self, *names: str) -> None:
+        """ConfigError naming the settings a command needs that are empty."""
+        hints = {
+            "tables": "list them under 'tables' (schema.table), pass --table, or --contracts DIR",
+            "topic_prefix": "set 'topic_prefix' or --topic-prefix (e.g. <domain>.cdc)",
+            "bootstrap_servers": "set 'bootstrap_servers' or --bootstrap-servers (host:port)",
+        }
+        missing = [n for n in names if not getattr(self, n)]
+        if missing:
+            raise ConfigError(
+                "CDC configuration is missing "
+                + ", ".join(missing)
+                + "\n"
+                + "\n".join(f"  fix: {hints.get(n, 'set ' + n)}" for n in missing)
+            )
 
     def table_names(self) -> list[TableName]:
         """The configured tables."""
