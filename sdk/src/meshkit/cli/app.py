@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 # Command-group modules, each with ``register(app: typer.Typer) -> None``.
-_GROUPS: tuple[str, ...] = ("meshkit.cli.local", "meshkit.cli.privacy")
+_GROUPS: tuple[str, ...] = ("meshkit.cli.local", "meshkit.cli.privacy", "meshkit.cli.cdc")
 
 
 def _register_groups() -> None:
