@@ -37,6 +37,7 @@ from meshkit.cdc.config import CaptureConfig
 from meshkit.cdc.debezium import RowMapper
 from meshkit.cdc.envelope import SourceBase, envelope, source, topic_name
 from meshkit.cdc.pgoutput import (
+    UNCHANGED_TOAST,
     Begin,
     Column,
     Commit,
@@ -179,6 +180,7 @@ class Capture:
             catalog.close_quietly(rconn)
             catalog.close_quietly(self._meta)
             self.progress.phase = "stopped"
+            self._sink = None  # releases the producer (nothing is left in it by now)
             self._state.save()
             self._report(force=True)
 
@@ -360,7 +362,11 @@ class Capture:
             after = mapper.row(msg.new)
             self._send(table, mapper.key(after), envelope("c", None, after, src))
         elif isinstance(msg, Update):
-            after = mapper.row(msg.new)
+            new = msg.new
+            if msg.old_kind == "O" and msg.old is not None and UNCHANGED_TOAST in new:
+                # REPLICA IDENTITY FULL: the old row holds the unchanged TOAST values
+                new = [o if v is UNCHANGED_TOAST else v for v, o in zip(new, msg.old, strict=False)]
+            after = mapper.row(new)
             key = mapper.key(after)
             before = None
             if msg.old is not None:

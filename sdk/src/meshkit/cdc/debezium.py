@@ -70,6 +70,10 @@ def _bool(text: str) -> bool:
     return text == "t"
 
 
+def _bit1(text: str) -> bool:
+    return text == "1"
+
+
 def _float(text: str) -> float | str:
     value = float(text)
     if math.isnan(value) or math.isinf(value):
@@ -260,7 +264,7 @@ def converter(type_oid: int, type_modifier: int, options: ValueOptions) -> Conve
     if type_oid == BYTEA:
         return _bytea
     if type_oid == BIT and type_modifier == 1:
-        return _bool
+        return _bit1
     if type_oid in (BIT, VARBIT):
         return _bits
     element = ARRAY_ELEMENTS.get(type_oid)
