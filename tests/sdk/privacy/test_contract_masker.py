@@ -182,3 +182,60 @@ def test_erase_cli_reports_products(
 def test_load_holdings_needs_a_directory(tmp_path: Path) -> None:
     with pytest.raises(PrivacyError, match="not a directory of contracts"):
         load_holdings(tmp_path / "missing")
+
+
+def test_scan_with_a_contract_flags_only_undeclared_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    sample = tmp_path / "customers.csv"
+    sample.write_text(
+        "customer_id,email,tier,comment\n"
+        "c-1,ada@example.com,gold,call +31 6 12345678\n"
+        "c-2,bob@example.org,silver,+31 6 87654321\n",
+        encoding="utf-8",
+    )
+    args = ["privacy", "scan", str(sample), "--contract", str(CONTRACTS / "customer.yaml")]
+    result = CliRunner().invoke(app, [*args, "--format", "json"])
+    findings = {f["field"]: f for f in json.loads(result.output)[str(sample)]}
+    assert findings["email"]["declared"] == "email"
+    assert not findings["email"]["undeclared"]
+    assert findings["comment"]["undeclared"]
+    assert findings["comment"]["categories"][0]["share"] == 0.5
+    assert CliRunner().invoke(app, [*args, "--fail-on-undeclared"]).exit_code == 1
+    declared_only = tmp_path / "declared.csv"
+    declared_only.write_text("email,tier\nada@example.com,gold\n", encoding="utf-8")
+    ok = ["privacy", "scan", str(declared_only), "--contract", str(CONTRACTS / "customer.yaml")]
+    assert CliRunner().invoke(app, [*ok, "--fail-on-undeclared"]).exit_code == 0
+
+
+def test_guard_for_a_contract_allows_its_declared_fields() -> None:
+    from meshkit.privacy.scanner import guard_for
+
+    guard = guard_for(CUSTOMER)
+    assert guard.check({"customer_id": "c-1", "phone": "+31 6 12345678"}).ok
+    bad = guard.check({"customer_id": "c-1", "tier": "ada@example.com"})
+    assert bad.fields == {"tier": "email"}
+
+
+@pytest.mark.parametrize(
+    ("typ", "values"),
+    [
+        (pa.string(), ["NL91ABNA0417164300", None]),
+        (pa.binary(), [b"\x00\x01secret", None]),
+        (pa.int64(), [123456789, None]),
+        (pa.date32(), [date(1990, 5, 17), None]),
+    ],
+)
+def test_encrypt_every_encryptable_type_on_both_paths(
+    store: LocalKeyStore, typ: pa.DataType, values: list[Any]
+) -> None:
+    from meshkit.privacy.masker import FieldPlan
+
+    masker = Masker([FieldPlan("v", "encrypt", subject="s")], store=store)
+    rows = [{"s": "c-1", "v": v} for v in values]
+    table = pa.Table.from_pylist(rows, schema=pa.schema([("s", pa.string()), ("v", typ)]))
+    batch = masker.mask_table(table).to_pylist()
+    assert batch == masker.mask_records(rows)
+    assert SubjectCipher(store).decrypt(batch[0]["v"], "v") == values[0]
+    assert batch[1]["v"] is None

@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from meshkit.errors import MeshkitError
-from meshkit.privacy.erasure import erase, load_holdings
+from meshkit.privacy.erasure import erase, load_contract, load_holdings
 from meshkit.privacy.keys import LocalKeyStore, new_master_key
-from meshkit.privacy.scanner import FieldFinding, scan_table
+from meshkit.privacy.scanner import FieldFinding, declared_of, scan_table
 
 privacy_app = typer.Typer(
     name="privacy",
@@ -101,15 +101,20 @@ def scan(
     files: Annotated[list[Path], typer.Argument(help="sample files (.csv, .jsonl, .parquet)")],
     sample: Annotated[int, typer.Option(help="rows sampled per file")] = 1000,
     fmt: Format = "table",
+    contract: Annotated[
+        Path | None,
+        typer.Option("--contract", help="the product's contract: its declared PII is expected"),
+    ] = None,
     fail_on_undeclared: Annotated[
         bool, typer.Option("--fail-on-undeclared", help="exit 1 if undeclared PII is found")
     ] = False,
 ) -> None:
     """Find personal data in sample files: categories, share of values, masked examples."""
     _check_format(fmt)
+    declared = declared_of(load_contract(contract)) if contract is not None else None
     results: dict[str, list[FieldFinding]] = {}
     for path in files:
-        results[str(path)] = scan_table(read_sample(path), sample=sample)
+        results[str(path)] = scan_table(read_sample(path), sample=sample, declared=declared)
     undeclared = any(f.undeclared for fs in results.values() for f in fs)
     if fmt == "json":
         doc = {name: [f.as_dict() for f in fs if f.matches] for name, fs in results.items()}
@@ -118,12 +123,14 @@ def scan(
         console = _out()
         for name, findings in results.items():
             table = Table(title=f"{name}: personal data found", title_justify="left")
-            for col in ("field", "sampled", "categories (share)", "examples (masked)"):
+            cols = ("field", "sampled", "categories (share)", "examples (masked)", "declared")
+            for col in cols:
                 table.add_column(col, justify="right" if col == "sampled" else "left")
             hits = [f for f in findings if f.matches]
             for f in hits:
                 examples = "; ".join(e for c in f.categories for e in f.examples[c])
-                table.add_row(f.field, str(f.sampled), _share_text(f), examples)
+                mark = f.declared or "[bold red]no[/]"
+                table.add_row(f.field, str(f.sampled), _share_text(f), examples, mark)
             if hits:
                 console.print(table)
             else:

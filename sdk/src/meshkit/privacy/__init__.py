@@ -18,7 +18,7 @@ from meshkit.privacy.generalize import Bucket, IpPrefix, PostalPrefix, TruncateT
 from meshkit.privacy.keys import KeyStore, LocalKeyStore, TokenKey, new_master_key
 from meshkit.privacy.mask import EmailDomain, KeepLast, Redact
 from meshkit.privacy.masker import FieldPlan, Masker
-from meshkit.privacy.scanner import FieldFinding, GuardResult, PiiGuard, scan_table
+from meshkit.privacy.scanner import FieldFinding, GuardResult, PiiGuard, guard_for, scan_table
 from meshkit.privacy.tokenize import Tokenizer, verify_token
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "TransformError",
     "TruncateTime",
     "erase",
+    "guard_for",
     "new_master_key",
     "scan_table",
     "verify_token",

@@ -101,23 +101,25 @@ def holdings_of(contract: Contract) -> ProductHoldings:
     return ProductHoldings(contract.id, subject, tuple(encrypted), tuple(other), ports)
 
 
-def load_holdings(directory: Path) -> list[ProductHoldings]:
-    """``holdings_of`` every contract (``*.yaml``/``*.yml``) in a directory, recursively."""
+def load_contract(path: Path) -> Contract:
+    """One contract file, or ``PrivacyError`` naming the file."""
     import yaml
     from pydantic import ValidationError
 
     from meshkit.contracts import Contract
 
+    try:
+        return Contract.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValidationError, MeshkitError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise PrivacyError(
+            f"{path}: not a valid contract ({first}); run `meshkit lint {path}`"
+        ) from None
+
+
+def load_holdings(directory: Path) -> list[ProductHoldings]:
+    """``holdings_of`` every contract (``*.yaml``/``*.yml``) in a directory, recursively."""
     if not directory.is_dir():
         raise PrivacyError(f"{directory}: not a directory of contracts")
-    out = []
-    for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")]):
-        try:
-            contract = Contract.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except (yaml.YAMLError, ValidationError, MeshkitError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise PrivacyError(
-                f"{path}: not a valid contract ({first}); run `meshkit lint {path}`"
-            ) from None
-        out.append(holdings_of(contract))
-    return out
+    paths = sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])
+    return [holdings_of(load_contract(path)) for path in paths]

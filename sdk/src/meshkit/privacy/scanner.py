@@ -19,12 +19,15 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from meshkit.privacy.detectors import EMAIL, detect
 from meshkit.privacy.mask import EmailDomain, KeepLast
+
+if TYPE_CHECKING:
+    from meshkit.contracts import Contract
 
 _EXAMPLES = 3
 _mask_email = EmailDomain()
@@ -182,3 +185,14 @@ class PiiGuard:
                 if hit is not None:
                     found[name] = hit.category
                     break
+
+
+def declared_of(contract: Contract) -> dict[str, str | None]:
+    """Field path -> the PII category a contract declares (None for non-personal fields)."""
+    return {path: spec.pii for path, spec in contract.field_index.items()}
+
+
+def guard_for(contract: Contract, *, today: date | None = None) -> PiiGuard:
+    """The streaming guard of a contract: its declared personal fields are allowed."""
+    allowed = {path for path, category in declared_of(contract).items() if category}
+    return PiiGuard(allowed=allowed, today=today)
