@@ -18,7 +18,7 @@ null.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from meshkit.contracts import Contract, FieldSpec
 
 KINDS = ("drop", "redact", "mask", "tokenize", "generalize", "encrypt")
+_Op = Callable[[Any, Mapping[str, Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,31 @@ class Masker:
         self._cipher: SubjectCipher | None = None
         for p in plans:
             self._check(p, store)
+        # The record path's per-field steps for top-level fields, built once.
+        self._top: dict[str, _Op | None] = {}
+        for p in plans:
+            if "." not in p.field:
+                self._top[p.field] = None if p.kind == "drop" else self._op(p)
+        for path in self._nested:
+            if "." not in path:
+                self._top[path] = self._nested_op(path)
+
+    def _op(self, plan: FieldPlan) -> _Op:
+        slow = self._value
+        if plan.kind == "tokenize":
+            token = self._tokenizers[plan.field].token
+
+            def tokenize(v: Any, root: Mapping[str, Any]) -> Any:
+                return token(v) if type(v) is str else slow(plan, v, root)
+
+            return tokenize
+        return lambda v, root: slow(plan, v, root)
+
+    def _nested_op(self, path: str) -> _Op:
+        def nested(v: Any, root: Mapping[str, Any]) -> Any:
+            return self._record(v, root, path + ".") if isinstance(v, Mapping) else v
+
+        return nested
 
     def _check(self, p: FieldPlan, store: KeyStore | None) -> None:
         if p.kind not in KINDS:
@@ -110,7 +136,17 @@ class Masker:
 
     def mask_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The masked copy of one record (dropped fields removed)."""
-        return self._record(record, record, "")
+        out: dict[str, Any] = {}
+        top = self._top
+        for name, value in record.items():
+            if name not in top:
+                out[name] = value
+                continue
+            op = top[name]
+            if op is None:
+                continue
+            out[name] = None if value is None else op(value, record)
+        return out
 
     def mask_records(self, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         return [self.mask_record(r) for r in records]
