@@ -77,16 +77,18 @@ class KafkaSink:
                 f"Kafka at {self.bootstrap_servers} does not answer: {exc}\n"
                 "  fix: check bootstrap_servers, or start the local stack (meshkit local up)"
             ) from exc
-        new = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics]
+        wanted = list(topics)
+        new = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in wanted]
         new = [t for t in new if t.topic not in existing]
-        if not new:
-            return
-        for topic, future in admin.create_topics(new).items():
+        for topic, future in admin.create_topics(new).items() if new else []:
             try:
                 future.result(15)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise ServiceError(f"cannot create topic {topic}: {exc}") from exc
+        # warm the producer's metadata so the first events are not held back waiting for it
+        for topic in wanted:
+            self._producer.list_topics(topic, timeout=10)
 
     def open_batch(self) -> Batch:
         """A new batch at the end of the queue."""
