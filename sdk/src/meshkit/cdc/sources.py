@@ -84,15 +84,22 @@ def load_sources(directory: Path, database: str | None = None) -> CdcSources:
 
 def breaking(sources: CdcSources, change: SchemaChange) -> list[str]:
     """Messages for each contract whose CDC input port this schema change breaks."""
-    lost = set(change.dropped) | set(change.retyped)
     messages = []
     for contract_id, port, columns in sources.needs.get(change.table, []):
-        hit = sorted(lost & columns)
-        if hit:
+        dropped = sorted(set(change.dropped) & columns)
+        retyped = sorted(set(change.retyped) & columns)
+        if dropped or retyped:
+            what = "; ".join(
+                part
+                for part in (
+                    f"dropped {', '.join(dropped)}" if dropped else "",
+                    f"retyped {', '.join(retyped)}" if retyped else "",
+                )
+                if part
+            )
             messages.append(
                 f"schema change in {change.table} breaks contract {contract_id} (CDC input "
-                f"port {port!r}): column(s) {', '.join(hit)} "
-                f"{'dropped or retyped'}; events still flow to the raw topic — update the "
+                f"port {port!r}): {what}; events still flow to the raw topic — update the "
                 "contract's mapping or restore the column(s)"
             )
     return messages
