@@ -79,3 +79,11 @@ def test_config_errors_name_the_file(tmp_path: Path) -> None:
         build_config(path)
     assert "field 'tables': Value error, a table is listed twice" in str(info.value)
     assert "field 'unknown': Extra inputs are not permitted" in str(info.value)
+
+
+def test_public_names_resolve_and_are_sorted() -> None:
+    import meshkit.cdc as cdc
+
+    assert cdc.__all__ == sorted(cdc.__all__)
+    for name in cdc.__all__:
+        assert getattr(cdc, name) is not None
