@@ -119,6 +119,33 @@ def postgres(meshkit_local_settings: LocalSettings) -> Iterator[str]:
         service.stop()
 
 
+@pytest.fixture
+def postgres_database(postgres: str) -> Iterator[str]:
+    """libpq URL of a fresh, empty database on the session's PostgreSQL, dropped afterwards.
+
+    Tests that create tables use it so they never see each other's tables.
+    """
+    import psycopg2
+    from psycopg2.extensions import make_dsn, parse_dsn
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(postgres)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield make_dsn(**{**parse_dsn(postgres), "dbname": name})
+        with admin.cursor() as cur:
+            cur.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE database = %s AND NOT active",
+                (name,),
+            )
+            cur.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
 @pytest.fixture(scope="session")
 def duckdb_path(meshkit_local_settings: LocalSettings) -> Path:
     """A DuckDB warehouse file in the session's state directory."""

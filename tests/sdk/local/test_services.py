@@ -53,9 +53,11 @@ def test_kafka_broker_round_trips_messages_through_a_consumer_group(
     assert time.monotonic() - started < 8
 
 
-def test_postgres_answers_over_tcp_with_logical_replication(postgres: str) -> None:
+def test_postgres_answers_over_tcp_with_logical_replication(
+    postgres: str, postgres_database: str
+) -> None:
     assert postgres.startswith("postgresql://postgres@127.0.0.1:")
-    with contextlib.closing(psycopg2.connect(postgres)) as conn, conn.cursor() as cur:
+    with contextlib.closing(psycopg2.connect(postgres_database)) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE customers (id int PRIMARY KEY, email text)")
         cur.execute("INSERT INTO customers VALUES (1, 'a@example.com'), (2, 'b@example.com')")
         cur.execute("SELECT email FROM customers ORDER BY id")
@@ -154,3 +156,22 @@ def test_bigquery_emulator_creates_loads_inserts_and_queries(
     ).result(timeout=30)
     assert [(row["id"], row["amount"]) for row in rows] == [(2, Decimal("4")), (3, Decimal("1.25"))]
     client.close()
+
+
+def test_postgres_database_is_fresh_and_dropped(postgres: str) -> None:
+    from meshkit.testing import postgres_database
+
+    fixture = postgres_database.__wrapped__(postgres)  # type: ignore[attr-defined]
+    dsn = next(fixture)
+    with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        assert cur.fetchone() == (0,)
+        cur.execute("SELECT current_database()")
+        row = cur.fetchone()
+    assert row is not None
+    name = row[0]
+    with contextlib.suppress(StopIteration):
+        next(fixture)
+    with contextlib.closing(psycopg2.connect(postgres)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,))
+        assert cur.fetchone() == (0,)
