@@ -19,6 +19,10 @@ Then commit-to-Kafka latency under a steady 5,000 changes/s for 10 s (``--quick`
 with the capture running as ``meshkit cdc run`` in its own process: for each event, the
 time a consumer receives it minus its commit timestamp (``source.ts_us``); ``p50_ms=`` and
 ``p99_ms=`` (target p99 < 500 ms). PASS needs all three targets.
+
+``--quick`` is a smoke run: with 10,000 changes the capture's fixed start-up (slot start,
+first fetch) weighs much more than in the bare read, so its ratio (~0.1-0.16 here) is not
+the measure; the full run is (measured here: ~107,000 changes/s, ratio ~0.4, p99 ~60 ms).
 """
 
 from __future__ import annotations
@@ -180,6 +184,7 @@ def _latency(dsn: str, bootstrap: str, state: Path, seconds: float) -> tuple[flo
         consumer.assign([TopicPartition("lat.public.steady", 0, OFFSET_BEGINNING)])
         reader = threading.Thread(target=consume)
         reader.start()
+        time.sleep(1.0)  # the consumer's first fetch round (connection, offsets) happens now
         batch = 50
         interval = batch / LOAD_RATE
         sent = 0
