@@ -134,3 +134,22 @@ def test_schema_change_while_stopped_is_reported_on_restart(cdc_env: Env) -> Non
         run.stop()
     assert events[1].value["after"] == {"id": 2}
     assert [c.dropped for c in seen] == [("a",)]
+
+
+def test_a_lost_slot_means_a_new_snapshot(cdc_env: Env) -> None:
+    cdc_env.sql(
+        "DROP TABLE IF EXISTS relost",
+        "CREATE TABLE relost (id int PRIMARY KEY)",
+        "INSERT INTO relost VALUES (1), (2), (3)",
+    )
+    config = cdc_env.config(["public.relost"])
+    topic = topic_name(config.topic_prefix, "public", "relost")
+    with running(config):
+        assert len(read_topic(cdc_env.bootstrap, topic, count=3)) == 3
+    # the slot disappears (dropped by hand, or the server was rebuilt); changes meanwhile
+    cdc_env.sql("SELECT pg_drop_replication_slot(%s)", args=(config.slot,))
+    cdc_env.sql("INSERT INTO relost VALUES (4)")
+    with running(config):
+        events = read_topic(cdc_env.bootstrap, topic, count=7)
+    assert [e.value["op"] for e in events] == ["r"] * 7
+    assert sorted(e.key["id"] for e in events[3:]) == [1, 2, 3, 4]

@@ -154,8 +154,11 @@ class Capture:
         cfg = self.config
         for info in infos:
             self._remember(info)
-        needs_snapshot = cfg.snapshot_mode == "initial" and not self._state.snapshot_completed
         exists = catalog.slot_exists(self._meta, cfg.slot)
+        # a missing slot means the changes since the last run are gone: snapshot again
+        needs_snapshot = cfg.snapshot_mode == "initial" and not (
+            exists and self._state.snapshot_completed
+        )
         if exists and needs_snapshot:
             log.warning("slot %s exists but its snapshot never completed: starting over", cfg.slot)
             catalog.wait_slot_free(self._meta, cfg.slot, _SLOT_BUSY_WAIT)
@@ -238,9 +241,11 @@ class Capture:
         finally:
             catalog.close_quietly(conn)
         self._sink.close_batch(batch, lsn)
-        self._sink.flush(timeout=600)
-        if self._sink.pending():
+        confirmed = self._sink.flush(timeout=600)
+        if self._sink.pending() or confirmed != lsn:
             raise ServiceError("Kafka did not confirm the snapshot within 10 minutes")
+        self._state.acked_lsn = self.progress.acked_lsn = lsn
+        self._state.acked_at = time.time()
 
     def _emit_snapshot(
         self, batch: Batch, held: tuple[str, bytes | None, dict[str, Any]], marker: str
