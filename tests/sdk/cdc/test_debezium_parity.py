@@ -77,7 +77,7 @@ def test_events_match_the_documented_examples(cdc_env: Env) -> None:
         assert ours["after"] == doc["after"], name
         assert ours["source"]["connector"] == "postgresql"
         assert ours["source"]["name"] == config.topic_prefix  # the logical server name
-        assert ours["source"]["db"] == "postgres"
+        assert ours["source"]["db"] == config.database()
         assert (ours["source"]["schema"], ours["source"]["table"]) == ("public", "customers")
         assert ours["source"]["snapshot"] == "false"
         seq = json.loads(ours["source"]["sequence"])

@@ -7,10 +7,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
+from psycopg2.extensions import make_dsn, parse_dsn
 from typer.testing import CliRunner
 
 from meshkit.cdc import Capture
@@ -25,8 +25,11 @@ pytestmark = pytest.mark.services
 
 
 def _with_user(dsn: str, user: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(netloc=f"{user}@{parts.hostname}:{parts.port}"))
+    return make_dsn(**{**parse_dsn(dsn), "user": user})
+
+
+def _dbname(dsn: str) -> str:
+    return str(parse_dsn(dsn)["dbname"])
 
 
 def _prepare_error(config_kwargs: dict[str, object], env: Env) -> str:
@@ -61,19 +64,22 @@ def test_missing_table(present: Env) -> None:
     with pytest.raises(ConfigError) as info:
         Capture(config).prepare()
     message = str(info.value)
-    assert "table(s) not found in database 'postgres': public.absent, other.nothing" in message
+    assert (
+        f"table(s) not found in database {_dbname(present.dsn)!r}: public.absent, other.nothing"
+        in message
+    )
     assert "fix: create them, or correct the 'tables' list" in message
 
 
 def test_role_without_replication(present: Env) -> None:
-    present.sql(
-        "DROP ROLE IF EXISTS cdc_plain",
-        "CREATE ROLE cdc_plain LOGIN",
-        "GRANT SELECT ON present TO cdc_plain",
-    )
-    message = _prepare_error({"dsn": _with_user(present.dsn, "cdc_plain")}, present)
-    assert "role 'cdc_plain' may not read a replication stream" in message
-    assert 'fix: ALTER ROLE "cdc_plain" WITH REPLICATION;' in message
+    role = f"cdc_plain_{_dbname(present.dsn)}"
+    present.sql(f"CREATE ROLE {role} LOGIN", f"GRANT SELECT ON present TO {role}")
+    try:
+        message = _prepare_error({"dsn": _with_user(present.dsn, role)}, present)
+    finally:
+        present.sql(f"DROP OWNED BY {role}", f"DROP ROLE {role}")
+    assert f"role {role!r} may not read a replication stream" in message
+    assert f'fix: ALTER ROLE "{role}" WITH REPLICATION;' in message
 
 
 @pytest.mark.slow
@@ -121,7 +127,9 @@ def test_cli_run_reports_bad_config_without_traceback(present: Env) -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 1
-    assert "table(s) not found in database 'postgres': public.absent" in result.stderr
+    assert f"table(s) not found in database {_dbname(present.dsn)!r}: public.absent" in (
+        result.stderr
+    )
     assert "Traceback" not in result.stderr
 
 
