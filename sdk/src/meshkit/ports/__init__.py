@@ -1,0 +1,41 @@
+"""meshkit.ports: the output-port writers shared by batch and streaming.
+
+Each writer takes micro-batches of ``Change`` records (contract-validated, already
+masked), checks them against the contract, and applies them idempotently by key and
+source position. See ``docs/ports.md``.
+"""
+
+from meshkit.ports.base import (
+    POSITION_COLUMN,
+    Change,
+    DeadLetter,
+    DeliveryError,
+    NotEnsuredError,
+    PortError,
+    PortWriter,
+    RecordRefusedError,
+    SchemaChangeError,
+    WriteReport,
+    changes_of,
+)
+from meshkit.ports.evolution import Column, Evolution
+from meshkit.ports.intake import Intake
+from meshkit.ports.warehouse_duckdb import DuckDBWarehouseWriter
+
+__all__ = [
+    "POSITION_COLUMN",
+    "Change",
+    "Column",
+    "DeadLetter",
+    "DeliveryError",
+    "DuckDBWarehouseWriter",
+    "Evolution",
+    "Intake",
+    "NotEnsuredError",
+    "PortError",
+    "PortWriter",
+    "RecordRefusedError",
+    "SchemaChangeError",
+    "WriteReport",
+    "changes_of",
+]

@@ -1,0 +1,152 @@
+"""What every output-port writer shares: the ``Change`` record, the writer protocol, errors.
+
+A writer receives micro-batches of ``Change`` records, each an upsert or a delete of one
+key, with the *source position* it came from (a Kafka offset, a PostgreSQL LSN, a batch
+run's row number: any integer that grows, for a given key, in the order the changes
+happened). Writers apply a change only when its position is newer than the one stored
+for that key, so replaying a micro-batch after a crash (at-least-once delivery upstream)
+leaves the port as if the batch had been applied once.
+
+The protocol (``PortWriter``)::
+
+    writer.ensure(contract)   # create the topic/table/index/view, or evolve it additively
+    writer.write(batch)       # validate the whole batch, then upsert/delete it
+    writer.flush()            # returns once everything written is durable (or raises)
+
+A caller commits its own source position only after ``flush`` returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from meshkit.errors import MeshkitError
+
+if TYPE_CHECKING:
+    from meshkit.contracts import Contract
+
+Op = Literal["upsert", "delete"]
+POSITION_COLUMN = "_meshkit_pos"
+"""The hidden column (warehouse, view) or field (search) holding a row's source position."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change of one key: an upsert with its record, or a delete (``record`` None).
+
+    Example::
+
+        Change.upsert({"customer_id": "c-1", "tier": "pro", ...}, key=("c-1",), position=42)
+        Change.delete(key=("c-1",), position=43)
+    """
+
+    op: Op
+    key: tuple[Any, ...]
+    record: Mapping[str, Any] | None
+    position: int
+
+    @classmethod
+    def upsert(cls, record: Mapping[str, Any], *, key: tuple[Any, ...], position: int) -> Change:
+        return cls("upsert", key, record, position)
+
+    @classmethod
+    def delete(cls, *, key: tuple[Any, ...], position: int) -> Change:
+        return cls("delete", key, None, position)
+
+
+def changes_of(
+    key_fields: Sequence[str], records: Sequence[Mapping[str, Any]], first_position: int = 0
+) -> list[Change]:
+    """Upserts of ``records`` keyed by ``key_fields``, at consecutive positions."""
+    return [
+        Change("upsert", tuple(r[f] for f in key_fields), r, first_position + i)
+        for i, r in enumerate(records)
+    ]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A change a port refused for good, with the port's reason."""
+
+    change: Change
+    reason: str
+
+
+@dataclass
+class WriteReport:
+    """What one ``write`` did: changes sent, skipped as already applied, and dead letters."""
+
+    written: int = 0
+    skipped: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+class PortWriter(Protocol):
+    """An output-port writer (Kafka topic, warehouse table, search index, serving view)."""
+
+    def ensure(self, contract: Contract) -> None:
+        """Create the port from the contract, or evolve it additively; refuse anything else."""
+        ...
+
+    def write(self, batch: Sequence[Change]) -> WriteReport:
+        """Validate the whole batch (nothing is written if one change is bad), then apply it."""
+        ...
+
+    def flush(self) -> None:
+        """Return once every change written so far is durable in the port; raise otherwise."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release connections."""
+        ...
+
+
+class PortError(MeshkitError):
+    """Base of the errors output-port writers raise on purpose."""
+
+
+class RecordRefusedError(PortError):
+    """A change does not match the contract (or carries untransformed personal data).
+
+    Raised before anything of its batch is written; ``field`` names the field at fault.
+    """
+
+    def __init__(self, port: str, change: Change | None, field: str | None, message: str) -> None:
+        where = ""
+        if change is not None:
+            where = f" change of key {change.key!r} at position {change.position}:"
+        what = f" field {field!r}:" if field else ""
+        super().__init__(f"{port}:{where}{what} {message}; nothing of this batch was written")
+        self.port = port
+        self.change = change
+        self.field = field
+
+
+class SchemaChangeError(PortError):
+    """The contract changed the port's schema in a way that is not additive."""
+
+    def __init__(self, port: str, changes: Sequence[str]) -> None:
+        lines = "\n".join(f"  - {c}" for c in changes)
+        super().__init__(
+            f"{port}: the contract changes the schema in ways a port cannot evolve into:\n"
+            f"{lines}\n"
+            "  only new optional fields and required -> optional are applied in place; "
+            "publish a new major version (a new table/index/topic) for the rest"
+        )
+        self.changes = list(changes)
+
+
+class DeliveryError(PortError):
+    """The port did not confirm some changes (after retries); nothing was dropped silently."""
+
+    def __init__(self, port: str, failures: Sequence[DeadLetter]) -> None:
+        first = "; ".join(f"key {d.change.key!r}: {d.reason}" for d in failures[:3])
+        more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+        super().__init__(f"{port}: {len(failures)} changes were not delivered: {first}{more}")
+        self.failures = list(failures)
+
+
+class NotEnsuredError(PortError):
+    """``write`` was called before ``ensure(contract)``."""

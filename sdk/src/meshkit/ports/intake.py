@@ -1,0 +1,321 @@
+"""The intake every writer runs first: check a micro-batch against the contract, as Arrow.
+
+``Intake(contract, port)`` checks a whole batch before anything is written, and raises
+``RecordRefusedError`` naming the change and the field at fault:
+
+- an upsert's record has a field the contract does not declare (or one it drops), lacks
+  a key field, or its key fields disagree with the change's key;
+- a value does not fit the field's type (found by converting the batch to Arrow with the
+  contract's schema; only when that fails is each value looked at, to name the culprit);
+- a required field is null;
+- a personal-data field still looks untransformed (cheap, vectorised checks of the
+  transform's output shape: a token starts ``tok:``, a ciphertext ``enc:v1:``, a masked
+  value with the mask character, a generalized date on the first of the month, ...).
+  This is a guard against forgetting the masker, not a proof: the scanner verifies data.
+
+``Intake.table(batch, compact=True)`` returns the batch as an Arrow table of the
+published columns plus ``_meshkit_pos`` (int64) and ``_meshkit_delete`` (bool); with
+``compact`` only the newest change per key is kept (what a table needs to apply).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from meshkit.contracts import Contract, Generalize, Mask, Redact
+from meshkit.contracts.exporters.published import PublishedField, published_fields
+from meshkit.contracts.types import DataType
+from meshkit.ports.base import POSITION_COLUMN, Change, RecordRefusedError
+
+DELETE_COLUMN = "_meshkit_delete"
+_SCALARS: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "float": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "bytes": pa.binary(),
+    "json": pa.string(),
+}
+_Check = Callable[[pa.Array], pa.Array]  # True where a non-null value looks transformed
+
+
+def arrow_type(dtype: DataType, members: tuple[PublishedField, ...] = ()) -> pa.DataType:
+    """The Arrow type of a published field's type."""
+    if dtype.kind == "decimal":
+        return pa.decimal128(dtype.precision or 38, dtype.scale or 0)
+    if dtype.kind == "array":
+        assert dtype.element is not None
+        return pa.list_(arrow_type(dtype.element, members))
+    if dtype.kind == "struct":
+        return pa.struct([arrow_field(m) for m in members])
+    return _SCALARS[dtype.kind]
+
+
+def arrow_field(f: PublishedField) -> pa.Field:
+    return pa.field(f.name, arrow_type(f.type, f.fields), nullable=not f.required)
+
+
+def json_text(value: Any) -> Any:
+    """A ``json`` field's value as JSON text (text already given is kept as is)."""
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+class Intake:
+    """Checks and converts micro-batches for one contract (see the module docstring)."""
+
+    def __init__(self, contract: Contract, port: str) -> None:
+        self.contract = contract
+        self.port = port
+        self.fields = published_fields(contract)
+        self.names = [f.name for f in self.fields]
+        self.allowed = frozenset(self.names)
+        self.dropped = frozenset(f.name for f in contract.fields) - self.allowed
+        self.key_fields = tuple(contract.primary_key)
+        if not self.key_fields:
+            raise RecordRefusedError(port, None, None, "the contract declares no primary_key")
+        if any("." in k for k in self.key_fields):
+            raise RecordRefusedError(port, None, None, "key fields must be top-level fields")
+        self.schema = pa.schema([arrow_field(f) for f in self.fields])
+        self.struct = pa.struct(list(self.schema))
+        self.json_fields = [f.name for f in self.fields if f.type.kind == "json"]
+        self.required = [f.name for f in self.fields if f.required]
+        self.checks = _privacy_checks(self.fields)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def table(self, batch: Sequence[Change], *, compact: bool = True) -> pa.Table:
+        """The checked batch as Arrow (see the module docstring); ``RecordRefusedError`` if bad."""
+        changes = self.compact(batch) if compact else list(batch)
+        self._check_shape(changes)
+        records = [self._row(c) for c in changes]
+        try:
+            array = pa.array(records, type=self.struct)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            self._find_bad_value(changes, records)
+            raise
+        table = pa.Table.from_struct_array(array)
+        deletes = pa.array([c.op == "delete" for c in changes], pa.bool_())
+        self._check_required(table, changes, deletes)
+        self._check_privacy(table, changes)
+        table = table.append_column(
+            POSITION_COLUMN, pa.array([c.position for c in changes], pa.int64())
+        )
+        return table.append_column(DELETE_COLUMN, deletes)
+
+    def check(self, batch: Sequence[Change]) -> None:
+        """Only the checks of ``table`` (for writers that send the records as they are)."""
+        self.table(batch, compact=False)
+
+    @staticmethod
+    def compact(batch: Sequence[Change]) -> list[Change]:
+        """The newest change per key (by position; the later one on a tie), in batch order."""
+        newest: dict[tuple[Any, ...], Change] = {}
+        for c in batch:
+            seen = newest.get(c.key)
+            if seen is None or c.position >= seen.position:
+                newest[c.key] = c
+        return list(newest.values()) if len(newest) != len(batch) else list(batch)
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def _refuse(self, change: Change | None, field: str | None, message: str) -> RecordRefusedError:
+        return RecordRefusedError(self.port, change, field, message)
+
+    def _check_shape(self, changes: Sequence[Change]) -> None:
+        allowed, keys, nkeys = self.allowed, self.key_fields, len(self.key_fields)
+        for c in changes:
+            if c.op not in ("upsert", "delete"):
+                raise self._refuse(c, None, f"op must be 'upsert' or 'delete', not {c.op!r}")
+            if type(c.position) is not int or c.position < 0:
+                raise self._refuse(c, None, "the source position must be an integer >= 0")
+            if len(c.key) != nkeys:
+                raise self._refuse(c, None, f"the key has {len(c.key)} parts; expected {keys}")
+            if c.op == "delete":
+                continue
+            record = c.record
+            if record is None:
+                raise self._refuse(c, None, "an upsert needs its record")
+            extra = record.keys() - allowed
+            if extra:
+                name = sorted(extra)[0]
+                if name in self.dropped:
+                    raise self._refuse(
+                        c,
+                        name,
+                        "personal data the contract drops is still in the record "
+                        "(apply meshkit.privacy.Masker before writing)",
+                    )
+                raise self._refuse(c, name, f"not a field of {self.contract.address}")
+            for i, k in enumerate(keys):
+                if record.get(k) != c.key[i]:
+                    raise self._refuse(
+                        c, k, f"the record's key value {record.get(k)!r} is not the change's key"
+                    )
+
+    def _row(self, c: Change) -> Any:
+        if c.op == "delete":
+            return dict(zip(self.key_fields, c.key, strict=True))
+        record = c.record
+        if self.json_fields:
+            assert record is not None
+            record = dict(record)
+            for name in self.json_fields:
+                record[name] = json_text(record.get(name))
+        return record
+
+    def _find_bad_value(self, changes: Sequence[Change], records: Sequence[Any]) -> None:
+        for c, record in zip(changes, records, strict=True):
+            for f in self.schema:
+                value = record.get(f.name)
+                try:
+                    pa.array([value], type=f.type)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError,
+                        ValueError) as exc:  # fmt: skip
+                    spec = next(p for p in self.fields if p.name == f.name)
+                    raise self._refuse(
+                        c,
+                        f.name,
+                        f"{type(value).__name__} {value!r:.60} does not fit type {spec.type} "
+                        f"({exc})",
+                    ) from None
+
+    def _check_required(
+        self, table: pa.Table, changes: Sequence[Change], deletes: pa.Array
+    ) -> None:
+        upserts = pc.invert(deletes)
+        for name in self.required:
+            column = table.column(name)
+            if not column.null_count:
+                continue
+            bad = pc.and_(upserts, pc.is_null(column))
+            index = _first_true(bad)
+            if index is not None:
+                raise self._refuse(changes[index], name, "required, but null or missing")
+        for f in self.fields:  # required members of structs
+            if f.type.kind != "struct":
+                continue
+            parent = table.column(f.name).combine_chunks()
+            for m in f.fields:
+                if not m.required:
+                    continue
+                child = pc.struct_field(parent, [parent.type.get_field_index(m.name)])
+                index = _first_true(pc.and_(pc.is_valid(parent), pc.is_null(child)))
+                if index is not None:
+                    raise self._refuse(
+                        changes[index], f"{f.name}.{m.name}", "required, but null or missing"
+                    )
+
+    def _check_privacy(self, table: pa.Table, changes: Sequence[Change]) -> None:
+        for path, (check, expected) in self.checks.items():
+            column = _column_at(table, path)
+            if column is None or column.null_count == len(column):
+                continue
+            looks_ok = check(column)
+            index = _first_true(pc.and_(pc.is_valid(column), pc.invert(looks_ok)))
+            if index is not None:
+                raise self._refuse(
+                    changes[index],
+                    path,
+                    f"personal data not transformed: expected {expected} "
+                    "(apply meshkit.privacy.Masker before writing)",
+                )
+
+
+def _first_true(mask: pa.Array | pa.ChunkedArray) -> int | None:
+    if not pc.any(mask).as_py():
+        return None
+    return int(pc.index(mask, True).as_py())
+
+
+def _column_at(table: pa.Table, path: str) -> pa.Array | None:
+    head, *rest = path.split(".")
+    array = table.column(head).combine_chunks()
+    for part in rest:
+        if not pa.types.is_struct(array.type):
+            return None
+        array = pc.struct_field(array, [array.type.get_field_index(part)])
+    if pa.types.is_list(array.type):
+        array = pc.list_flatten(array)
+    return array
+
+
+def _regex(pattern: str) -> _Check:
+    return lambda a: pc.match_substring_regex(a, pattern)
+
+
+def _privacy_checks(fields: Sequence[PublishedField], prefix: str = "") -> dict[str, Any]:
+    """Field path -> (check, what a transformed value looks like), for PII fields."""
+    out: dict[str, tuple[_Check, str]] = {}
+    for f in fields:
+        path = prefix + f.name
+        if f.fields:
+            out.update(_privacy_checks(f.fields, path + "."))
+        check = _privacy_check(f) if f.pii else None
+        if check is not None:
+            out[path] = check
+    return out
+
+
+def _privacy_check(f: PublishedField) -> tuple[_Check, str] | None:
+    t = f.spec.transform
+    kind = f.type.innermost.kind
+    if t is None:
+        return None
+    if t.kind == "tokenize":
+        return _regex(r"^tok:[^:]+:[0-9a-f]{64}$"), "a token 'tok:<key>.<version>:<hex>'"
+    if t.kind == "encrypt":
+        return (lambda a: pc.starts_with(a, "enc:v1:")), "a ciphertext 'enc:v1:...'"
+    if isinstance(t, Mask):
+        char = re.escape(t.char)
+        if t.keep_email_domain:
+            return _regex(f"^{char}{{3}}(@.*)?$"), f"a masked e-mail '{t.char * 3}@domain'"
+        n = t.keep_last or 0
+        return _regex(f"(?s)^(?:{char}+.{{0,{n}}})?$"), f"a value masked with {t.char!r}"
+    if isinstance(t, Redact):
+        constant = t.constant(is_string=kind == "string")
+        if constant is None:
+            return (lambda a: pc.is_null(a)), "null (redacted)"
+        return (lambda a: pc.equal(a, pa.scalar(constant, a.type))), f"{constant!r} (redacted)"
+    if isinstance(t, Generalize):
+        return _generalized(t, kind)
+    return None
+
+
+def _generalized(t: Generalize, kind: str) -> tuple[_Check, str] | None:
+    if t.to in {"month", "year"}:
+
+        def period(a: pa.Array) -> pa.Array:
+            ok = pc.equal(pc.day(a), 1)
+            if t.to == "year":
+                ok = pc.and_(ok, pc.equal(pc.month(a), 1))
+            if kind == "timestamp":
+                ok = pc.and_(
+                    ok, pc.equal(pc.cast(pc.cast(a, pa.int64()) % 86_400_000_000, pa.int64()), 0)
+                )
+            return ok
+
+        return period, f"the first instant of a {t.to}"
+    if t.to == "ipv4_24":
+        return _regex(r"(\.0|::)$"), "a network address (x.y.z.0)"
+    if t.prefix is not None:
+        n = t.prefix
+        return (lambda a: pc.less_equal(pc.utf8_length(a), n)), f"at most {n} characters"
+    if t.bucket is not None and kind in {"integer", "float"}:
+        width = t.bucket
+
+        def bucketed(a: pa.Array) -> pa.Array:
+            f = pc.cast(a, pa.float64())
+            return pc.equal(pc.multiply(pc.floor(pc.divide(f, width)), width), f)
+
+        return bucketed, f"a multiple of {width:g}"
+    return None

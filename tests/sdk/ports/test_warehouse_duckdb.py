@@ -1,0 +1,168 @@
+"""The DuckDB warehouse writer against a real DuckDB file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from meshkit.contracts import Contract
+from meshkit.ports import Change, DuckDBWarehouseWriter, RecordRefusedError, SchemaChangeError
+from meshkit.privacy import Masker
+from tests.sdk.ports.helpers import canon_state, expected, load, raw, workload
+
+TABLE = "shop.customer_v1"
+
+
+@pytest.fixture
+def writer(tmp_path: Path, contract: Contract) -> DuckDBWarehouseWriter:
+    w = DuckDBWarehouseWriter(tmp_path / "warehouse.duckdb")
+    w.ensure(contract)
+    return w
+
+
+def rows(con: duckdb.DuckDBPyConnection) -> dict[Any, dict[str, Any]]:
+    cur = con.execute(f"SELECT * FROM {TABLE}")
+    names = [d[0] for d in cur.description]
+    return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+
+
+def test_create_table_from_contract(writer: DuckDBWarehouseWriter) -> None:
+    cols = writer.con.execute(
+        "SELECT column_name, data_type, is_nullable, comment FROM duckdb_columns() "
+        "WHERE schema_name = 'shop' AND table_name = 'customer_v1'"
+    ).fetchall()
+    by_name = {c[0]: c[1:] for c in cols}
+    assert by_name["customer_id"] == ("VARCHAR", False, "CRM id.")
+    assert by_name["balance"][0] == "DECIMAL(12,2)"
+    assert by_name["updated_at"][:2] == ("TIMESTAMP WITH TIME ZONE", False)
+    assert by_name["address"][0] == "STRUCT(city VARCHAR, country VARCHAR)"
+    assert by_name["tags"][0] == "VARCHAR[]"
+    assert by_name["_meshkit_pos"][:2] == ("BIGINT", False)
+    comment = writer.con.execute(
+        "SELECT comment FROM duckdb_tables() WHERE table_name = 'customer_v1'"
+    ).fetchall()
+    assert comment == [("Shop customers, current state.",)]
+
+
+def test_upserts_and_deletes_end_in_the_newest_state(
+    writer: DuckDBWarehouseWriter, contract: Contract, masker: Masker
+) -> None:
+    changes = workload(masker, 3000)
+    for i in range(0, len(changes), 500):
+        writer.write(changes[i : i + 500])
+    want = expected(changes)
+    assert len(want) < 3000  # the workload did update and delete
+    assert canon_state(contract, rows(writer.con)) == canon_state(contract, want)
+
+
+def test_replay_after_crash_leaves_the_table_as_if_once(
+    tmp_path: Path, contract: Contract, masker: Masker
+) -> None:
+    changes = workload(masker, 2000, seed=3)
+    batches = [changes[i : i + 250] for i in range(0, 2000, 250)]
+    path = tmp_path / "w.duckdb"
+    first = DuckDBWarehouseWriter(path)
+    first.ensure(contract)
+    for b in batches[:6]:
+        first.write(b)
+    snapshot = rows(first.con)
+    # the last batch replayed (written, but the caller crashed before committing): no-op
+    assert first.write(batches[5]).written == 0
+    assert rows(first.con) == snapshot
+    # a replay from an older committed position: once caught up, the same table
+    for b in batches[2:6]:
+        first.write(b)
+    assert rows(first.con) == snapshot
+    first.close()  # the "crash": a new process resumes from its last committed position
+    second = DuckDBWarehouseWriter(path)
+    second.ensure(contract)
+    for b in batches[3:]:
+        second.write(b)
+    assert canon_state(contract, rows(second.con)) == canon_state(contract, expected(changes))
+
+
+def test_older_change_never_overwrites_a_newer_one(
+    writer: DuckDBWarehouseWriter, masker: Masker
+) -> None:
+    new = masker.mask_record(raw(1, version=2))
+    old = masker.mask_record(raw(1, version=1))
+    writer.write([Change.upsert(new, key=("c-000001",), position=10)])
+    writer.write([Change.upsert(old, key=("c-000001",), position=5)])
+    writer.write([Change.delete(key=("c-000001",), position=7)])
+    row = rows(writer.con)["c-000001"]
+    assert (row["tier"], row["_meshkit_pos"]) == (new["tier"], 10)
+
+
+def test_additive_evolution_is_applied(writer: DuckDBWarehouseWriter, masker: Masker) -> None:
+    writer.write([Change.upsert(masker.mask_record(raw(1)), key=("c-000001",), position=1)])
+    evolution = writer.ensure(load("customer_v1_1"))
+    assert [c.name for c in evolution.add] == ["nickname"]
+    assert [c.name for c in evolution.relax] == ["tier"]
+    rec = {**masker.mask_record(raw(2)), "nickname": "Bo", "tier": None}
+    writer.write([Change.upsert(rec, key=("c-000002",), position=2)])
+    got = rows(writer.con)
+    assert got["c-000002"]["nickname"] == "Bo"
+    assert got["c-000002"]["tier"] is None
+    assert got["c-000001"]["nickname"] is None
+    assert writer.ensure(load("customer_v1_1")).empty  # idempotent
+
+
+def test_breaking_change_is_refused_with_every_reason(writer: DuckDBWarehouseWriter) -> None:
+    before = writer.con.execute(f"DESCRIBE {TABLE}").fetchall()
+    with pytest.raises(SchemaChangeError) as err:
+        writer.ensure(load("customer_breaking"))
+    text = str(err.value)
+    assert "field 'visits' changes type BIGINT -> VARCHAR" in text
+    assert "field 'active' was removed" in text
+    assert "field 'segment' is new and required" in text
+    assert "publish a new major version" in text
+    assert writer.con.execute(f"DESCRIBE {TABLE}").fetchall() == before
+
+
+@pytest.mark.parametrize(
+    ("change_field", "value", "message"),
+    [
+        ("visits", "many", "does not fit type integer"),
+        ("tier", None, "required, but null or missing"),
+        ("email", "ada@example.com", "personal data not transformed"),
+        ("phone", "+49 170 1234567", "personal data not transformed"),
+        ("born", __import__("datetime").date(1990, 5, 17), "personal data not transformed"),
+        ("address", {"city": "Lyon"}, "required, but null or missing"),
+        ("shoe_size", 42, "not a field of shop.customer.v1"),
+    ],
+)
+def test_bad_record_is_refused_naming_the_field_and_nothing_is_written(
+    writer: DuckDBWarehouseWriter, masker: Masker, change_field: str, value: Any, message: str
+) -> None:
+    good = [
+        Change.upsert(masker.mask_record(raw(i)), key=(f"c-{i:06d}",), position=i)
+        for i in range(10)
+    ]
+    bad_record = {**masker.mask_record(raw(99)), change_field: value}
+    batch = [*good[:5], Change.upsert(bad_record, key=("c-000099",), position=99), *good[5:]]
+    with pytest.raises(RecordRefusedError) as err:
+        writer.write(batch)
+    expected_field = "address.country" if change_field == "address" else change_field
+    assert err.value.field == expected_field
+    assert message in str(err.value)
+    assert "('c-000099',)" in str(err.value)
+    assert rows(writer.con) == {}
+
+
+def test_append_mode_inserts_each_key_once(
+    tmp_path: Path, contract: Contract, masker: Masker
+) -> None:
+    w = DuckDBWarehouseWriter(tmp_path / "events.duckdb", mode="append")
+    w.ensure(contract)
+    batch = [
+        Change.upsert(masker.mask_record(raw(i)), key=(f"c-{i:06d}",), position=i)
+        for i in range(20)
+    ]
+    w.write(batch)
+    w.write(batch[10:])  # replayed
+    assert len(rows(w.con)) == 20
+    with pytest.raises(RecordRefusedError, match="append-only table takes no deletes"):
+        w.write([Change.delete(key=("c-000001",), position=50)])
