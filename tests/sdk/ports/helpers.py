@@ -107,3 +107,25 @@ def canon_state(
     contract: Contract, rows: Mapping[Any, Mapping[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     return {str(r["customer_id"]): canon(contract, r) for r in rows.values()}
+
+
+BAD_CASES = [
+    # (field changed, value, expected field named, message fragment)
+    ("visits", "many", "visits", "does not fit type integer"),
+    ("tier", None, "tier", "required, but null or missing"),
+    ("email", "ada@example.com", "email", "personal data not transformed"),
+    ("phone", "+49 170 1234567", "phone", "personal data not transformed"),
+    ("born", date(1990, 5, 17), "born", "personal data not transformed"),
+    ("address", {"city": "Lyon"}, "address.country", "required, but null or missing"),
+    ("shoe_size", 42, "shoe_size", "not a field of shop.customer.v1"),
+]
+
+
+def batch_with_bad_record(masker: Masker, field: str, value: Any) -> list[Change]:
+    """Ten good upserts with one bad record (key ``c-000099``) in the middle."""
+    good = [
+        Change.upsert(masker.mask_record(raw(i)), key=(f"c-{i:06d}",), position=i)
+        for i in range(10)
+    ]
+    bad = {**masker.mask_record(raw(99)), field: value}
+    return [*good[:5], Change.upsert(bad, key=("c-000099",), position=99), *good[5:]]

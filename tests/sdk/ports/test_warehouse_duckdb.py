@@ -11,7 +11,15 @@ import pytest
 from meshkit.contracts import Contract
 from meshkit.ports import Change, DuckDBWarehouseWriter, RecordRefusedError, SchemaChangeError
 from meshkit.privacy import Masker
-from tests.sdk.ports.helpers import canon_state, expected, load, raw, workload
+from tests.sdk.ports.helpers import (
+    BAD_CASES,
+    batch_with_bad_record,
+    canon_state,
+    expected,
+    load,
+    raw,
+    workload,
+)
 
 TABLE = "shop.customer_v1"
 
@@ -122,31 +130,13 @@ def test_breaking_change_is_refused_with_every_reason(writer: DuckDBWarehouseWri
     assert writer.con.execute(f"DESCRIBE {TABLE}").fetchall() == before
 
 
-@pytest.mark.parametrize(
-    ("change_field", "value", "message"),
-    [
-        ("visits", "many", "does not fit type integer"),
-        ("tier", None, "required, but null or missing"),
-        ("email", "ada@example.com", "personal data not transformed"),
-        ("phone", "+49 170 1234567", "personal data not transformed"),
-        ("born", __import__("datetime").date(1990, 5, 17), "personal data not transformed"),
-        ("address", {"city": "Lyon"}, "required, but null or missing"),
-        ("shoe_size", 42, "not a field of shop.customer.v1"),
-    ],
-)
+@pytest.mark.parametrize(("field", "value", "named", "message"), BAD_CASES)
 def test_bad_record_is_refused_naming_the_field_and_nothing_is_written(
-    writer: DuckDBWarehouseWriter, masker: Masker, change_field: str, value: Any, message: str
+    writer: DuckDBWarehouseWriter, masker: Masker, field: str, value: Any, named: str, message: str
 ) -> None:
-    good = [
-        Change.upsert(masker.mask_record(raw(i)), key=(f"c-{i:06d}",), position=i)
-        for i in range(10)
-    ]
-    bad_record = {**masker.mask_record(raw(99)), change_field: value}
-    batch = [*good[:5], Change.upsert(bad_record, key=("c-000099",), position=99), *good[5:]]
     with pytest.raises(RecordRefusedError) as err:
-        writer.write(batch)
-    expected_field = "address.country" if change_field == "address" else change_field
-    assert err.value.field == expected_field
+        writer.write(batch_with_bad_record(masker, field, value))
+    assert err.value.field == named
     assert message in str(err.value)
     assert "('c-000099',)" in str(err.value)
     assert rows(writer.con) == {}

@@ -1,0 +1,319 @@
+"""The serving view: a PostgreSQL table per product major version, upserted by key, and its reader.
+
+The table is named by the product's address, ``"<domain>.<product>.v<major>"`` (one
+quoted identifier) in schema ``schema`` (default ``public``), with the contract's
+published columns, the primary key as its primary key, and ``_meshkit_pos``. Struct,
+array and json fields are ``jsonb``. When the view's ``key`` differs from the primary key
+it gets an index of its own, so ``ViewReader.find`` is one indexed lookup too.
+
+A micro-batch is checked (``Intake``), compacted to the newest change per key, sent with
+``COPY`` into a temporary staging table, then applied in the same transaction: deletes,
+then ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the stored position is older. The
+commit makes the batch visible at once; a replay changes nothing.
+
+Example::
+
+    writer = ServingViewWriter(dsn)
+    writer.ensure(contract)
+    writer.write(changes)
+    ViewReader(dsn, contract).get("c-1")   # {'customer_id': 'c-1', ...} or None
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg2 import sql
+
+from meshkit.contracts import Contract, ServingView
+from meshkit.contracts.exporters.published import PublishedField, published_fields
+from meshkit.ports.base import POSITION_COLUMN, Change, NotEnsuredError, PortError, WriteReport
+from meshkit.ports.evolution import Column, Evolution, plan
+from meshkit.ports.intake import DELETE_COLUMN, Intake
+
+_SCALARS = {
+    "string": "text",
+    "integer": "bigint",
+    "float": "double precision",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp with time zone",
+    "bytes": "bytea",
+    "json": "jsonb",
+    "array": "jsonb",
+    "struct": "jsonb",
+}
+
+
+def postgres_type(field: PublishedField) -> str:
+    """The PostgreSQL type of a published field (as ``format_type`` spells it)."""
+    if field.type.kind == "decimal":
+        return f"numeric({field.type.precision},{field.type.scale})"
+    return _SCALARS[field.type.kind]
+
+
+def view_key(contract: Contract) -> tuple[str, ...]:
+    """The serving view's lookup key: the port's ``key``, else the primary key."""
+    port = next((p for p in contract.ports.outputs if isinstance(p, ServingView)), None)
+    return tuple(port.key) if port is not None and port.key else tuple(contract.primary_key)
+
+
+class _Table:
+    def __init__(self, contract: Contract, schema: str) -> None:
+        self.contract = contract
+        self.fields = published_fields(contract)
+        self.names = [f.name for f in self.fields]
+        self.ident = sql.Identifier(schema, contract.address)
+        self.schema = schema
+        self.key = tuple(contract.primary_key)
+        self.view_key = view_key(contract)
+
+
+class ServingViewWriter:
+    """Serving-view writer for PostgreSQL (see the module docstring)."""
+
+    def __init__(self, dsn: str, *, schema: str = "public") -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.conn = psycopg2.connect(dsn)
+        self._table: _Table | None = None
+        self._intake: Intake | None = None
+
+    def ensure(self, contract: Contract) -> Evolution:
+        """Create the view's table (and key index), or evolve it additively."""
+        t = _Table(contract, self.schema)
+        port = f'{contract.address} (PostgreSQL table {self.schema}."{contract.address}")'
+        wanted = [Column(f.name, postgres_type(f), not f.required) for f in t.fields]
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+            )
+            existing = _columns(cur, self.schema, contract.address)
+            evolution = Evolution()
+            if not existing:
+                cols = [
+                    sql.SQL("{} {}{}").format(
+                        sql.Identifier(c.name),
+                        sql.SQL(c.type),
+                        sql.SQL("" if c.nullable else " NOT NULL"),
+                    )
+                    for c in wanted
+                ]
+                cols.append(sql.SQL("{} bigint NOT NULL").format(sql.Identifier(POSITION_COLUMN)))
+                cols.append(
+                    sql.SQL("PRIMARY KEY ({})").format(
+                        sql.SQL(", ").join(map(sql.Identifier, t.key))
+                    )
+                )
+                cur.execute(
+                    sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                        t.ident, sql.SQL(", ").join(cols)
+                    )
+                )
+                if contract.description:
+                    cur.execute(
+                        sql.SQL("COMMENT ON TABLE {} IS %s").format(t.ident), [contract.description]
+                    )
+            else:
+                existing.pop(POSITION_COLUMN, None)
+                evolution = plan(port, existing, wanted)
+                for c in evolution.add:
+                    cur.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                            t.ident, sql.Identifier(c.name), sql.SQL(c.type)
+                        )
+                    )
+                for c in evolution.relax:
+                    cur.execute(
+                        sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL").format(
+                            t.ident, sql.Identifier(c.name)
+                        )
+                    )
+            if t.view_key != t.key:
+                cur.execute(
+                    sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                        sql.Identifier(f"{contract.address}.by_key"[:63]),
+                        t.ident,
+                        sql.SQL(", ").join(map(sql.Identifier, t.view_key)),
+                    )
+                )
+        self._table = t
+        self._intake = Intake(contract, port)
+        return evolution
+
+    def write(self, batch: Sequence[Change]) -> WriteReport:
+        """Check the whole batch, then apply it in one transaction."""
+        if self._table is None or self._intake is None:
+            raise NotEnsuredError("call ensure(contract) before write()")
+        if not batch:
+            return WriteReport()
+        t = self._table
+        data = self._intake.table(batch)
+        csv = _csv(data, t.fields)
+        columns = [*t.names, POSITION_COLUMN]
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        key_match = sql.SQL(" AND ").join(
+            sql.SQL("t.{k} = s.{k}").format(k=sql.Identifier(k)) for k in t.key
+        )
+        pos = sql.Identifier(POSITION_COLUMN)
+        updates = sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+            for c in columns
+            if c not in t.key
+        )
+        try:
+            with self.conn, self.conn.cursor() as cur:
+                cur.execute(
+                    sql.SQL(
+                        "CREATE TEMP TABLE meshkit_stage ON COMMIT DROP AS "
+                        "SELECT {}, NULL::boolean AS {} FROM {} WITH NO DATA"
+                    ).format(cols, sql.Identifier(DELETE_COLUMN), t.ident)
+                )
+                cur.copy_expert(
+                    sql.SQL("COPY meshkit_stage ({}, {}) FROM STDIN WITH (FORMAT csv, HEADER true)")
+                    .format(cols, sql.Identifier(DELETE_COLUMN))
+                    .as_string(cur),
+                    csv,
+                )
+                cur.execute(
+                    sql.SQL(
+                        "DELETE FROM {} t USING meshkit_stage s WHERE s.{} AND {} AND t.{} < s.{}"
+                    ).format(t.ident, sql.Identifier(DELETE_COLUMN), key_match, pos, pos)
+                )
+                deleted = cur.rowcount
+                cur.execute(
+                    sql.SQL(
+                        "INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM meshkit_stage "
+                        "WHERE NOT {d} ON CONFLICT ({key}) DO UPDATE SET {updates} "
+                        "WHERE t.{pos} < EXCLUDED.{pos}"
+                    ).format(
+                        t=t.ident,
+                        cols=cols,
+                        d=sql.Identifier(DELETE_COLUMN),
+                        key=sql.SQL(", ").join(map(sql.Identifier, t.key)),
+                        updates=updates,
+                        pos=pos,
+                    )
+                )
+                upserted = cur.rowcount
+        except psycopg2.Error as exc:
+            raise PortError(f"{self._intake.port}: the batch was rolled back: {exc}") from exc
+        written = deleted + upserted
+        return WriteReport(written=written, skipped=len(batch) - written)
+
+    def flush(self) -> None:
+        """Nothing to wait for: each batch is committed when ``write`` returns."""
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class ViewReader:
+    """Reads a serving view by key: one indexed lookup per call.
+
+    Example::
+
+        reader = ViewReader(dsn, contract)
+        reader.get("c-1")        # by primary key: the record, or None
+        reader.find("u-7")       # by the view's key (when it is not the primary key): a list
+    """
+
+    def __init__(self, dsn: str, contract: Contract, *, schema: str = "public") -> None:
+        self._t = _Table(contract, schema)
+        self.conn = psycopg2.connect(dsn)
+        self.conn.autocommit = True
+        cols = sql.SQL(", ").join(map(sql.Identifier, self._t.names))
+
+        def where(key: Sequence[str]) -> sql.Composable:
+            return sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in key)
+
+        self._get = (
+            sql.SQL("SELECT {} FROM {} WHERE {}")
+            .format(cols, self._t.ident, where(self._t.key))
+            .as_string(self.conn)
+        )
+        self._find = (
+            sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {}")
+            .format(
+                cols,
+                self._t.ident,
+                where(self._t.view_key),
+                sql.SQL(", ").join(map(sql.Identifier, self._t.key)),
+            )
+            .as_string(self.conn)
+        )
+
+    def get(self, *key: Any) -> dict[str, Any] | None:
+        """The record with this primary key, or None."""
+        with self.conn.cursor() as cur:
+            cur.execute(self._get, key)
+            row = cur.fetchone()
+        return dict(zip(self._t.names, row, strict=True)) if row else None
+
+    def find(self, *key: Any) -> list[dict[str, Any]]:
+        """Every record with this view key, in primary-key order."""
+        with self.conn.cursor() as cur:
+            cur.execute(self._find, key)
+            return [dict(zip(self._t.names, r, strict=True)) for r in cur.fetchall()]
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every record (for tests and small views)."""
+        with self.conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT {} FROM {}").format(
+                    sql.SQL(", ").join(map(sql.Identifier, self._t.names)), self._t.ident
+                )
+            )
+            return [dict(zip(self._t.names, r, strict=True)) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _columns(cur: Any, schema: str, table: str) -> dict[str, Column]:
+    cur.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull "
+        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum",
+        [schema, table],
+    )
+    return {r[0]: Column(r[0], r[1], r[2]) for r in cur.fetchall()}
+
+
+def _csv(table: pa.Table, fields: Sequence[PublishedField]) -> io.BytesIO:
+    """The staged batch as CSV for COPY: jsonb columns as JSON text, bytes as ``\\x`` hex."""
+    kinds = {f.name: f.type.kind for f in fields}
+    columns = [
+        _csv_column(kinds.get(name), column)
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    ]
+    out = io.BytesIO()
+    pacsv.write_csv(pa.table(columns, names=table.column_names), out)
+    out.seek(0)
+    return out
+
+
+def _csv_column(kind: str | None, column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    if kind in {"struct", "array"}:
+        return pa.array(
+            [
+                None if v is None else orjson.dumps(v, default=str).decode()
+                for v in column.to_pylist()
+            ],
+            pa.string(),
+        )
+    if kind == "bytes":
+        return pa.array(
+            [None if v is None else "\\x" + v.hex() for v in column.to_pylist()], pa.string()
+        )
+    return column

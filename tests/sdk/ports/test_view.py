@@ -1,0 +1,140 @@
+"""The serving-view writer and reader against the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg2
+import pytest
+
+from meshkit.contracts import Contract
+from meshkit.ports import Change, RecordRefusedError, SchemaChangeError
+from meshkit.ports.view import ServingViewWriter, ViewReader
+from meshkit.privacy import Masker
+from tests.sdk.ports.helpers import (
+    BAD_CASES,
+    batch_with_bad_record,
+    canon_state,
+    expected,
+    load,
+    raw,
+    workload,
+)
+
+
+@pytest.fixture
+def writer(postgres_database: str, contract: Contract) -> Iterator[ServingViewWriter]:
+    w = ServingViewWriter(postgres_database)
+    w.ensure(contract)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def reader(postgres_database: str, contract: Contract) -> Iterator[ViewReader]:
+    r = ViewReader(postgres_database, contract)
+    yield r
+    r.close()
+
+
+def state(reader: ViewReader) -> dict[Any, dict[str, Any]]:
+    return {r["customer_id"]: r for r in reader.all()}
+
+
+def test_create_view_table_with_primary_key(
+    writer: ServingViewWriter, postgres_database: str
+) -> None:
+    with psycopg2.connect(postgres_database) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "
+            "FROM pg_attribute a WHERE a.attrelid = '\"shop.customer.v1\"'::regclass "
+            "AND a.attnum > 0 ORDER BY a.attnum"
+        )
+        cols = {r[0]: r[1:] for r in cur.fetchall()}
+        cur.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = '\"shop.customer.v1\"'::regclass AND contype = 'p'"
+        )
+        pk = cur.fetchall()
+    conn.close()
+    assert cols["customer_id"] == ("text", True)
+    assert cols["balance"] == ("numeric(12,2)", False)
+    assert cols["address"] == ("jsonb", False)
+    assert cols["updated_at"] == ("timestamp with time zone", True)
+    assert cols["_meshkit_pos"] == ("bigint", True)
+    assert pk == [("PRIMARY KEY (customer_id)",)]
+
+
+def test_upserts_deletes_and_reads_by_key(
+    writer: ServingViewWriter, reader: ViewReader, contract: Contract, masker: Masker
+) -> None:
+    changes = workload(masker, 3000)
+    for i in range(0, len(changes), 500):
+        writer.write(changes[i : i + 500])
+    want = expected(changes)
+    assert canon_state(contract, state(reader)) == canon_state(contract, want)
+    key, record = next(iter(want.items()))
+    got = reader.get(*key)
+    assert got is not None
+    assert got["email"] == record["email"]
+    assert got["address"] == record["address"]
+    assert reader.get("c-nobody") is None
+
+
+def test_replay_after_crash_is_idempotent(
+    postgres_database: str, reader: ViewReader, contract: Contract, masker: Masker
+) -> None:
+    changes = workload(masker, 2000, seed=5)
+    batches = [changes[i : i + 250] for i in range(0, 2000, 250)]
+    first = ServingViewWriter(postgres_database)
+    first.ensure(contract)
+    for b in batches[:5]:
+        first.write(b)
+    snapshot = state(reader)
+    assert first.write(batches[4]).written == 0
+    assert state(reader) == snapshot
+    first.close()
+    second = ServingViewWriter(postgres_database)
+    second.ensure(contract)
+    for b in batches[2:]:
+        second.write(b)
+    second.close()
+    assert canon_state(contract, state(reader)) == canon_state(contract, expected(changes))
+
+
+def test_additive_evolution_and_refused_breaking_change(
+    writer: ServingViewWriter, postgres_database: str, masker: Masker
+) -> None:
+    v11 = load("customer_v1_1")
+    evolution = writer.ensure(v11)
+    assert ([c.name for c in evolution.add], [c.name for c in evolution.relax]) == (
+        ["nickname"],
+        ["tier"],
+    )
+    rec = {**masker.mask_record(raw(3)), "nickname": "Bo", "tier": None}
+    writer.write([Change.upsert(rec, key=("c-000003",), position=1)])
+    reader = ViewReader(postgres_database, v11)
+    got = reader.get("c-000003")
+    reader.close()
+    assert got is not None
+    assert (got["nickname"], got["tier"]) == ("Bo", None)
+    with pytest.raises(SchemaChangeError, match="field 'visits' changes type bigint -> text"):
+        writer.ensure(load("customer_breaking"))
+
+
+@pytest.mark.parametrize(("field", "value", "named", "message"), BAD_CASES)
+def test_bad_record_refused_and_nothing_written(
+    writer: ServingViewWriter,
+    reader: ViewReader,
+    masker: Masker,
+    field: str,
+    value: Any,
+    named: str,
+    message: str,
+) -> None:
+    with pytest.raises(RecordRefusedError) as err:
+        writer.write(batch_with_bad_record(masker, field, value))
+    assert err.value.field == named
+    assert message in str(err.value)
+    assert reader.all() == []
