@@ -1,0 +1,415 @@
+"""Asset checks generated from a contract, run against the written warehouse table.
+
+:func:`product_checks` builds one Dagster check per quality rule (``not_null``,
+``unique``, ``accepted_values``, ``range``, ``regex``, ``row_count``, ``freshness`` of the
+data, ``custom_sql``), plus ``schema_conforms`` (the stored columns are the contract's
+published columns, with the types of the warehouse) and ``no_undeclared_pii`` (the PII
+scanner finds no personal data in a field the contract does not declare as personal).
+All of them run in one step, on one warehouse session, and the results are reported to
+the registry when one is configured (with the product's SLO freshness status).
+
+Rules of severity ``warn`` become checks of severity WARN. A rule on a field whose values
+the privacy transform changes (other than ``not_null``/``unique`` on a tokenized field)
+cannot be evaluated on the stored values: per-record rules of severity ``error`` were
+enforced on the unmasked table by the I/O manager before writing, which the result says.
+"""
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+from dagster import AssetCheckExecutionContext
+
+from meshkit.batch.assets import contract_of, warehouse_table
+from meshkit.batch.inputs import product_key
+from meshkit.batch.reporting import RegistryReporter
+from meshkit.batch.resources import REGISTRY_KEY, WAREHOUSE_KEY
+from meshkit.batch.warehouse import POSITION_COLUMN, WarehouseSession
+from meshkit.contracts import (
+    AcceptedValues,
+    Contract,
+    CustomSql,
+    Freshness,
+    NotNull,
+    QualityRule,
+    Range,
+    Regex,
+    RowCount,
+    Unique,
+    format_duration,
+)
+from meshkit.contracts.exporters.published import published_fields
+from meshkit.privacy.scanner import declared_of, scan_table
+
+SCHEMA_CHECK = "schema_conforms"
+PII_CHECK = "no_undeclared_pii"
+PII_SAMPLE_ROWS = 1000
+_MAX_EXAMPLES = 5
+_PER_RECORD = (NotNull, AcceptedValues, Range, Regex)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one check: passed or not, why, and figures for the UI."""
+
+    passed: bool
+    description: str
+    metadata: dict[str, Any]
+
+
+def check_name(rule: QualityRule) -> str:
+    """The Dagster check name of a rule: its ``name``, or ``<kind>_<field(s)>``."""
+    if rule.name:
+        raw = rule.name
+    elif isinstance(rule, Unique):
+        raw = "unique_" + "_".join(rule.fields)
+    elif isinstance(rule, RowCount):
+        raw = "row_count"
+    elif isinstance(rule, Freshness):
+        raw = "freshness" + (f"_{rule.field}" if rule.field else "")
+    else:
+        raw = f"{rule.kind}_{getattr(rule, 'field', '')}"
+    return re.sub(r"[^A-Za-z0-9_]", "_", raw).strip("_")
+
+
+def _rule_description(rule: QualityRule) -> str:
+    text = rule.description or ""
+    summary = rule.model_dump(mode="json", exclude_none=True, exclude={"description", "severity"})
+    return (text + " " if text else "") + f"Contract rule: {summary}"
+
+
+def check_specs(contract: Contract) -> list[tuple[str, dg.AssetCheckSpec, QualityRule | None]]:
+    """``(name, spec, rule)`` of every check of a contract (rule None for schema and PII)."""
+    key = product_key(contract)
+    out: list[tuple[str, dg.AssetCheckSpec, QualityRule | None]] = [
+        (
+            SCHEMA_CHECK,
+            dg.AssetCheckSpec(
+                SCHEMA_CHECK,
+                asset=key,
+                description="The warehouse table has exactly the contract's published columns.",
+            ),
+            None,
+        ),
+        (
+            PII_CHECK,
+            dg.AssetCheckSpec(
+                PII_CHECK,
+                asset=key,
+                description="The PII scanner finds no personal data in a field the contract "
+                "does not declare as personal (a sample of the published table).",
+            ),
+            None,
+        ),
+    ]
+    seen = {SCHEMA_CHECK, PII_CHECK}
+    for rule in contract.quality:
+        name = base = check_name(rule)
+        n = 2
+        while name in seen:
+            name, n = f"{base}_{n}", n + 1
+        seen.add(name)
+        meta = {"meshkit/rule": rule.kind}
+        spec = dg.AssetCheckSpec(
+            name, asset=key, description=_rule_description(rule), metadata=meta
+        )
+        out.append((name, spec, rule))
+    return out
+
+
+# -- evaluation ----------------------------------------------------------------------------
+
+
+class _Evaluator:
+    def __init__(self, contract: Contract, session: WarehouseSession) -> None:
+        self.contract = contract
+        self.s = session
+        dataset, table = warehouse_table(contract)
+        self.dataset, self.table = dataset, table
+        self.ref = session.ref(dataset, table)
+        self.columns = session.columns(dataset, table)
+
+    def col(self, path: str) -> str:
+        mark = '"' if self.s.dialect == "duckdb" else "`"
+        return ".".join(f"{mark}{p}{mark}" for p in path.split("."))
+
+    def scalar(self, sql: str) -> Any:
+        table = self.s.query(sql)
+        return table.column(0)[0].as_py() if table.num_rows else None
+
+    def count_where(self, condition: str) -> int:
+        return int(self.scalar(f"SELECT COUNT(*) FROM {self.ref} WHERE {condition}") or 0)
+
+    def examples(self, path: str, condition: str) -> list[str]:
+        spec = self.contract.field(path)
+        if spec is not None and spec.pii:
+            return []
+        sql = (
+            f"SELECT DISTINCT {self.col(path)} FROM {self.ref} WHERE {condition} "
+            f"LIMIT {_MAX_EXAMPLES}"
+        )
+        return [repr(v) for v in self.s.query(sql).column(0).to_pylist()]
+
+    def rows_failing(self, path: str, condition: str, what: str) -> Outcome:
+        n = self.count_where(condition)
+        if not n:
+            return Outcome(True, f"{path}: no {what}", {"failing_rows": 0})
+        examples = self.examples(path, condition)
+        tail = f"; e.g. {', '.join(examples)}" if examples else ""
+        return Outcome(False, f"{path}: {n} rows with {what}{tail}", {"failing_rows": n})
+
+    # each returns an Outcome
+
+    def schema(self) -> Outcome:
+        if not self.columns:
+            return Outcome(False, f"table {self.dataset}.{self.table} does not exist", {})
+        stored = [c for c in self.columns if c != POSITION_COLUMN]
+        expected = [f.name for f in published_fields(self.contract)]
+        missing = [c for c in expected if c not in stored]
+        extra = [c for c in stored if c not in expected]
+        problems = []
+        if missing:
+            problems.append(f"missing columns: {', '.join(missing)}")
+        if extra:
+            problems.append(f"columns not in the contract: {', '.join(extra)}")
+        meta = {"columns": len(stored), "missing": ", ".join(missing), "extra": ", ".join(extra)}
+        if problems:
+            return Outcome(False, "; ".join(problems), meta)
+        return Outcome(True, f"{len(stored)} columns as the contract publishes them", meta)
+
+    def pii(self) -> Outcome:
+        sample = self.s.query(self.s.sample(self.ref, PII_SAMPLE_ROWS))
+        if POSITION_COLUMN in sample.column_names:
+            sample = sample.drop_columns([POSITION_COLUMN])
+        findings = [
+            f for f in scan_table(sample, declared=declared_of(self.contract)) if f.undeclared
+        ]
+        if not findings:
+            return Outcome(True, f"no undeclared personal data in {sample.num_rows} sampled rows",
+                           {"sampled_rows": sample.num_rows})  # fmt: skip
+        parts = [
+            f"{f.field}: {c} in {f.share(c):.0%} of {f.sampled} values "
+            f"(e.g. {', '.join(f.examples.get(c, []))})"
+            for f in findings
+            for c in f.categories
+        ]
+        return Outcome(
+            False,
+            "undeclared personal data: " + "; ".join(parts) + " — declare pii and a transform",
+            {"sampled_rows": sample.num_rows, "fields": ", ".join(f.field for f in findings)},
+        )
+
+    def rule(self, rule: QualityRule) -> Outcome:
+        handler: Callable[[Any], Outcome] = getattr(self, f"_{rule.kind}")
+        return handler(rule)
+
+    def _not_null(self, r: NotNull) -> Outcome:
+        return self.rows_failing(r.field, f"{self.col(r.field)} IS NULL", "null values")
+
+    def _unique(self, r: Unique) -> Outcome:
+        cols = ", ".join(self.col(f) for f in r.fields)
+        row = self.s.query(
+            f"SELECT COUNT(*), COALESCE(SUM(n), 0) FROM (SELECT COUNT(*) AS n FROM {self.ref} "
+            f"GROUP BY {cols} HAVING COUNT(*) > 1) AS d"
+        ).to_pylist()[0]
+        keys, rows = (int(v or 0) for v in row.values())
+        label = ", ".join(r.fields)
+        if not keys:
+            return Outcome(True, f"{label}: unique", {"duplicate_keys": 0})
+        return Outcome(
+            False,
+            f"{label}: {keys} values appear more than once ({rows} rows)",
+            {"duplicate_keys": keys, "duplicate_rows": rows},
+        )
+
+    def _accepted_values(self, r: AcceptedValues) -> Outcome:
+        values = ", ".join(self.s.literal(v) for v in r.values)
+        c = self.col(r.field)
+        return self.rows_failing(
+            r.field, f"{c} IS NOT NULL AND {c} NOT IN ({values})", "values not accepted"
+        )
+
+    def _range(self, r: Range) -> Outcome:
+        c = self.col(r.field)
+        parts = []
+        if r.min is not None:
+            parts.append(f"{c} < {self.s.literal(r.min)}")
+        if r.max is not None:
+            parts.append(f"{c} > {self.s.literal(r.max)}")
+        return self.rows_failing(r.field, " OR ".join(parts), "values out of range")
+
+    def _regex(self, r: Regex) -> Outcome:
+        c = self.col(r.field)
+        cond = f"{c} IS NOT NULL AND NOT {self.s.regex_full_match(c, r.pattern)}"
+        return self.rows_failing(r.field, cond, f"values not matching /{r.pattern}/")
+
+    def _row_count(self, r: RowCount) -> Outcome:
+        n = int(self.scalar(f"SELECT COUNT(*) FROM {self.ref}") or 0)
+        ok = (r.min is None or n >= r.min) and (r.max is None or n <= r.max)
+        bounds = f"[{r.min if r.min is not None else ''}..{r.max if r.max is not None else ''}]"
+        verdict = "within" if ok else "outside"
+        return Outcome(ok, f"{n} rows, {verdict} {bounds}", {"rows": n})
+
+    def _freshness(self, r: Freshness) -> Outcome:
+        path = r.field or self.contract.event_time
+        if path is None:
+            return Outcome(False, "freshness needs a field or the contract's event_time", {})
+        newest = self.scalar(f"SELECT MAX({self.col(path)}) FROM {self.ref}")
+        if newest is None:
+            return Outcome(False, f"{path}: no rows, so no data is fresh", {})
+        if isinstance(newest, date) and not isinstance(newest, datetime):
+            newest = datetime(newest.year, newest.month, newest.day, tzinfo=UTC)
+        if newest.tzinfo is None:
+            newest = newest.replace(tzinfo=UTC)
+        age = datetime.now(UTC) - newest
+        ok = age <= r.max_age
+        meta = {"newest": newest.isoformat(), "age_seconds": round(age.total_seconds(), 1)}
+        return Outcome(
+            ok,
+            f"{path}: newest row is {_fmt_age(age)} old (max {format_duration(r.max_age)})",
+            meta,
+        )
+
+    def _custom_sql(self, r: CustomSql) -> Outcome:
+        sql = r.sql.strip().rstrip(";").replace("{table}", self.ref)
+        n = int(self.scalar(f"SELECT COUNT(*) FROM ({sql}) AS q") or 0)
+        if n:
+            return Outcome(False, f"{r.name}: {n} rows break the rule", {"failing_rows": n})
+        return Outcome(True, f"{r.name}: no rows break the rule", {"failing_rows": 0})
+
+
+def _fmt_age(age: timedelta) -> str:
+    seconds = int(age.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def _evaluable(contract: Contract, rule: QualityRule) -> bool:
+    """False when the rule reads a field whose stored values are transformed."""
+    fields: tuple[str, ...] = ()
+    if isinstance(rule, Unique):
+        fields = rule.fields
+    elif isinstance(rule, NotNull | AcceptedValues | Range | Regex):
+        fields = (rule.field,)
+    for path in fields:
+        spec = contract.field(path)
+        t = spec.transform if spec is not None else None
+        if t is None:
+            continue
+        if t.kind == "tokenize" and isinstance(rule, NotNull | Unique):
+            continue
+        return False
+    return True
+
+
+def evaluate(
+    contract: Contract, session: WarehouseSession, name: str, rule: QualityRule | None
+) -> Outcome:
+    """Run one check of ``contract`` on ``session`` (never raises for data problems)."""
+    ev = _Evaluator(contract, session)
+    if name == SCHEMA_CHECK:
+        return ev.schema()
+    if not ev.columns:
+        return Outcome(False, f"table {ev.dataset}.{ev.table} does not exist; materialise it", {})
+    if name == PII_CHECK:
+        return ev.pii()
+    assert rule is not None
+    if not _evaluable(contract, rule):
+        enforced = rule.severity == "error" and isinstance(rule, _PER_RECORD)
+        note = (
+            "enforced on the unmasked table before writing (the stored values are transformed)"
+            if enforced
+            else "not checkable: the stored values are transformed by the field's privacy transform"
+        )
+        return Outcome(True, note, {"evaluated_on": "unmasked" if enforced else "none"})
+    try:
+        return ev.rule(rule)
+    except Exception as exc:  # a query the warehouse refuses: the check fails, the step does not
+        return Outcome(False, f"the check query failed: {type(exc).__name__}: {exc}", {})
+
+
+def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefinition:
+    """Every check of a product asset (or contract), as one multi-asset check."""
+    contract = asset if isinstance(asset, Contract) else contract_of(asset)
+    if contract is None:
+        raise TypeError("product_checks needs an asset made by product_asset, or a Contract")
+    specs = check_specs(contract)
+    by_name = {name: rule for name, _, rule in specs}
+    key = product_key(contract)
+    slo = contract.slo.freshness if contract.slo else None
+
+    @dg.multi_asset_check(
+        specs=[s for _, s, _ in specs],
+        name=f"{contract.domain}__{contract.name}__v{contract.major}__checks",
+        description=f"Checks of {contract.address} generated from its contract.",
+        required_resource_keys={WAREHOUSE_KEY, REGISTRY_KEY},
+        can_subset=True,
+    )
+    def _checks(context: AssetCheckExecutionContext) -> Iterable[dg.AssetCheckResult]:
+        selected = {k.name for k in context.selected_asset_check_keys}
+        warehouse = getattr(context.resources, WAREHOUSE_KEY)
+        reporter: RegistryReporter = getattr(context.resources, REGISTRY_KEY)
+        reported = []
+        with warehouse.session() as session:
+            for name, rule in by_name.items():
+                if name not in selected:
+                    continue
+                outcome = evaluate(contract, session, name, rule)
+                severity = (
+                    dg.AssetCheckSeverity.WARN
+                    if rule is not None and rule.severity == "warn"
+                    else dg.AssetCheckSeverity.ERROR
+                )
+                reported.append(
+                    {
+                        "name": name,
+                        "passed": outcome.passed,
+                        "severity": severity.value.lower(),
+                        "description": outcome.description,
+                    }
+                )
+                yield dg.AssetCheckResult(
+                    asset_key=key,
+                    check_name=name,
+                    passed=outcome.passed,
+                    severity=severity,
+                    description=outcome.description,
+                    metadata=outcome.metadata,
+                )
+        if reporter.enabled:
+            reporter.report(
+                contract.id,
+                {
+                    "kind": "checks",
+                    "address": contract.address,
+                    "version": contract.version,
+                    "asset_key": key.to_user_string(),
+                    "run_id": context.run.run_id,
+                    "partition": None,
+                    "at": datetime.now(UTC).isoformat(),
+                    "checks": reported,
+                    "freshness": _slo_status(context, key, slo),
+                },
+            )
+
+    return _checks
+
+
+def _slo_status(
+    context: AssetCheckExecutionContext, key: dg.AssetKey, slo: timedelta | None
+) -> dict[str, Any] | None:
+    if slo is None:
+        return None
+    event = context.instance.get_latest_materialization_event(key)
+    age = None if event is None else datetime.now(UTC).timestamp() - event.timestamp
+    return {
+        "slo_seconds": slo.total_seconds(),
+        "age_seconds": None if age is None else round(age, 1),
+        "ok": age is not None and age <= slo.total_seconds(),
+    }

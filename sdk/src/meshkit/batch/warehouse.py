@@ -1,0 +1,298 @@
+"""Warehouse sessions of the batch I/O manager and checks: DuckDB locally, BigQuery in prod.
+
+A session wraps one open connection (DuckDB) or client (BigQuery) and offers what batch
+needs beyond the output-port writers' micro-batches:
+
+- ``ensure(contract)``: create the table from the contract or evolve it additively;
+- ``replace(contract, table, window)``: replace the rows of one partition (``window``) or
+  of the whole table with an Arrow table, in one go; a batch product is rewritten per
+  run or per partition, not upserted row by row, and a million-row table has to move as
+  Arrow, not as per-record changes;
+- ``read``/``query``/``columns``/``ref``: what the I/O manager's inputs and the asset
+  checks read.
+
+Both dialects share the SQL the checks run (see :mod:`meshkit.batch.checks`); the few
+differences (identifier quoting, literals, the regex function, sampling) are methods here.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from meshkit.batch.validate import PartitionWindow
+from meshkit.contracts import Contract
+from meshkit.contracts.exporters.bigquery import bigquery_schema, bigquery_table_options
+from meshkit.contracts.exporters.duckdb import duckdb_ddl, quote
+from meshkit.errors import ServiceError
+
+POSITION_COLUMN = "_meshkit_pos"
+Dialect = Literal["duckdb", "bigquery"]
+
+
+def batch_position() -> int:
+    """The source position of a batch write: microseconds since the epoch (grows per run)."""
+    return time.time_ns() // 1000
+
+
+def _warehouse_table(contract: Contract) -> tuple[str, str]:
+    from meshkit.batch.assets import warehouse_table
+
+    return warehouse_table(contract)
+
+
+class WarehouseSession(Protocol):
+    """One open warehouse connection (see the module docstring)."""
+
+    dialect: Dialect
+
+    def ensure(self, contract: Contract) -> None: ...
+
+    def replace(
+        self, contract: Contract, table: pa.Table, window: PartitionWindow | None
+    ) -> int: ...
+
+    def read(self, dataset: str, table: str) -> pa.Table: ...
+
+    def query(self, sql: str) -> pa.Table: ...
+
+    def columns(self, dataset: str, table: str) -> dict[str, str]: ...
+
+    def ref(self, dataset: str, table: str) -> str: ...
+
+    def literal(self, value: Any) -> str: ...
+
+    def regex_full_match(self, column: str, pattern: str) -> str: ...
+
+    def sample(self, ref: str, rows: int) -> str: ...
+
+
+def _sql_literal(value: Any, string: str) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float | Decimal):
+        return repr(float(value)) if isinstance(value, float) else str(value)
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    return string
+
+
+class DuckDBSession:
+    """A session on a DuckDB connection (``dagster_duckdb.DuckDBResource.get_connection()``)."""
+
+    dialect: Dialect = "duckdb"
+
+    def __init__(self, connection: Any) -> None:
+        self.con = connection
+
+    def ensure(self, contract: Contract) -> None:
+        self.con.execute(duckdb_ddl(contract, extra_columns=f"{quote(POSITION_COLUMN)} BIGINT"))
+
+    def replace(self, contract: Contract, table: pa.Table, window: PartitionWindow | None) -> int:
+        dataset, name = _warehouse_table(contract)
+        ref = self.ref(dataset, name)
+        staged = f"meshkit_staged_{uuid.uuid4().hex[:8]}"
+        self.con.register(staged, table)
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                if window is None:
+                    self.con.execute(f"DELETE FROM {ref}")
+                else:
+                    self.con.execute(
+                        f"DELETE FROM {ref} WHERE {quote(window.field)} >= $start "
+                        f"AND {quote(window.field)} < $end",
+                        {"start": window.start, "end": window.end},
+                    )
+                self.con.execute(
+                    f"INSERT INTO {ref} BY NAME SELECT *, $pos AS {quote(POSITION_COLUMN)} "
+                    f"FROM {staged}",
+                    {"pos": batch_position()},
+                )
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+        finally:
+            self.con.unregister(staged)
+        return int(table.num_rows)
+
+    def read(self, dataset: str, table: str) -> pa.Table:
+        ref = self.ref(dataset, table)
+        sql = (
+            f"SELECT * EXCLUDE ({quote(POSITION_COLUMN)}) FROM {ref}"
+            if POSITION_COLUMN in self.columns(dataset, table)
+            else f"SELECT * FROM {ref}"
+        )
+        return self.query(sql)
+
+    def query(self, sql: str) -> pa.Table:
+        result: pa.Table = self.con.sql(sql).to_arrow_table()
+        return result
+
+    def columns(self, dataset: str, table: str) -> dict[str, str]:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = $s AND table_name = $t ORDER BY ordinal_position",
+            {"s": dataset, "t": table},
+        ).fetchall()
+        return {str(n): str(t) for n, t in rows}
+
+    def ref(self, dataset: str, table: str) -> str:
+        return f"{quote(dataset)}.{quote(table)}"
+
+    def literal(self, value: Any) -> str:
+        return _sql_literal(value, "'" + str(value).replace("'", "''") + "'")
+
+    def regex_full_match(self, column: str, pattern: str) -> str:
+        return f"regexp_full_match({column}, {self.literal(pattern)})"
+
+    def sample(self, ref: str, rows: int) -> str:
+        return f"SELECT * FROM {ref} USING SAMPLE {int(rows)} ROWS"
+
+
+class BigQuerySession:
+    """A session on a ``google.cloud.bigquery.Client`` (``BigQueryResource.get_client()``)."""
+
+    dialect: Dialect = "bigquery"
+
+    def __init__(self, client: Any, *, retry: Any = None, job_retry: Any = None) -> None:
+        self.client = client
+        self._retry = retry
+        self._job_retry = job_retry
+
+    def _kw(self, job: bool = False) -> dict[str, Any]:
+        kw: dict[str, Any] = {}
+        if self._retry is not None:
+            kw["retry"] = self._retry
+        if job and self._job_retry is not None:
+            kw["job_retry"] = self._job_retry
+        return kw
+
+    def _table_id(self, dataset: str, table: str) -> str:
+        return f"{self.client.project}.{dataset}.{table}"
+
+    def ensure(self, contract: Contract) -> None:
+        from google.api_core.exceptions import NotFound
+        from google.cloud import bigquery
+
+        dataset, name = _warehouse_table(contract)
+        self.client.create_dataset(dataset, exists_ok=True, **self._kw())
+        table_id = self._table_id(dataset, name)
+        try:
+            self.client.get_table(table_id, **self._kw())
+            return
+        except NotFound:
+            pass
+        schema = [
+            bigquery.SchemaField.from_api_repr(f) for f in bigquery_schema(contract, taxonomy=None)
+        ]
+        schema.append(bigquery.SchemaField(POSITION_COLUMN, "INT64"))
+        table = bigquery.Table(table_id, schema=schema)
+        options = bigquery_table_options(contract)
+        if "timePartitioning" in options:
+            table.time_partitioning = bigquery.TimePartitioning.from_api_repr(
+                options["timePartitioning"]
+            )
+        if "clustering" in options:
+            table.clustering_fields = options["clustering"]["fields"]
+        table.description = options.get("description")
+        self.client.create_table(table, exists_ok=True, **self._kw())
+
+    def replace(self, contract: Contract, table: pa.Table, window: PartitionWindow | None) -> int:
+        from google.cloud import bigquery
+
+        dataset, name = _warehouse_table(contract)
+        target = self.client.get_table(self._table_id(dataset, name), **self._kw())
+        staged_id = self._table_id(dataset, f"_meshkit_staged_{name}_{uuid.uuid4().hex[:8]}")
+        positioned = table.append_column(
+            POSITION_COLUMN, pa.repeat(pa.scalar(batch_position()), table.num_rows)
+        )
+        buffer = io.BytesIO()
+        pq.write_table(positioned, buffer)
+        buffer.seek(0)
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            schema=target.schema,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        )
+        config.parquet_options = bigquery.ParquetOptions()  # type: ignore[no-untyped-call]
+        config.parquet_options.enable_list_inference = True
+        try:
+            self.client.load_table_from_file(buffer, staged_id, job_config=config).result()
+            ref = self.ref(dataset, name)
+            where = ""
+            params = []
+            if window is not None:
+                where = f" WHERE `{window.field}` >= @start AND `{window.field}` < @end"
+                params = [
+                    bigquery.ScalarQueryParameter("start", "TIMESTAMP", window.start),
+                    bigquery.ScalarQueryParameter("end", "TIMESTAMP", window.end),
+                ]
+            cols = ", ".join(f"`{f.name}`" for f in target.schema)
+            job = bigquery.QueryJobConfig(query_parameters=params)
+            self.client.query(
+                f"DELETE FROM {ref}{where or ' WHERE TRUE'}",
+                job_config=job,
+                **self._kw(job=True),
+            ).result()
+            self.client.query(
+                f"INSERT INTO {ref} ({cols}) SELECT {cols} FROM `{staged_id}`",
+                **self._kw(job=True),
+            ).result()
+        except Exception as exc:
+            raise ServiceError(f"BigQuery write of {dataset}.{name} failed: {exc}") from exc
+        finally:
+            self.client.delete_table(staged_id, not_found_ok=True, **self._kw())
+        return int(table.num_rows)
+
+    def read(self, dataset: str, table: str) -> pa.Table:
+        rows = self.client.list_rows(self._table_id(dataset, table), **self._kw())
+        result: pa.Table = rows.to_arrow(create_bqstorage_client=False)
+        if POSITION_COLUMN in result.column_names:
+            result = result.drop_columns([POSITION_COLUMN])
+        return result
+
+    def query(self, sql: str) -> pa.Table:
+        job = self.client.query(sql, **self._kw(job=True))
+        result: pa.Table = job.result().to_arrow(create_bqstorage_client=False)
+        return result
+
+    def columns(self, dataset: str, table: str) -> dict[str, str]:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            got = self.client.get_table(self._table_id(dataset, table), **self._kw())
+        except NotFound:
+            return {}
+        return {f.name: ("ARRAY<" + f.field_type + ">" if f.mode == "REPEATED" else f.field_type)
+                for f in got.schema}  # fmt: skip
+
+    def ref(self, dataset: str, table: str) -> str:
+        return f"`{self._table_id(dataset, table)}`"
+
+    def literal(self, value: Any) -> str:
+        text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+        return _sql_literal(value, f"'{text}'")
+
+    def regex_full_match(self, column: str, pattern: str) -> str:
+        return f"REGEXP_CONTAINS({column}, {self.literal('^(?:' + pattern + ')$')})"
+
+    def sample(self, ref: str, rows: int) -> str:
+        return f"SELECT * FROM {ref} LIMIT {int(rows)}"
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A one-line description of a warehouse error."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
