@@ -23,7 +23,12 @@ app = typer.Typer(
 )
 
 # Command-group modules, each with ``register(app: typer.Typer) -> None``.
-_GROUPS: tuple[str, ...] = ("meshkit.cli.local", "meshkit.cli.privacy", "meshkit.cli.cdc")
+_GROUPS: tuple[str, ...] = (
+    "meshkit.cli.local",
+    "meshkit.cli.privacy",
+    "meshkit.cli.cdc",
+    "meshkit.cli.contract",
+)
 
 
 def _register_groups() -> None:

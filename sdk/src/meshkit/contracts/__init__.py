@@ -5,6 +5,8 @@ for every key. Implementation lives in private-by-topic modules; this is the pub
 """
 
 from meshkit.contracts.filter import Filter, FilterSyntaxError, parse_filter
+from meshkit.contracts.lint import LintResult, lint_paths
+from meshkit.contracts.loader import load_contract, parse_contract, parse_model, read_contract
 from meshkit.contracts.mapping import FieldMapping, Mapping
 from meshkit.contracts.model import Access, Contract, FieldSpec, Owner, Status
 from meshkit.contracts.ports import (
@@ -19,6 +21,7 @@ from meshkit.contracts.ports import (
     ServingView,
     WarehouseTable,
 )
+from meshkit.contracts.problem import Problem
 from meshkit.contracts.quality import (
     AcceptedValues,
     CustomSql,
@@ -73,6 +76,7 @@ __all__ = [
     "InputPort",
     "Issue",
     "KafkaTopic",
+    "LintResult",
     "Mapping",
     "Mask",
     "NotNull",
@@ -81,6 +85,7 @@ __all__ = [
     "Partitioning",
     "PiiCategory",
     "Ports",
+    "Problem",
     "ProductInput",
     "QualityRule",
     "Range",
@@ -97,8 +102,13 @@ __all__ = [
     "Unique",
     "WarehouseTable",
     "format_duration",
+    "lint_paths",
+    "load_contract",
+    "parse_contract",
     "parse_duration",
     "parse_filter",
+    "parse_model",
     "problems",
+    "read_contract",
     "transform_fits",
 ]

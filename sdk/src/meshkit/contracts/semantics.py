@@ -413,5 +413,5 @@ class _Checker:
                 self.add(
                     ("mapping", "filter"),
                     f"invalid filter: {exc}",
-                    expected="a filter expression (see the contract reference)",
+                    expected="a filter like: status != 'test' and deleted_at is null",
                 )

@@ -15,6 +15,7 @@ unit ``s``, ``m``, ``h``, ``d`` or ``w``: ``30s``, ``15m``, ``1h``, ``7d``, ``1h
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -165,6 +166,8 @@ class _Parser:
             element = self.type_()
             self._take(">")
             return DataType("array", element=element)
+        if self.text.strip() == name:
+            raise TypeSyntaxError(f"unknown type {name!r}")
         raise self._fail(f"unknown type {name!r}")
 
 
@@ -178,7 +181,11 @@ def _validate_type(value: Any) -> DataType:
     try:
         return DataType.parse(value)
     except TypeSyntaxError as exc:
-        raise PydanticCustomError("field_type", str(exc), {"expected": TYPE_SYNTAX}) from None
+        ctx = {"expected": TYPE_SYNTAX}
+        close = difflib.get_close_matches(value.strip().lower(), [*SCALARS, "struct"], n=1)
+        if close:
+            ctx["hint"] = f"did you mean {close[0]!r}?"
+        raise PydanticCustomError("field_type", str(exc), ctx) from None
 
 
 FieldType = Annotated[
