@@ -20,10 +20,15 @@ from meshkit.ports.base import (
 )
 from meshkit.ports.evolution import Column, Evolution
 from meshkit.ports.intake import Intake
+from meshkit.ports.kafka import KafkaTopicWriter
+from meshkit.ports.search import SearchIndexWriter
+from meshkit.ports.view import ServingViewWriter, ViewReader
+from meshkit.ports.warehouse_bigquery import BigQueryWarehouseWriter
 from meshkit.ports.warehouse_duckdb import DuckDBWarehouseWriter
 
 __all__ = [
     "POSITION_COLUMN",
+    "BigQueryWarehouseWriter",
     "Change",
     "Column",
     "DeadLetter",
@@ -31,11 +36,15 @@ __all__ = [
     "DuckDBWarehouseWriter",
     "Evolution",
     "Intake",
+    "KafkaTopicWriter",
     "NotEnsuredError",
     "PortError",
     "PortWriter",
     "RecordRefusedError",
     "SchemaChangeError",
+    "SearchIndexWriter",
+    "ServingViewWriter",
+    "ViewReader",
     "WriteReport",
     "changes_of",
 ]

@@ -86,8 +86,11 @@ class WriteReport:
 class PortWriter(Protocol):
     """An output-port writer (Kafka topic, warehouse table, search index, serving view)."""
 
-    def ensure(self, contract: Contract) -> None:
-        """Create the port from the contract, or evolve it additively; refuse anything else."""
+    def ensure(self, contract: Contract) -> object:
+        """Create the port from the contract, or evolve it additively; refuse anything else.
+
+        Returns what was changed (writer-specific), or raises ``SchemaChangeError``.
+        """
         ...
 
     def write(self, batch: Sequence[Change]) -> WriteReport:
