@@ -1,0 +1,101 @@
+"""Asset checks from the contract: they pass on good data and fail, clearly, on bad data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pyarrow as pa
+
+from meshkit.batch import product_asset, product_checks
+from meshkit.contracts import Contract
+from tests.sdk.batch.conftest import customers_table
+
+
+def _run(
+    contract: Contract, table: pa.Table, resources: dict[str, Any], *, checks_only: bool = False
+) -> dict[str, dg.AssetCheckEvaluation]:
+    @product_asset(contract)
+    def customer() -> pa.Table:
+        return table
+
+    checks = product_checks(customer)
+    selection = dg.AssetSelection.checks_for_assets(customer) if checks_only else None
+    result = dg.materialize([customer, checks], resources=resources, selection=selection)
+    assert result.success
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def _failed(evaluations: dict[str, dg.AssetCheckEvaluation]) -> dict[str, str]:
+    return {n: e.description or "" for n, e in evaluations.items() if not e.passed}
+
+
+def test_table_level_rules_fail_on_bad_data(
+    customer_contract: Contract, resources: dict[str, Any]
+) -> None:
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    n = 1001  # the contract allows at most 1000 rows
+    table = customers_table(
+        n, signed_up_at=[future] + [dt.datetime(2001, 1, 1, tzinfo=dt.UTC)] * (n - 1)
+    )
+    failed = _failed(_run(customer_contract, table, resources))
+    assert failed.pop("row_count") == "1001 rows, outside [1..1000]"
+    assert failed.pop("no_signup_in_the_future") == "no_signup_in_the_future: 1 rows break the rule"
+    assert set(failed) == set()  # the newest row is in the future: fresh
+
+
+def test_stale_data_fails_the_freshness_rule(
+    customer_contract: Contract, resources: dict[str, Any]
+) -> None:
+    old = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    failed = _failed(_run(customer_contract, customers_table(3, signed_up_at=[old] * 3), resources))
+    assert list(failed) == ["freshness"]
+    assert failed["freshness"].startswith("signed_up_at: newest row is ")
+    assert failed["freshness"].endswith("old (max 3650d)")
+
+
+def test_undeclared_personal_data_fails_the_pii_check(
+    customer_contract: Contract, resources: dict[str, Any]
+) -> None:
+    notes = [f"someone{i}@mail.example.org" for i in range(3)]
+    failed = _failed(_run(customer_contract, customers_table(3, note=notes), resources))
+    assert list(failed) == ["no_undeclared_pii"]
+    message = failed["no_undeclared_pii"]
+    assert message.startswith("undeclared personal data: note: email in 100% of 3 values")
+    assert "someone" not in message  # examples are masked
+    assert message.endswith("declare pii and a transform")
+
+
+def test_rows_changed_in_the_warehouse_fail_the_value_rules(
+    customer_contract: Contract, resources: dict[str, Any], warehouse: Path
+) -> None:
+    _run(customer_contract, customers_table(3), resources)
+    with duckdb.connect(str(warehouse)) as con:  # as if something else wrote the table
+        con.execute(
+            "INSERT INTO customers.customer_v1 SELECT * REPLACE ("
+            "'gold' AS tier, -5 AS lifetime_value, 'de' AS country) "
+            "FROM customers.customer_v1 WHERE customer_id = 'c1'"
+        )
+        con.execute("ALTER TABLE customers.customer_v1 ADD COLUMN extra VARCHAR")
+    evaluations = _run(customer_contract, customers_table(3), resources, checks_only=True)
+    failed = _failed(evaluations)
+    assert failed == {
+        "schema_conforms": "columns not in the contract: extra",
+        "unique_customer_id": "customer_id: 1 values appear more than once (2 rows)",
+        "accepted_values_tier": "tier: 1 rows with values not accepted; e.g. 'gold'",
+        "range_lifetime_value": "lifetime_value: 1 rows with values out of range; e.g. "
+        "Decimal('-5.00')",
+        "regex_country": "country: 1 rows with values not matching /^[A-Z]{2}$/; e.g. 'de'",
+    }
+    assert evaluations["unique_customer_id"].severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_checks_before_the_first_materialisation_fail_clearly(
+    customer_contract: Contract, resources: dict[str, Any]
+) -> None:
+    failed = _failed(_run(customer_contract, customers_table(1), resources, checks_only=True))
+    assert failed["schema_conforms"] == "table customers.customer_v1 does not exist"
+    assert failed["row_count"] == ("table customers.customer_v1 does not exist; materialise it")
