@@ -13,13 +13,7 @@
 See docs/batch.md.
 """
 
-from meshkit.batch.assets import (
-    contract_of,
-    load_contract,
-    load_contracts,
-    partitions_for,
-    product_asset,
-)
+from meshkit.batch.assets import contract_of, load_contracts, partitions_for, product_asset
 from meshkit.batch.checks import product_checks
 from meshkit.batch.definitions import build_definitions
 from meshkit.batch.environment import ENV_VAR, Environment, current_environment
@@ -35,6 +29,7 @@ from meshkit.batch.resources import (
     resources_for,
 )
 from meshkit.batch.validate import ContractViolationError, Violation, conform
+from meshkit.contracts.loader import load_contract
 
 __all__ = [
     "ENV_VAR",

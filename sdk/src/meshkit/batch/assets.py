@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import yaml
-from pydantic import ValidationError
 
 from meshkit.batch.environment import current_environment
 from meshkit.batch.inputs import IO_MANAGER_KEY, TABLE_NAME, input_key, product_key
 from meshkit.batch.schema import table_schema
 from meshkit.contracts import Contract, WarehouseTable
+from meshkit.contracts.loader import load_contract
 from meshkit.errors import ContractError
 
 CONTRACT_METADATA = "meshkit/contract"
@@ -47,27 +46,6 @@ _GRANULARITY = {
     "month": ("0 0 1 * *", "%Y-%m-%d"),
     "year": ("0 0 1 1 *", "%Y-%m-%d"),
 }
-
-
-def load_contract(path: str | Path) -> Contract:
-    """Read one contract file; ``ContractError`` names the file and each problem."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ContractError(f"{path}: cannot read the contract: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ContractError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return Contract.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            f"{path}: {'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        raise ContractError(
-            f"{path}: not a valid contract:\n  " + "\n  ".join(problems), list(problems)
-        ) from None
 
 
 def load_contracts(directory: str | Path) -> dict[str, Contract]:

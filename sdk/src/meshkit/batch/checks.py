@@ -27,7 +27,7 @@ from meshkit.batch.assets import contract_of, warehouse_table
 from meshkit.batch.inputs import product_key
 from meshkit.batch.reporting import RegistryReporter
 from meshkit.batch.resources import REGISTRY_KEY, WAREHOUSE_KEY
-from meshkit.batch.warehouse import POSITION_COLUMN, WarehouseSession
+from meshkit.batch.warehouse import WarehouseSession
 from meshkit.contracts import (
     AcceptedValues,
     Contract,
@@ -42,6 +42,7 @@ from meshkit.contracts import (
     format_duration,
 )
 from meshkit.contracts.exporters.published import published_fields
+from meshkit.ports import POSITION_COLUMN
 from meshkit.privacy.scanner import declared_of, scan_table
 
 SCHEMA_CHECK = "schema_conforms"

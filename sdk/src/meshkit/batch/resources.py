@@ -97,9 +97,11 @@ class BigQueryWarehouse(BigQueryResource):
                 from meshkit.local.bigquery import emulator_job_retry, emulator_retry
 
                 retry, job_retry = emulator_retry(), emulator_job_retry()
-                yield BigQuerySession(client, retry=retry, job_retry=job_retry)
+                yield BigQuerySession(
+                    client, location=self.location, retry=retry, job_retry=job_retry
+                )
             else:
-                yield BigQuerySession(client)
+                yield BigQuerySession(client, location=self.location)
 
 
 class KeyStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -3,7 +3,8 @@
 A session wraps one open connection (DuckDB) or client (BigQuery) and offers what batch
 needs beyond the output-port writers' micro-batches:
 
-- ``ensure(contract)``: create the table from the contract or evolve it additively;
+- ``ensure(contract)``: create the table from the contract or evolve it additively, by
+  the output-port writers of ``meshkit.ports`` (so batch and streaming tables agree);
 - ``replace(contract, table, window)``: replace the rows of one partition (``window``) or
   of the whole table with an Arrow table, in one go; a batch product is rewritten per
   run or per partition, not upserted row by row, and a million-row table has to move as
@@ -29,11 +30,10 @@ import pyarrow.parquet as pq
 
 from meshkit.batch.validate import PartitionWindow
 from meshkit.contracts import Contract
-from meshkit.contracts.exporters.bigquery import bigquery_schema, bigquery_table_options
-from meshkit.contracts.exporters.duckdb import duckdb_ddl, quote
+from meshkit.contracts.exporters.duckdb import quote
 from meshkit.errors import ServiceError
+from meshkit.ports import POSITION_COLUMN, BigQueryWarehouseWriter, DuckDBWarehouseWriter
 
-POSITION_COLUMN = "_meshkit_pos"
 Dialect = Literal["duckdb", "bigquery"]
 
 
@@ -97,7 +97,7 @@ class DuckDBSession:
         self.con = connection
 
     def ensure(self, contract: Contract) -> None:
-        self.con.execute(duckdb_ddl(contract, extra_columns=f"{quote(POSITION_COLUMN)} BIGINT"))
+        DuckDBWarehouseWriter(self.con).ensure(contract)
 
     def replace(self, contract: Contract, table: pa.Table, window: PartitionWindow | None) -> int:
         dataset, name = _warehouse_table(contract)
@@ -167,8 +167,11 @@ class BigQuerySession:
 
     dialect: Dialect = "bigquery"
 
-    def __init__(self, client: Any, *, retry: Any = None, job_retry: Any = None) -> None:
+    def __init__(
+        self, client: Any, *, location: str | None = None, retry: Any = None, job_retry: Any = None
+    ) -> None:
         self.client = client
+        self.location = location
         self._retry = retry
         self._job_retry = job_retry
 
@@ -184,31 +187,9 @@ class BigQuerySession:
         return f"{self.client.project}.{dataset}.{table}"
 
     def ensure(self, contract: Contract) -> None:
-        from google.api_core.exceptions import NotFound
-        from google.cloud import bigquery
-
-        dataset, name = _warehouse_table(contract)
-        self.client.create_dataset(dataset, exists_ok=True, **self._kw())
-        table_id = self._table_id(dataset, name)
-        try:
-            self.client.get_table(table_id, **self._kw())
-            return
-        except NotFound:
-            pass
-        schema = [
-            bigquery.SchemaField.from_api_repr(f) for f in bigquery_schema(contract, taxonomy=None)
-        ]
-        schema.append(bigquery.SchemaField(POSITION_COLUMN, "INT64"))
-        table = bigquery.Table(table_id, schema=schema)
-        options = bigquery_table_options(contract)
-        if "timePartitioning" in options:
-            table.time_partitioning = bigquery.TimePartitioning.from_api_repr(
-                options["timePartitioning"]
-            )
-        if "clustering" in options:
-            table.clustering_fields = options["clustering"]["fields"]
-        table.description = options.get("description")
-        self.client.create_table(table, exists_ok=True, **self._kw())
+        BigQueryWarehouseWriter(
+            self.client, location=self.location, retry=self._retry, job_retry=self._job_retry
+        ).ensure(contract)
 
     def replace(self, contract: Contract, table: pa.Table, window: PartitionWindow | None) -> int:
         from google.cloud import bigquery
