@@ -1,0 +1,337 @@
+"""The record logic of a dataflow, as plain functions over batches (no engine types).
+
+Each step takes a batch and returns a ``StepResult``: the records that passed, the
+``Failure`` of each one that did not (reason, step, source position, payload), and how
+many were skipped on purpose (filtered out). Bytewax wires them in
+``meshkit.streaming.operators``; any other engine could call them the same way.
+
+- ``MapStep(contract)``: a change event to a product change by the contract's mapping:
+  projection, renaming, casting (Debezium values to the contract's types) and the row
+  filter. A delete (or an update whose new row no longer passes the filter) becomes a
+  delete of the product key.
+- ``ValidateStep(contract)``: required fields, the primary key, and the per-record
+  quality rules of severity ``error`` (not_null, accepted_values, range, regex).
+- ``MaskStep(masker)``: the contract's privacy transforms (``meshkit.privacy.Masker``).
+- ``GuardStep(contract)``: quarantines a record when the scanner finds personal data in
+  a text field the contract does not declare as personal (whole values and the words of
+  free text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from meshkit.contracts import (
+    AcceptedValues,
+    Contract,
+    FieldSpec,
+    Mapping,
+    NotNull,
+    Range,
+    Regex,
+    parse_filter,
+)
+from meshkit.privacy import Masker, TransformError
+from meshkit.privacy.detectors import detect
+from meshkit.streaming.cast import Cast, CastError, caster
+from meshkit.streaming.records import ChangeRecord, Failure, ProductChange
+
+T = TypeVar("T")
+UNAVAILABLE = "__debezium_unavailable_value"
+MAX_VALUE_BYTES = 1 << 20
+"""Text and bytes values longer than this (1 MiB) are refused as oversized."""
+
+
+@dataclass
+class StepResult(Generic[T]):
+    """What a step made of a batch: passed records, failures, and records skipped on purpose."""
+
+    oks: list[T]
+    errs: list[Failure] = field(default_factory=list)
+    skipped: int = 0
+
+
+class MapStep:
+    """Change events to product changes by the contract's mapping (see the module docstring)."""
+
+    name = "map"
+
+    def __init__(self, contract: Contract, *, max_value_bytes: int = MAX_VALUE_BYTES) -> None:
+        self.contract = contract
+        mapping = contract.mapping or Mapping()
+        self.filter = parse_filter(mapping.filter) if mapping.filter else None
+        self.max_value_bytes = max_value_bytes
+        self.plan: list[tuple[str, str, Cast]] = []
+        for f in contract.fields:
+            m = mapping.fields.get(f.name)
+            cast = caster(f.data_type, f.fields)
+            if m is not None and m.cast is not None and m.cast != f.data_type:
+                first, then = caster(m.cast, f.fields), cast
+                cast = _chain(first, then)
+            self.plan.append((f.name, mapping.source_of(f.name), cast))
+        self.key_fields = tuple(contract.primary_key)
+        by_name = {name: (src, cast) for name, src, cast in self.plan}
+        self.key_plan = [(k, *by_name[k]) for k in self.key_fields]
+
+    def __call__(self, records: Iterable[ChangeRecord]) -> StepResult[ProductChange]:
+        out: StepResult[ProductChange] = StepResult([])
+        oks, errs = out.oks, out.errs
+        keep = self.filter
+        for r in records:
+            try:
+                if r.op == "d":
+                    oks.append(self._delete(r, r.before or r.key or {}))
+                    continue
+                if r.op == "t":
+                    errs.append(
+                        Failure(
+                            self.name,
+                            "a truncate event is not applied to a product "
+                            "(re-snapshot the table instead)",
+                            r.source,
+                            None,
+                        )
+                    )
+                    continue
+                row = r.after
+                assert row is not None
+                if keep is not None and not keep(row):
+                    if r.op == "u":  # the row left the product
+                        oks.append(self._delete(r, row))
+                    else:
+                        out.skipped += 1
+                    continue
+                record = self._record(row)
+                key = tuple(record[k] for k in self.key_fields)
+                oks.append(ProductChange("upsert", key, record, r.position, r.source, r.ts_ms))
+            except CastError as exc:
+                name = exc.args[1] if len(exc.args) > 1 else None
+                errs.append(Failure(self.name, str(exc.args[0]), r.source, r.row, name))
+        return out
+
+    def _record(self, row: dict[str, Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        limit = self.max_value_bytes
+        for name, src, cast in self.plan:
+            v = row.get(src)
+            if v is None:
+                record[name] = None
+                continue
+            if v == UNAVAILABLE:
+                raise CastError(
+                    f"field {name!r}: source column {src!r} holds an unchanged TOAST value that "
+                    "the event does not carry (set REPLICA IDENTITY FULL on the table)",
+                    name,
+                )
+            if isinstance(v, str | bytes) and len(v) > limit:
+                raise CastError(
+                    f"field {name!r}: oversized value ({len(v):,} > {limit:,} bytes)", name
+                )
+            try:
+                record[name] = cast(v)
+            except CastError as exc:
+                raise CastError(f"field {name!r} (column {src!r}): {exc}", name) from None
+        return record
+
+    def _delete(self, r: ChangeRecord, row: dict[str, Any]) -> ProductChange:
+        key = []
+        for name, src, cast in self.key_plan:
+            v = row.get(src)
+            if v is None and r.key is not None:
+                v = r.key.get(src)
+            if v is None:
+                raise CastError(f"a delete without the key column {src!r}", name)
+            try:
+                key.append(cast(v))
+            except CastError as exc:
+                raise CastError(f"key field {name!r} (column {src!r}): {exc}", name) from None
+        return ProductChange("delete", tuple(key), None, r.position, r.source, r.ts_ms)
+
+
+def _chain(first: Cast, then: Cast) -> Cast:
+    return lambda v: then(first(v))
+
+
+Check = Callable[[dict[str, Any]], str | None]  # None when fine, else the failing field
+
+
+class ValidateStep:
+    """Required fields, primary key and per-record quality rules (see the module docstring)."""
+
+    name = "validate"
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        required: list[str] = [f.name for f in contract.fields if f.required]
+        required += [k for k in contract.primary_key if k not in required]
+        self.required = required
+        self.members = [
+            (f.name, [m.name for m in f.fields or () if m.required])
+            for f in contract.fields
+            if f.data_type.kind == "struct" and any(m.required for m in f.fields or ())
+        ]
+        self.rules: list[tuple[str, Callable[[Any], bool], str]] = []
+        for rule in contract.quality:
+            if getattr(rule, "severity", "error") != "error":
+                continue
+            check = _rule_check(rule)
+            if check is not None:
+                self.rules.append(check)
+
+    def __call__(self, changes: Iterable[ProductChange]) -> StepResult[ProductChange]:
+        out: StepResult[ProductChange] = StepResult([])
+        oks, errs = out.oks, out.errs
+        for c in changes:
+            if c.record is None:
+                oks.append(c)
+                continue
+            problem = self.problem(c.record)
+            if problem is None:
+                oks.append(c)
+            else:
+                errs.append(Failure(self.name, problem[1], c.source, c.record, problem[0]))
+        return out
+
+    def problem(self, record: dict[str, Any]) -> tuple[str, str] | None:
+        """(field, reason) of the first rule the record breaks, or None."""
+        for name in self.required:
+            if record.get(name) is None:
+                return name, f"field {name!r} is required, but null or missing"
+        for parent, names in self.members:
+            value = record.get(parent)
+            if isinstance(value, dict):
+                for n in names:
+                    if value.get(n) is None:
+                        path = f"{parent}.{n}"
+                        return path, f"field {path!r} is required, but null or missing"
+        for path, ok, text in self.rules:
+            value = _get(record, path)
+            try:
+                good = ok(value)
+            except TypeError:
+                good = False
+            if not good:
+                return path, f"field {path!r}: {type(value).__name__} {value!r:.60} {text}"
+        return None
+
+
+def _get(record: dict[str, Any], path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _rule_check(rule: object) -> tuple[str, Callable[[Any], bool], str] | None:
+    if isinstance(rule, NotNull):
+        return rule.field, lambda v: v is not None, "must not be null"
+    if isinstance(rule, AcceptedValues):
+        accepted = frozenset(rule.values)
+        shown = ", ".join(repr(v) for v in rule.values[:5])
+        return rule.field, lambda v: v is None or v in accepted, f"is not one of {shown}"
+    if isinstance(rule, Range):
+        lo, hi = rule.min, rule.max
+
+        def in_range(v: Any) -> bool:
+            if v is None:
+                return True
+            if lo is not None and v < _like(lo, v):
+                return False
+            return not (hi is not None and v > _like(hi, v))
+
+        return rule.field, in_range, f"is outside the range {lo!r}..{hi!r}"
+    if isinstance(rule, Regex):
+        pattern = re.compile(rule.pattern)
+        return (
+            rule.field,
+            lambda v: v is None or (isinstance(v, str) and pattern.fullmatch(v) is not None),
+            f"does not match {rule.pattern!r}",
+        )
+    return None
+
+
+def _like(bound: Any, value: Any) -> Any:
+    """A range bound comparable with ``value`` (Decimal fields take float bounds)."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal) and isinstance(bound, int | float):
+        return Decimal(str(bound))
+    return bound
+
+
+class MaskStep:
+    """The contract's privacy transforms; a value the transform cannot take is a failure."""
+
+    name = "mask"
+
+    def __init__(self, masker: Masker) -> None:
+        self.masker = masker
+
+    def __call__(self, changes: Iterable[ProductChange]) -> StepResult[ProductChange]:
+        out: StepResult[ProductChange] = StepResult([])
+        oks, errs = out.oks, out.errs
+        mask = self.masker.mask_record
+        for c in changes:
+            if c.record is None:
+                oks.append(c)
+                continue
+            try:
+                oks.append(c.with_record(mask(c.record)))
+            except TransformError as exc:
+                errs.append(Failure(self.name, str(exc), c.source, c.record, exc.field))
+        return out
+
+
+_WORD = re.compile(r"[^\s,;()<>\"']{5,}")
+
+
+class GuardStep:
+    """Quarantine records with undeclared personal data in their text fields.
+
+    ``fields``: the fields checked (default: every top-level text field the contract does
+    not declare as personal data). Each value is checked whole, then word by word, so an
+    e-mail address inside a comment is found too.
+    """
+
+    name = "pii_guard"
+
+    def __init__(self, contract: Contract, *, fields: Sequence[str] | None = None) -> None:
+        if fields is None:
+            fields = [f.name for f in contract.fields if _free_text(f)]
+        self.fields = list(fields)
+
+    def __call__(self, changes: Iterable[ProductChange]) -> StepResult[ProductChange]:
+        out: StepResult[ProductChange] = StepResult([])
+        for c in changes:
+            found = self.check(c.record) if c.record is not None else None
+            if found is None:
+                out.oks.append(c)
+            else:
+                name, category = found
+                reason = f"field {name!r} holds personal data ({category}) it does not declare"
+                out.errs.append(Failure(self.name, reason, c.source, c.record, name))
+        return out
+
+    def check(self, record: dict[str, Any]) -> tuple[str, str] | None:
+        """(field, category) of the first undeclared personal data found, or None."""
+        for name in self.fields:
+            value = record.get(name)
+            if not isinstance(value, str) or len(value) < 5:
+                continue
+            hit = detect(value, name)
+            if hit is None and " " in value:
+                hit = next(
+                    (h for w in _WORD.findall(value) if (h := detect(w, name)) is not None), None
+                )
+            if hit is not None:
+                return name, hit.category
+        return None
+
+
+def _free_text(f: FieldSpec) -> bool:
+    return f.data_type.kind == "string" and f.pii is None
