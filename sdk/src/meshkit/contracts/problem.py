@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+_PLAIN = re.compile(r"[A-Za-z0-9_-]+")
 
 Severity = Literal["error", "warning"]
 
@@ -33,7 +36,7 @@ class Problem:
             text += f" (expected {self.expected})"
         if self.hint:
             text += f" hint: {self.hint}"
-        return text
+        return " ".join(text.splitlines())  # one problem, one line, whatever the input held
 
     def to_dict(self) -> dict[str, Any]:
         """The problem as a JSON-ready mapping."""
@@ -46,6 +49,8 @@ def display_path(path: tuple[str | int, ...]) -> str:
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        else:
+        elif _PLAIN.fullmatch(part):
             text += ("." if text else "") + part
+        else:
+            text += f"[{part!r}]"
     return text

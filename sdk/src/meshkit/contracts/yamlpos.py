@@ -106,8 +106,17 @@ def read_yaml(text: str) -> YamlDocument:
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         raise YamlError(f"invalid YAML: {message}", line, column, _yaml_hint(message)) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise YamlError(
+            f"invalid YAML: character {exc.character!r} is not allowed",
+            line,
+            column,
+            "remove control characters from the file",
+        ) from None
     except yaml.YAMLError as exc:
-        raise YamlError(f"invalid YAML: {exc}", 1, 1) from None
+        raise YamlError("invalid YAML: " + " ".join(str(exc).split()), 1, 1) from None
     except (ValueError, UnicodeError) as exc:  # e.g. NUL characters in the text
         raise YamlError(f"invalid YAML: {exc}", 1, 1) from None
     doc = YamlDocument(None)
