@@ -97,7 +97,7 @@ class Intake:
         """The checked batch as Arrow (see the module docstring); ``RecordRefusedError`` if bad."""
         changes = self.compact(batch) if compact else list(batch)
         self._check_shape(changes)
-        records = [self._row(c) for c in changes]
+        records = self._rows(changes)
         try:
             array = pa.array(records, type=self.struct)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
@@ -132,46 +132,64 @@ class Intake:
         return RecordRefusedError(self.port, change, field, message)
 
     def _check_shape(self, changes: Sequence[Change]) -> None:
-        allowed, keys, nkeys = self.allowed, self.key_fields, len(self.key_fields)
+        allowed, keys = self.allowed, self.key_fields
+        single = keys[0] if len(keys) == 1 else None
         for c in changes:
-            if c.op not in ("upsert", "delete"):
-                raise self._refuse(c, None, f"op must be 'upsert' or 'delete', not {c.op!r}")
-            if type(c.position) is not int or c.position < 0:
-                raise self._refuse(c, None, "the source position must be an integer >= 0")
-            if len(c.key) != nkeys:
-                raise self._refuse(c, None, f"the key has {len(c.key)} parts; expected {keys}")
-            if c.op == "delete":
-                continue
             record = c.record
-            if record is None:
-                raise self._refuse(c, None, "an upsert needs its record")
-            extra = record.keys() - allowed
-            if extra:
-                name = sorted(extra)[0]
-                if name in self.dropped:
-                    raise self._refuse(
-                        c,
-                        name,
-                        "personal data the contract drops is still in the record "
-                        "(apply meshkit.privacy.Masker before writing)",
-                    )
-                raise self._refuse(c, name, f"not a field of {self.contract.address}")
-            for i, k in enumerate(keys):
-                if record.get(k) != c.key[i]:
-                    raise self._refuse(
-                        c, k, f"the record's key value {record.get(k)!r} is not the change's key"
-                    )
+            if c.op == "upsert" and record is not None:
+                if record.keys() - allowed:
+                    self._shape_problem(c)
+                if single is not None:
+                    if record.get(single) != c.key[0] or len(c.key) != 1:
+                        self._shape_problem(c)
+                elif tuple(record.get(k) for k in keys) != c.key:
+                    self._shape_problem(c)
+            elif c.op != "delete" or record is not None or len(c.key) != len(keys):
+                self._shape_problem(c)
+        positions = [c.position for c in changes]
+        if min(positions, default=0) < 0 or not all(type(p) is int for p in positions):
+            bad = next(c for c in changes if type(c.position) is not int or c.position < 0)
+            raise self._refuse(bad, None, "the source position must be an integer >= 0")
 
-    def _row(self, c: Change) -> Any:
-        if c.op == "delete":
-            return dict(zip(self.key_fields, c.key, strict=True))
+    def _shape_problem(self, c: Change) -> None:
+        """Raise the precise error for a change the fast loop found wrong."""
+        keys = self.key_fields
+        if c.op not in ("upsert", "delete"):
+            raise self._refuse(c, None, f"op must be 'upsert' or 'delete', not {c.op!r}")
+        if len(c.key) != len(keys):
+            raise self._refuse(c, None, f"the key has {len(c.key)} parts; expected {keys}")
         record = c.record
+        if c.op == "delete":
+            raise self._refuse(c, None, "a delete carries no record")
+        if record is None:
+            raise self._refuse(c, None, "an upsert needs its record")
+        extra = record.keys() - self.allowed
+        if extra:
+            name = sorted(extra)[0]
+            if name in self.dropped:
+                raise self._refuse(
+                    c,
+                    name,
+                    "personal data the contract drops is still in the record "
+                    "(apply meshkit.privacy.Masker before writing)",
+                )
+            raise self._refuse(c, name, f"not a field of {self.contract.address}")
+        for i, k in enumerate(keys):
+            if record.get(k) != c.key[i]:
+                raise self._refuse(
+                    c, k, f"the record's key value {record.get(k)!r} is not the change's key"
+                )
+
+    def _rows(self, changes: Sequence[Change]) -> list[Any]:
+        keys = self.key_fields
+        rows = [
+            c.record if c.record is not None else dict(zip(keys, c.key, strict=True))
+            for c in changes
+        ]
         if self.json_fields:
-            assert record is not None
-            record = dict(record)
-            for name in self.json_fields:
-                record[name] = json_text(record.get(name))
-        return record
+            names = self.json_fields
+            rows = [{**r, **{n: json_text(r.get(n)) for n in names}} for r in rows]
+        return rows
 
     def _find_bad_value(self, changes: Sequence[Change], records: Sequence[Any]) -> None:
         for c, record in zip(changes, records, strict=True):

@@ -41,6 +41,7 @@ from meshkit.ports.base import (
     DeadLetter,
     DeliveryError,
     NotEnsuredError,
+    Op,
     SchemaChangeError,
     WriteReport,
 )
@@ -146,27 +147,30 @@ class KafkaTopicWriter:
             raise NotEnsuredError("call ensure(contract) before write()")
         self._intake.check(batch)
         produce, poll = self._producer.produce, self._producer.poll
-        topic, headers, failed = self.topic, self._headers, self._failed
+        topic, headers, delivered = self.topic, self._headers, self._delivered
         dumps = orjson.dumps
         for change in batch:
-
-            def delivered(err: KafkaError | None, _msg: Any, change: Change = change) -> None:
-                if err is not None:
-                    failed.append(DeadLetter(change, f"{err.name()}: {err.str()}"))
-
-            value = None if change.record is None else dumps(change.record, default=json_default)
-            h: list[tuple[str, str | bytes | None]] = [
-                *headers,
-                ("meshkit-position", str(change.position).encode()),
-            ]
+            record = change.record
+            value = None if record is None else dumps(record, default=json_default)
+            h = [*headers, ("meshkit-position", str(change.position).encode())]
+            key = encode_key(change.key)
             while True:
                 try:
-                    produce(topic, value, encode_key(change.key), on_delivery=delivered, headers=h)
+                    produce(topic, value, key, on_delivery=delivered, headers=h)
                     break
                 except BufferError:
                     poll(0.05)
         poll(0)
         return WriteReport(written=len(batch))
+
+    def _delivered(self, err: KafkaError | None, msg: Any) -> None:
+        """Delivery report: a failed message is recorded as the change it carried."""
+        if err is None:
+            return
+        position = int(dict(msg.headers() or []).get("meshkit-position", b"-1"))
+        op: Op = "delete" if msg.value() is None else "upsert"
+        change = Change(op, (msg.key().decode(errors="replace"),), None, position)
+        self._failed.append(DeadLetter(change, f"{err.name()}: {err.str()}"))
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until the broker confirmed every message; ``DeliveryError`` otherwise."""

@@ -1,0 +1,303 @@
+"""Benchmark of the output-port writers, each next to its system's bare bulk path.
+
+    python -m bench.ports [--quick]
+
+Builds 200,000 changes (``--quick``: 10,000) of a 12-field customer record, already in
+their masked shape: 75 % new keys, 20 % updates of existing keys, 5 % deletes. Each
+writer applies them in micro-batches of 10,000 (``--quick``: 2,000) through its whole
+path (contract check, per-key compaction, idempotent upsert/delete, delivery confirmed);
+in the same run, the bare path of the same system takes the same records:
+
+- Kafka: a bare ``Producer.produce`` loop of the same messages (key, ``orjson`` value or
+  tombstone, the same three headers), then ``flush``;
+- DuckDB: the records as one Arrow table (``pa.array`` of a struct), ``INSERT`` from it;
+- search: ``elasticsearch.helpers.streaming_bulk`` of index and delete actions;
+- PostgreSQL: the records as CSV (pyarrow) and one ``COPY`` into a table.
+
+Rates are changes/s; each port prints ``<port>=<ratio>`` and the BENCH line's ``ratio=``
+is the lowest of the four (``value=``/``baseline=`` are that port's rates). Target: every
+writer at least 0.5x its bare path. The services are the local stack's own, started in
+a temporary directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import psycopg2
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from confluent_kafka import Producer
+from elasticsearch.helpers import streaming_bulk
+
+from bench._common import BenchResult, parser, report
+from meshkit.contracts import Contract
+from meshkit.local.kafka import KafkaBroker
+from meshkit.local.postgres import Postgres
+from meshkit.local.search import SearchServer, local_search_client
+from meshkit.local.settings import LocalSettings
+from meshkit.ports import (
+    Change,
+    DuckDBWarehouseWriter,
+    KafkaTopicWriter,
+    PortWriter,
+    SearchIndexWriter,
+    ServingViewWriter,
+)
+from meshkit.ports.intake import Intake
+from meshkit.ports.kafka import json_default
+
+TARGET = 0.5
+CONTRACT = {
+    "domain": "bench",
+    "name": "customer",
+    "version": "1.0.0",
+    "owner": {"team": "bench", "contact": "bench@example.com"},
+    "subject": "customer_id",
+    "fields": [
+        {"name": "customer_id", "type": "string", "required": True},
+        {"name": "email", "type": "string", "required": True, "pii": "email",
+         "classification": "confidential", "transform": {"kind": "tokenize", "key": "c"}},
+        {"name": "phone", "type": "string", "pii": "phone", "classification": "confidential",
+         "transform": {"kind": "mask", "keep_last": 4}},
+        {"name": "tier", "type": "string", "required": True},
+        {"name": "visits", "type": "integer"},
+        {"name": "balance", "type": "decimal(12,2)"},
+        {"name": "score", "type": "float"},
+        {"name": "active", "type": "boolean"},
+        {"name": "born", "type": "date"},
+        {"name": "city", "type": "string"},
+        {"name": "country", "type": "string", "required": True},
+        {"name": "updated_at", "type": "timestamp", "required": True},
+    ],
+    "primary_key": ["customer_id"],
+    "ports": {"outputs": [
+        {"kind": "kafka_topic", "partitions": 1},
+        {"kind": "warehouse_table"},
+        {"kind": "search_index", "searchable": ["tier", "city"]},
+        {"kind": "serving_view"},
+    ]},
+}  # fmt: skip
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def record(i: int, version: int) -> dict[str, Any]:
+    return {
+        "customer_id": f"c-{i:07d}",
+        "email": f"tok:c.1:{i:064x}",
+        "phone": f"********{i % 10_000:04d}",
+        "tier": ("free", "plus", "pro")[(i + version) % 3],
+        "visits": (i * 7 + version) % 1000,
+        "balance": Decimal(i % 100_000) / 100,
+        "score": (i % 997) / 7,
+        "active": (i + version) % 2 == 0,
+        "born": date(1950 + i % 50, 1 + i % 12, 1 + i % 28),
+        "city": ("Berlin", "Lyon", "Porto", None)[i % 4],
+        "country": "DE",
+        "updated_at": T0 + timedelta(seconds=i + version),
+    }
+
+
+def workload(n: int, seed: int = 1) -> list[Change]:
+    r = random.Random(seed)
+    live: list[int] = []
+    out: list[Change] = []
+    for pos in range(n):
+        x = r.random()
+        if x < 0.20 and live:
+            i = r.choice(live)
+            out.append(Change("upsert", (f"c-{i:07d}",), record(i, pos), pos))
+        elif x < 0.25 and live:
+            i = live.pop(r.randrange(len(live)))
+            out.append(Change("delete", (f"c-{i:07d}",), None, pos))
+        else:
+            i = len(out)
+            live.append(i)
+            out.append(Change("upsert", (f"c-{i:07d}",), record(i, 0), pos))
+    return out
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run_writer(writer: PortWriter, contract: Contract, changes: list[Change], batch: int) -> float:
+    writer.ensure(contract)
+
+    def go() -> None:
+        for i in range(0, len(changes), batch):
+            writer.write(changes[i : i + batch])
+        writer.flush()
+
+    return len(changes) / timed(go)
+
+
+# -- bare paths -----------------------------------------------------------------------------
+
+
+def bare_kafka(bootstrap: str, topic: str, changes: list[Change]) -> float:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "lz4",
+                         "queue.buffering.max.messages": 500_000})  # fmt: skip
+    producer.list_topics(topic, timeout=10)
+
+    headers = [("meshkit-product", b"bench.customer"), ("meshkit-version", b"1.0.0")]
+
+    def go() -> None:
+        for c in changes:
+            value = None if c.record is None else orjson.dumps(c.record, default=json_default)
+            h = [*headers, ("meshkit-position", str(c.position).encode())]
+            while True:
+                try:
+                    producer.produce(topic, value, c.key[0].encode(), headers=h)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        producer.flush(60)
+
+    return len(changes) / timed(go)
+
+
+def bare_duckdb(path: Path, intake: Intake, changes: list[Change]) -> float:
+    con = duckdb.connect(str(path))
+    cols = ", ".join(
+        f'"{f.name}" {t}' for f, t in zip(intake.schema, _duck_types(intake), strict=True)
+    )
+    con.execute(f"CREATE TABLE bare ({cols})")
+    records = [c.record for c in changes if c.record is not None]
+
+    def go() -> None:
+        table = pa.Table.from_struct_array(pa.array(records, type=intake.struct))
+        con.register("bare_stage", table)
+        con.execute("INSERT INTO bare SELECT * FROM bare_stage")
+        con.unregister("bare_stage")
+
+    rate = len(changes) / timed(go)
+    con.close()
+    return rate
+
+
+def _duck_types(intake: Intake) -> list[str]:
+    from meshkit.contracts.exporters.duckdb import duckdb_type
+
+    return [duckdb_type(f) for f in intake.fields]
+
+
+def bare_search(url: str, changes: list[Change]) -> float:
+    es = local_search_client(url, request_timeout=60)
+    es.indices.create(index="bare")
+
+    def actions() -> Iterator[dict[str, Any]]:
+        for c in changes:
+            if c.record is None:
+                yield {"_op_type": "delete", "_index": "bare", "_id": c.key[0]}
+            else:
+                src = {k: str(v) if isinstance(v, Decimal) else v for k, v in c.record.items()}
+                yield {"_op_type": "index", "_index": "bare", "_id": c.key[0], "_source": src}
+
+    def go() -> None:
+        for _ in streaming_bulk(es, actions(), chunk_size=1000, raise_on_error=False):
+            pass
+
+    rate = len(changes) / timed(go)
+    es.close()
+    return rate
+
+
+def bare_postgres(dsn: str, intake: Intake, changes: list[Change]) -> float:
+    from meshkit.ports.view import postgres_type
+
+    conn = psycopg2.connect(dsn)
+    cols = ", ".join(f'"{f.name}" {postgres_type(f)}' for f in intake.fields)
+    with conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE bare ({cols})")
+    records = [c.record for c in changes if c.record is not None]
+
+    def go() -> None:
+        table = pa.Table.from_struct_array(pa.array(records, type=intake.struct))
+        buf = io.BytesIO()
+        pacsv.write_csv(table, buf)
+        buf.seek(0)
+        with conn, conn.cursor() as cur:
+            cur.copy_expert("COPY bare FROM STDIN WITH (FORMAT csv, HEADER true)", buf)
+
+    rate = len(changes) / timed(go)
+    conn.close()
+    return rate
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser(__doc__ or "").parse_args(argv)
+    n, batch = (10_000, 2_000) if args.quick else (200_000, 10_000)
+    contract = Contract.model_validate(CONTRACT)
+    intake = Intake(contract, "bench")
+    changes = workload(n)
+    print(f"{n:,} changes in micro-batches of {batch:,}", flush=True)
+    results: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="meshkit-bench-ports-") as tmp:
+        settings = LocalSettings(state_dir=Path(tmp), kafka_port=0, postgres_port=0,
+                                 search_port=0, postgres_url=None)  # fmt: skip
+        services = [KafkaBroker(settings), Postgres(settings), SearchServer(settings)]
+        with contextlib.ExitStack() as stack:
+            for s in services:
+                s.start()
+                stack.callback(s.stop)
+            bootstrap = services[0].start().address
+            dsn = services[1].dsn()
+            assert dsn is not None
+            url = services[2].start().address
+
+            bare = bare_kafka(bootstrap, "bare", changes)
+            value = run_writer(KafkaTopicWriter(bootstrap), contract, changes, batch)
+            results["kafka"] = (value, bare)
+            print(f"kafka     writer {value:>10,.0f}/s   bare producer loop {bare:>10,.0f}/s")
+
+            bare = bare_duckdb(Path(tmp) / "bare.duckdb", intake, changes)
+            duck = DuckDBWarehouseWriter(Path(tmp) / "writer.duckdb")
+            value = run_writer(duck, contract, changes, batch)
+            duck.close()
+            results["duckdb"] = (value, bare)
+            print(f"duckdb    writer {value:>10,.0f}/s   bare Arrow INSERT  {bare:>10,.0f}/s")
+
+            bare = bare_postgres(dsn, intake, changes)
+            view = ServingViewWriter(dsn)
+            value = run_writer(view, contract, changes, batch)
+            view.close()
+            results["postgres"] = (value, bare)
+            print(f"postgres  writer {value:>10,.0f}/s   bare COPY          {bare:>10,.0f}/s")
+
+            bare = bare_search(url, changes)
+            es = local_search_client(url, request_timeout=60)
+            value = run_writer(SearchIndexWriter(es), contract, changes, batch)
+            es.close()
+            results["search"] = (value, bare)
+            print(f"search    writer {value:>10,.0f}/s   bare streaming_bulk{bare:>10,.0f}/s")
+
+    ratios = {port: v / b for port, (v, b) in results.items()}
+    worst = min(ratios, key=lambda p: ratios[p])
+    value, bare = results[worst]
+    extra: dict[str, Any] = {"worst": worst, **{p: round(r, 3) for p, r in ratios.items()}}
+    extra.update({f"{p}_rate": round(v) for p, (v, _) in results.items()})
+    report(BenchResult("ports", value, bare, TARGET, extra=extra))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
