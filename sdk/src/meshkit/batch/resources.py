@@ -72,7 +72,15 @@ class DuckDBWarehouse(DuckDBResource):
 
 
 class BigQueryWarehouse(BigQueryResource):
-    """dagster-gcp's resource, plus a meshkit warehouse session (and emulator support)."""
+    """dagster-gcp's resource, plus a meshkit warehouse session (and emulator support).
+
+    ``context.resources.meshkit_warehouse`` is this resource itself (dagster-gcp's puts a
+    client there), so meshkit's I/O manager and checks open sessions the same way for
+    DuckDB and BigQuery; ``get_client()`` gives the ``google.cloud.bigquery.Client``.
+    """
+
+    def get_object_to_set_on_execution_context(self) -> Any:
+        return self
 
     @contextmanager
     def get_client(self) -> Iterator[Any]:
