@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from meshkit.contracts import Contract
 from meshkit.errors import ServiceError
@@ -162,6 +164,7 @@ class KafkaDeadLetterPort:
 
     def __init__(self, bootstrap_servers: str, topic: str, **config: Any) -> None:
         self.topic = topic
+        self.bootstrap_servers = bootstrap_servers
         self._producer = Producer(
             {
                 "bootstrap.servers": bootstrap_servers,
@@ -171,6 +174,19 @@ class KafkaDeadLetterPort:
             }
         )
         self._failed: list[str] = []
+
+    def ensure(self, partitions: int = 1) -> None:
+        """Create the dead-letter topic when it does not exist (never alters one)."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        if self.topic in admin.list_topics(timeout=10).topics:
+            return
+        new = NewTopic(self.topic, num_partitions=partitions, replication_factor=-1)
+        try:
+            admin.create_topics([new])[self.topic].result(15)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise ServiceError(f"cannot create topic {self.topic}: {exc}") from exc
+        self._producer.list_topics(self.topic, timeout=10)  # warm the metadata
 
     def _delivered(self, err: KafkaError | None, _msg: Any) -> None:
         if err is not None:

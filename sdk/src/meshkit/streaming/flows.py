@@ -66,6 +66,7 @@ class StreamingSettings(BaseSettings):
     batch_size: int = 5000  # messages per poll (one batch through the steps)
     sink_partitions: int = 1
     guard: bool = True  # run the PII guard on free-text fields
+    max_value_bytes: int = 1 << 20  # longer text/bytes values are dead-lettered as oversized
     ports: tuple[str, ...] | None = None  # output port kinds to write (default: all declared)
 
 
@@ -156,14 +157,18 @@ def build_flow(
     """The whole dataflow of a contract with a mapping (see the module docstring)."""
     topic, kind = input_topic(contract)
     masker = Masker.from_contract(contract, store=open_store(settings, contract))
-    pipeline = Pipeline(contract, masker, guard=settings.guard, source=kind)  # type: ignore[arg-type]
+    pipeline = Pipeline(
+        contract,
+        masker,
+        guard=settings.guard,
+        source=kind,  # type: ignore[arg-type]
+        max_value_bytes=settings.max_value_bytes,
+    )
 
     def default_ports() -> PortSet:
-        return PortSet(
-            port_writers(contract, settings),
-            KafkaDeadLetterPort(settings.brokers, dead_letter_topic(contract)),
-            DeadLetters(contract),
-        )
+        letters = KafkaDeadLetterPort(settings.brokers, dead_letter_topic(contract))
+        letters.ensure()
+        return PortSet(port_writers(contract, settings), letters, DeadLetters(contract))
 
     flow = Dataflow(flow_id or contract.address.replace(".", "_"))
     source = KafkaBatchSource(

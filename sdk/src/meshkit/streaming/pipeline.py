@@ -23,7 +23,14 @@ from meshkit.streaming.records import (
     parse_envelopes,
     parse_product_message,
 )
-from meshkit.streaming.steps import GuardStep, MapStep, MaskStep, StepResult, ValidateStep
+from meshkit.streaming.steps import (
+    MAX_VALUE_BYTES,
+    GuardStep,
+    MapStep,
+    MaskStep,
+    StepResult,
+    ValidateStep,
+)
 
 Parser = Callable[[Sequence[RawMessage]], Parsed]
 
@@ -69,6 +76,7 @@ class Pipeline:
         *,
         guard: bool = True,
         source: Literal["cdc", "product"] = "cdc",
+        max_value_bytes: int = MAX_VALUE_BYTES,
     ) -> None:
         self.contract = contract
         self.parse: Parser = parse_envelopes if source == "cdc" else parse_products
@@ -79,7 +87,7 @@ class Pipeline:
         guard_step = GuardStep(contract)
         if guard and guard_step.fields:
             self.steps.append(guard_step)
-        self.map = MapStep(contract)
+        self.map = MapStep(contract, max_value_bytes=max_value_bytes)
 
     def __call__(self, messages: Sequence[RawMessage]) -> PortBatch:
         parsed = self.parse(messages)

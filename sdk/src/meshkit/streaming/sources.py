@@ -12,8 +12,8 @@ topics (Debezium envelopes; parse with ``meshkit.streaming.records.parse_envelop
 another product's topic (``parse_product_message``).
 
 With ``tail=False`` a partition ends at the end of its topic (for tests, backfills and
-benchmarks): when the consumer reports the end of the partition and a further poll finds
-nothing new.
+benchmarks): when the consumer has reported the end of the partition and nothing new
+came for 0.5 s (some brokers report the end one batch early).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from meshkit.streaming.records import RawMessage, SourcePosition
 
 Batch = list[RawMessage]
 _IDLE = timedelta(milliseconds=20)
+_END_IDLE = timedelta(milliseconds=500)
 
 
 class _Partition(StatefulSourcePartition[Batch, int]):
@@ -48,6 +49,7 @@ class _Partition(StatefulSourcePartition[Batch, int]):
         self._tail = tail
         self._eof = False
         self._awake: datetime | None = None
+        self._last = datetime.now(UTC)
 
     def next_batch(self) -> list[Batch]:
         msgs = self._consumer.consume(self._batch_size, 0.0)
@@ -65,13 +67,15 @@ class _Partition(StatefulSourcePartition[Batch, int]):
             ts_type, ts = m.timestamp()
             position = SourcePosition(topic, part, m.offset() or 0)
             batch.append(RawMessage(m.key(), m.value(), position, ts if ts_type else None))
+        now = datetime.now(UTC)
         if batch:
             self._offset = batch[-1].source.offset + 1
             self._awake = None
+            self._last = now
             return [batch]
-        if self._eof and not self._tail:
+        if self._eof and not self._tail and now - self._last > _END_IDLE:
             raise StopIteration
-        self._awake = datetime.now(UTC) + _IDLE
+        self._awake = now + _IDLE
         return []
 
     def next_awake(self) -> datetime | None:
