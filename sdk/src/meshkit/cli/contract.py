@@ -23,7 +23,7 @@ contract_app = typer.Typer(
 )
 
 # Modules adding commands to ``contract_app``: each has ``register(group: typer.Typer)``.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("meshkit.cli.contract_tools",)
 
 
 def register(app: typer.Typer) -> None:
