@@ -54,18 +54,22 @@ from meshkit.contracts.types import (
     format_duration,
     parse_duration,
 )
+from meshkit.contracts.validator import BatchResult, ContractValidator, Failure, RecordResult
 
 __all__ = [
     "AcceptedValues",
     "Access",
+    "BatchResult",
     "CdcInput",
     "Classification",
     "Contract",
+    "ContractValidator",
     "CustomSql",
     "DataType",
     "Drop",
     "Duration",
     "Encrypt",
+    "Failure",
     "FieldMapping",
     "FieldSpec",
     "FieldType",
@@ -89,6 +93,7 @@ __all__ = [
     "ProductInput",
     "QualityRule",
     "Range",
+    "RecordResult",
     "Redact",
     "Regex",
     "RowCount",
