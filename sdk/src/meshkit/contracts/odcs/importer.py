@@ -99,13 +99,34 @@ def from_odcs(text: str, file: str = "<string>") -> OdcsImport:
     try:
         contract = Contract.model_validate(data)
     except ValidationError as exc:
-        where = t.doc.position(("schema",))
-        found = [
-            Problem(file, *where, display_path(tuple(e["loc"])), f"imported contract: {e['msg']}")
-            for e in exc.errors(include_url=False)
-        ]
+        found = []
+        for e in exc.errors(include_url=False):
+            where = t.doc.position(_odcs_path(tuple(e["loc"])))
+            found.append(
+                Problem(
+                    file, *where, display_path(tuple(e["loc"])), f"imported contract: {e['msg']}"
+                )
+            )
         return OdcsImport(None, data, t.warnings, found)
     return OdcsImport(contract, data, t.warnings, [])
+
+
+_KEYS = {"name": "name", "type": "logicalType", "required": "required", "pii": "tags",
+         "classification": "classification", "transform": "customProperties"}  # fmt: skip
+
+
+def _odcs_path(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """Where in the ODCS document a problem of the imported contract at ``loc`` comes from."""
+    if not loc or loc[0] != "fields":
+        return ("schema", 0)
+    path: list[str | int] = ["schema", 0]
+    rest = list(loc)
+    while len(rest) >= 2 and rest[0] == "fields" and isinstance(rest[1], int):
+        path += ["properties", rest[1]]
+        rest = rest[2:]
+    if rest and rest[0] in _KEYS:
+        path.append(_KEYS[rest[0]])
+    return tuple(path)
 
 
 def _ident(text: str) -> str:
@@ -300,7 +321,7 @@ class _Importer:
                 if not isinstance(value, int | float) or isinstance(value, bool):
                     continue
                 ratio = (
-                    value / 100
+                    round(value / 100, 12)
                     if str(unit or "").lower() in {"percent", "%"} or value > 1
                     else value
                 )
