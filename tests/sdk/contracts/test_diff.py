@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from meshkit.cli import app
 from meshkit.contracts import Contract, DataType
 from meshkit.contracts.diff import KINDS, compare_types, diff_contracts, version_gate
 from meshkit.contracts.diff.report import Change, Version
@@ -433,3 +437,137 @@ def test_versions_order_as_semver() -> None:
     parsed = [Version.parse(v) for v in ordered]
     assert sorted(parsed) == parsed
     assert [str(v) for v in parsed] == ordered
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def write(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+def breaking_change(doc: dict[str, Any]) -> dict[str, Any]:
+    new = copy.deepcopy(doc)
+    remove_note(new)
+    new["version"] = "1.3.0"
+    return new
+
+
+def test_cli_diff_of_two_files_fails_without_a_major_bump(tmp_path: Path) -> None:
+    old = write(tmp_path / "old.yaml", BASE)
+    new = write(tmp_path / "new.yaml", breaking_change(BASE))
+    result = CliRunner().invoke(app, ["contract", "diff", str(old), str(new)])
+    assert result.exit_code == 1
+    assert "field_removed" in result.stdout
+    assert "searchable_removed" in result.stdout
+    assert "breaking" in result.stdout
+    assert (
+        "2 changes, 2 breaking. gate FAILED: 2 breaking changes need a major version bump, "
+        "but the version went from 1.2.0 to 1.3.0"
+    ) in result.stdout
+    assert "hint: set version: 2.0.0" in result.stdout
+    bumped = write(tmp_path / "new.yaml", {**breaking_change(BASE), "version": "2.0.0"})
+    result = CliRunner().invoke(app, ["contract", "diff", str(old), str(bumped)])
+    assert result.exit_code == 0
+    assert "gate ok" in result.stdout
+
+
+def test_cli_diff_json(tmp_path: Path) -> None:
+    old = write(tmp_path / "old.yaml", BASE)
+    new = write(tmp_path / "new.yaml", {**BASE, "version": "1.2.1", "description": "Purchases."})
+    result = CliRunner().invoke(app, ["contract", "diff", str(old), str(new), "--format", "json"])
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["changes"] == [
+        {
+            "kind": "description_changed",
+            "path": "description",
+            "breaking": False,
+            "detail": "changed",
+            "old": "Purchases as they are made.",
+            "new": "Purchases.",
+        }
+    ]
+    assert doc["gate"] == {
+        "passed": True,
+        "reason": "compatible changes with a version increase (1.2.0 → 1.2.1)",
+        "suggested_version": None,
+    }
+    assert (doc["old"], doc["breaking"], doc["compatible"]) == (str(old), 0, 1)
+
+
+def test_cli_diff_against_a_git_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "domain"
+    (repo / "contracts").mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    contract_file = write(repo / "contracts" / "purchase.yaml", BASE)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "v1.2")
+    write(contract_file, breaking_change(BASE))
+    runner = CliRunner()
+    result = runner.invoke(app, ["contract", "diff", "--against", "main", str(contract_file)])
+    assert result.exit_code == 1
+    assert "field_removed" in result.stdout
+    # the same through a git:<rev>:<path> source, relative to the current directory
+    monkeypatch.chdir(repo / "contracts")
+    result = runner.invoke(
+        app, ["contract", "diff", "git:HEAD:purchase.yaml", "purchase.yaml", "--format", "json"]
+    )
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert doc["old"] == "git:HEAD:purchase.yaml"
+    assert doc["gate"]["suggested_version"] == "2.0.0"
+    # a contract new since the revision has nothing to compare: the gate passes
+    fresh = write(repo / "contracts" / "fresh.yaml", BASE)
+    result = runner.invoke(app, ["contract", "diff", "--against", "main", str(fresh)])
+    assert result.exit_code == 0
+    assert "new since main, nothing to compare" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["git:nope:purchase.yaml", "{new}"],
+            "error: git:nope:purchase.yaml: unknown git revision 'nope'",
+        ),
+        (
+            ["git:HEAD:missing.yaml", "{new}"],
+            "error: git:HEAD:missing.yaml: no such file at revision 'HEAD'",
+        ),
+        (["git:HEAD", "{new}"], "error: 'git:HEAD': expected git:<revision>:<path>"),
+        (["{new}"], "error: give two contracts, OLD and NEW (or NEW with --against <revision>)"),
+        (
+            ["{new}", "{new}", "--format", "xml"],
+            "error: --format: expected 'text' or 'json', got 'xml'",
+        ),
+        (["{new}", "{bad}"], "{bad}:2:1: error: invalid YAML"),
+    ],
+    ids=["unknown-revision", "missing-file", "bad-source", "one-file", "bad-format", "invalid"],
+)
+def test_cli_diff_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    repo = tmp_path
+    git(repo, "init", "-q", "-b", "main")
+    new = write(repo / "purchase.yaml", BASE)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "c")
+    bad = repo / "bad.yaml"
+    bad.write_text("domain: [\n")
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(
+        app, ["contract", "diff", *(a.format(new=new, bad=bad) for a in args)]
+    )
+    assert result.exit_code == 1
+    assert message.format(bad=bad) in result.stderr
+    assert "Traceback" not in result.output

@@ -106,7 +106,7 @@ class Tracker:
 
 def _label(value: Any) -> str:
     if isinstance(value, dict):
-        for key in ("property", "name", "role", "username", "channel", "server"):
+        for key in ("property", "name", "username", "role", "channel", "server"):
             if isinstance(value.get(key), str):
                 return f" ({value[key]})"
     return ""
