@@ -106,7 +106,7 @@ class Access(ContractModel):
 
 
 class Contract(ContractModel):
-    """The contract of one data product (see the module docstring for an example)."""
+    """The contract of one data product: identity, schema, privacy, quality, ports, access."""
 
     domain: str = Field(pattern=NAME_PATTERN, description="The owning domain (e.g. `customers`).")
     name: str = Field(pattern=NAME_PATTERN, description="The product name within the domain.")

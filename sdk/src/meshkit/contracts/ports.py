@@ -6,7 +6,7 @@ search index and the serving view carry that name as is; the warehouse table liv
 dataset ``<domain>`` as table ``<product>_v<major>`` (warehouses forbid dots in table
 names). A CDC input reads topic ``<domain>.cdc.<schema>.<table>``; a product input
 reads the address of the product it names (``orders.order`` major 1 →
-``orders.order.v1``). ``port.name(contract)`` returns these names.
+``orders.order.v1``). ``port.name_in(contract)`` returns these names.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class Range(_Rule):
     """The field lies within ``min``..``max`` (both inclusive; either may be left out)."""
 
     kind: Literal["range"] = Field(description="`range`: lower and/or upper bound, inclusive.")
-    field: FieldPath = Field(description="The field checked (a number, date or timestamp).")
+    field: FieldPath = Field(description="The field checked (a number, date, timestamp or text).")
     min: Bound | None = Field(default=None, description="The lowest value allowed.")
     max: Bound | None = Field(default=None, description="The highest value allowed.")
 
