@@ -26,12 +26,16 @@ from tests.sdk.streaming.helpers import FIXTURES, envelope, row
 OVERSIZED_LIMIT = 64 * 1024
 
 
-def unique_contract(name: str = "customer") -> Contract:
-    """The fixture contract under a fresh domain, so topics, tables and indexes are new."""
+def unique_contract(name: str = "customer", directory: Path | None = None) -> Contract:
+    """The fixture contract under a fresh domain, so topics, tables and indexes are new
+    (written to ``directory/<name>.yaml`` when given)."""
     text = (FIXTURES / f"{name}.yaml").read_text()
     domain = f"t{uuid.uuid4().hex[:10]}"
-    contract, problems = parse_contract(text.replace("domain: shop", f"domain: {domain}"))
+    text = text.replace("domain: shop", f"domain: {domain}")
+    contract, problems = parse_contract(text)
     assert contract is not None, problems
+    if directory is not None:
+        (directory / f"{name}.yaml").write_text(text)
     return contract
 
 
