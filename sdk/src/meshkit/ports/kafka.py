@@ -55,6 +55,9 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "batch.num.messages": 10_000,
     "queue.buffering.max.messages": 500_000,
     "compression.type": "lz4",
+    # Python hears only about failed messages: a callback per delivered message would cost
+    # more than producing it; success is what flush() returning with nothing queued means.
+    "delivery.report.only.error": True,
 }
 
 

@@ -157,12 +157,10 @@ class ServingViewWriter:
             return WriteReport()
         t = self._table
         data = self._intake.table(batch)
+        has_deletes = any(c.op == "delete" for c in batch)
         csv = _csv(data, t.fields)
         columns = [*t.names, POSITION_COLUMN]
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-        key_match = sql.SQL(" AND ").join(
-            sql.SQL("t.{k} = s.{k}").format(k=sql.Identifier(k)) for k in t.key
-        )
         pos = sql.Identifier(POSITION_COLUMN)
         updates = sql.SQL(", ").join(
             sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
@@ -183,12 +181,7 @@ class ServingViewWriter:
                     .as_string(cur),
                     csv,
                 )
-                cur.execute(
-                    sql.SQL(
-                        "DELETE FROM {} t USING meshkit_stage s WHERE s.{} AND {} AND t.{} < s.{}"
-                    ).format(t.ident, sql.Identifier(DELETE_COLUMN), key_match, pos, pos)
-                )
-                deleted = cur.rowcount
+                deleted = self._delete(cur, t, data) if has_deletes else 0
                 cur.execute(
                     sql.SQL(
                         "INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM meshkit_stage "
@@ -208,6 +201,31 @@ class ServingViewWriter:
             raise PortError(f"{self._intake.port}: the batch was rolled back: {exc}") from exc
         written = deleted + upserted
         return WriteReport(written=written, skipped=len(batch) - written)
+
+    @staticmethod
+    def _delete(cur: Any, t: _Table, data: pa.Table) -> int:
+        """Delete rows whose delete is newer: keys and positions sent as arrays (an index
+        lookup per deleted key, whatever the table's size)."""
+        deletes = data.filter(data.column(DELETE_COLUMN))
+        if not deletes.num_rows:
+            return 0
+        types = {f.name: postgres_type(f) for f in t.fields}
+        arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(types[k])) for k in t.key)
+        names = sql.SQL(", ").join(map(sql.Identifier, [*t.key, "p"]))
+        match = sql.SQL(" AND ").join(
+            sql.SQL("t.{k} = d.{k}").format(k=sql.Identifier(k)) for k in t.key
+        )
+        pos = sql.Identifier(POSITION_COLUMN)
+        cur.execute(
+            sql.SQL(
+                "DELETE FROM {} t USING unnest({}, %s::bigint[]) AS d({}) "
+                "WHERE {} AND t.{} < d.p"
+            )
+            .format(t.ident, arrays, names, match, pos),
+            [*(deletes.column(k).to_pylist() for k in t.key),
+             deletes.column(POSITION_COLUMN).to_pylist()],
+        )  # fmt: skip
+        return int(cur.rowcount)
 
     def flush(self) -> None:
         """Nothing to wait for: each batch is committed when ``write`` returns."""
