@@ -468,7 +468,7 @@ def test_cli_diff_of_two_files_fails_without_a_major_bump(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, ["contract", "diff", str(old), str(new)])
     assert result.exit_code == 1
     assert "field_removed" in result.stdout
-    assert "searchable_removed" in result.stdout
+    assert "ports.outputs.search_index.searchable[note]" in result.stdout
     assert "breaking" in result.stdout
     assert (
         "2 changes, 2 breaking. gate FAILED: 2 breaking changes need a major version bump, "
@@ -571,3 +571,14 @@ def test_cli_diff_bad_input(
     assert result.exit_code == 1
     assert message.format(bad=bad) in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_the_documented_matrix_is_the_catalogue() -> None:
+    doc = (Path(__file__).parents[3] / "docs" / "contracts-tools.md").read_text("utf-8")
+    rows = [line for line in doc.splitlines() if line.startswith("| `")]
+    documented = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if len(cells) == 4 and cells[0].strip("`") in KINDS:
+            documented[cells[0].strip("`")] = (cells[1], cells[2] == "**breaking**", cells[3])
+    assert documented == {k.name: (k.area, k.breaking, k.why) for k in KINDS.values()}

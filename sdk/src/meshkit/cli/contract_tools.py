@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from meshkit.contracts.diff.report import DiffReport
@@ -114,12 +115,12 @@ def _print_report(report: DiffReport) -> None:
             table.add_column(column, overflow="fold")
         for c in report.changes:
             mark = "[bold red]breaking[/]" if c.breaking else "[green]compatible[/]"
-            table.add_row(c.kind, c.path, c.detail, mark)
+            table.add_row(c.kind, escape(c.path), escape(c.detail), mark)
         out.print(table)
     n, b = len(report.changes), len(report.breaking)
     gate = report.gate
     verdict = "[green]ok[/]" if gate.passed else "[bold red]FAILED[/]"
-    out.print(f"{n} change{'s' * (n != 1)}, {b} breaking. gate {verdict}: {gate.reason}")
+    out.print(f"{n} change{'s' * (n != 1)}, {b} breaking. gate {verdict}: {escape(gate.reason)}")
     if not gate.passed and gate.suggested_version:
         out.print(f"hint: set version: {gate.suggested_version}")
 

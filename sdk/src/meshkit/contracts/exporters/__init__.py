@@ -12,4 +12,9 @@ One module per target, each a pure function of a ``Contract``:
 
 The output-port writers (``meshkit.ports``) build their tables, indices and topics from
 these, so the CLI's ``export`` and the writers never disagree.
+
+``meshkit contract export`` reaches them as plug-ins: ``base`` holds the ``Exporter``
+interface and the registry (lazy imports, entry-point group ``meshkit.exporters``);
+``targets`` wraps the functions above; ``avro``, ``json_schema`` and ``odcs`` add
+their formats.
 """
