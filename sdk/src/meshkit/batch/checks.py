@@ -14,6 +14,7 @@ cannot be evaluated on the stored values: per-record rules of severity ``error``
 enforced on the unmasked table by the I/O manager before writing, which the result says.
 """
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -132,6 +133,8 @@ class _Evaluator:
         self.dataset, self.table = dataset, table
         self.ref = session.ref(dataset, table)
         self.columns = session.columns(dataset, table)
+        self.counts: dict[str, int] = {}
+        self.rows: int | None = None
 
     def col(self, path: str) -> str:
         mark = '"' if self.s.dialect == "duckdb" else "`"
@@ -154,8 +157,37 @@ class _Evaluator:
         )
         return [repr(v) for v in self.s.query(sql).column(0).to_pylist()]
 
+    def condition(self, rule: QualityRule) -> str | None:
+        """The SQL condition of a row breaking a per-record rule (None for other rules)."""
+        if isinstance(rule, NotNull):
+            return f"{self.col(rule.field)} IS NULL"
+        if isinstance(rule, AcceptedValues):
+            c, values = self.col(rule.field), ", ".join(self.s.literal(v) for v in rule.values)
+            return f"{c} IS NOT NULL AND {c} NOT IN ({values})"
+        if isinstance(rule, Range):
+            c = self.col(rule.field)
+            parts = []
+            if rule.min is not None:
+                parts.append(f"{c} < {self.s.literal(rule.min)}")
+            if rule.max is not None:
+                parts.append(f"{c} > {self.s.literal(rule.max)}")
+            return " OR ".join(parts)
+        if isinstance(rule, Regex):
+            c = self.col(rule.field)
+            return f"{c} IS NOT NULL AND NOT {self.s.regex_full_match(c, rule.pattern)}"
+        return None
+
+    def prefetch(self, rules: Iterable[QualityRule]) -> None:
+        """Count the rows breaking every per-record rule, and all rows, in one table scan."""
+        conditions = [c for c in (self.condition(r) for r in rules) if c is not None]
+        sums = [f"SUM(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in conditions]
+        row = self.s.query(f"SELECT {', '.join(['COUNT(*)', *sums])} FROM {self.ref}")
+        values = [int(row.column(i)[0].as_py() or 0) for i in range(row.num_columns)]
+        self.rows = values[0]
+        self.counts = dict(zip(conditions, values[1:], strict=True))
+
     def rows_failing(self, path: str, condition: str, what: str) -> Outcome:
-        n = self.count_where(condition)
+        n = self.counts[condition] if condition in self.counts else self.count_where(condition)
         if not n:
             return Outcome(True, f"{path}: no {what}", {"failing_rows": 0})
         examples = self.examples(path, condition)
@@ -208,7 +240,7 @@ class _Evaluator:
         return handler(rule)
 
     def _not_null(self, r: NotNull) -> Outcome:
-        return self.rows_failing(r.field, f"{self.col(r.field)} IS NULL", "null values")
+        return self.rows_failing(r.field, self.condition(r) or "", "null values")
 
     def _unique(self, r: Unique) -> Outcome:
         cols = ", ".join(self.col(f) for f in r.fields)
@@ -227,28 +259,19 @@ class _Evaluator:
         )
 
     def _accepted_values(self, r: AcceptedValues) -> Outcome:
-        values = ", ".join(self.s.literal(v) for v in r.values)
-        c = self.col(r.field)
-        return self.rows_failing(
-            r.field, f"{c} IS NOT NULL AND {c} NOT IN ({values})", "values not accepted"
-        )
+        return self.rows_failing(r.field, self.condition(r) or "", "values not accepted")
 
     def _range(self, r: Range) -> Outcome:
-        c = self.col(r.field)
-        parts = []
-        if r.min is not None:
-            parts.append(f"{c} < {self.s.literal(r.min)}")
-        if r.max is not None:
-            parts.append(f"{c} > {self.s.literal(r.max)}")
-        return self.rows_failing(r.field, " OR ".join(parts), "values out of range")
+        return self.rows_failing(r.field, self.condition(r) or "", "values out of range")
 
     def _regex(self, r: Regex) -> Outcome:
-        c = self.col(r.field)
-        cond = f"{c} IS NOT NULL AND NOT {self.s.regex_full_match(c, r.pattern)}"
-        return self.rows_failing(r.field, cond, f"values not matching /{r.pattern}/")
+        what = f"values not matching /{r.pattern}/"
+        return self.rows_failing(r.field, self.condition(r) or "", what)
 
     def _row_count(self, r: RowCount) -> Outcome:
-        n = int(self.scalar(f"SELECT COUNT(*) FROM {self.ref}") or 0)
+        n = self.rows
+        if n is None:
+            n = int(self.scalar(f"SELECT COUNT(*) FROM {self.ref}") or 0)
         ok = (r.min is None or n >= r.min) and (r.max is None or n <= r.max)
         bounds = f"[{r.min if r.min is not None else ''}..{r.max if r.max is not None else ''}]"
         verdict = "within" if ok else "outside"
@@ -310,29 +333,50 @@ def _evaluable(contract: Contract, rule: QualityRule) -> bool:
 
 
 def evaluate(
-    contract: Contract, session: WarehouseSession, name: str, rule: QualityRule | None
-) -> Outcome:
-    """Run one check of ``contract`` on ``session`` (never raises for data problems)."""
+    contract: Contract,
+    session: WarehouseSession,
+    checks: Iterable[tuple[str, QualityRule | None]],
+) -> dict[str, Outcome]:
+    """Run checks ``(name, rule)`` of ``contract`` on ``session``; never raises for bad data.
+
+    Per-record rules and the row count share one scan of the table.
+    """
     ev = _Evaluator(contract, session)
-    if name == SCHEMA_CHECK:
-        return ev.schema()
-    if not ev.columns:
-        return Outcome(False, f"table {ev.dataset}.{ev.table} does not exist; materialise it", {})
-    if name == PII_CHECK:
-        return ev.pii()
-    assert rule is not None
-    if not _evaluable(contract, rule):
-        enforced = rule.severity == "error" and isinstance(rule, _PER_RECORD)
-        note = (
-            "enforced on the unmasked table before writing (the stored values are transformed)"
-            if enforced
-            else "not checkable: the stored values are transformed by the field's privacy transform"
-        )
-        return Outcome(True, note, {"evaluated_on": "unmasked" if enforced else "none"})
-    try:
-        return ev.rule(rule)
-    except Exception as exc:  # a query the warehouse refuses: the check fails, the step does not
-        return Outcome(False, f"the check query failed: {type(exc).__name__}: {exc}", {})
+    todo = list(checks)
+    out: dict[str, Outcome] = {}
+    missing = Outcome(False, f"table {ev.dataset}.{ev.table} does not exist; materialise it", {})
+    evaluable = [r for _, r in todo if r is not None and _evaluable(contract, r)]
+    if ev.columns and evaluable:
+        # if the shared scan fails, each check runs (and reports) its own query
+        with contextlib.suppress(Exception):
+            ev.prefetch(evaluable)
+    for name, rule in todo:
+        if name == SCHEMA_CHECK:
+            out[name] = ev.schema()
+        elif not ev.columns:
+            out[name] = missing
+        elif name == PII_CHECK:
+            out[name] = ev.pii()
+        elif rule is not None and not _evaluable(contract, rule):
+            out[name] = _not_evaluable(rule)
+        elif rule is not None:
+            try:
+                out[name] = ev.rule(rule)
+            except Exception as exc:  # a query the warehouse refuses fails the check only
+                out[name] = Outcome(
+                    False, f"the check query failed: {type(exc).__name__}: {exc}", {}
+                )
+    return out
+
+
+def _not_evaluable(rule: QualityRule) -> Outcome:
+    enforced = rule.severity == "error" and isinstance(rule, _PER_RECORD)
+    note = (
+        "enforced on the unmasked table before writing (the stored values are transformed)"
+        if enforced
+        else "not checkable: the stored values are transformed by the field's privacy transform"
+    )
+    return Outcome(True, note, {"evaluated_on": "unmasked" if enforced else "none"})
 
 
 def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefinition:
@@ -358,10 +402,10 @@ def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefin
         reporter: RegistryReporter = getattr(context.resources, REGISTRY_KEY)
         reported = []
         with warehouse.session() as session:
-            for name, rule in by_name.items():
-                if name not in selected:
-                    continue
-                outcome = evaluate(contract, session, name, rule)
+            todo = [(n, r) for n, r in by_name.items() if n in selected]
+            outcomes = evaluate(contract, session, todo)
+            for name, rule in todo:
+                outcome = outcomes[name]
                 severity = (
                     dg.AssetCheckSeverity.WARN
                     if rule is not None and rule.severity == "warn"

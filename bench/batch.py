@@ -1,0 +1,202 @@
+"""Benchmark of batch materialisation: a product asset through meshkit vs plain DuckDB SQL.
+
+    python -m bench.batch [--quick]
+
+Builds one Arrow table of 1,000,000 rows (``--quick``: 50,000) and 12 columns, then, in
+the same run, times
+
+- meshkit: ``dagster.materialize`` of a ``product_asset`` returning that table, plus its
+  generated checks, into a DuckDB file — the table validated against the contract
+  (types, required fields, primary key, per-record rules), 3 privacy transforms applied
+  (e-mail tokenized, phone masked, birth date generalized to the year), the table
+  created and written, then the checks of the 5 quality rules (not null, unique,
+  accepted values, range, regex) plus the schema and PII-scanner checks;
+- baseline: plain DuckDB SQL writing the same table into a DuckDB file
+  (``CREATE TABLE ... AS SELECT * FROM`` the Arrow table), no checks, no masking.
+
+Each is the best of several runs; ``ratio=`` is meshkit seconds / plain seconds (lower
+is better; target <= 2.0). The extra fields split meshkit's time into its steps,
+measured outside Dagster on the same table.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from bench._common import BenchResult, best_of, parser, report
+from meshkit.batch import local_resources, product_asset, product_checks
+from meshkit.batch.validate import conform
+from meshkit.contracts.loader import parse_contract
+from meshkit.privacy import LocalKeyStore, Masker
+from meshkit.privacy.keys import MASTER_KEY_ENV, STATE_DIR_ENV, new_master_key
+
+TARGET = 2.0
+CONTRACT = """
+domain: bench
+name: sales
+version: 1.0.0
+owner: {team: bench, contact: bench@example.com}
+fields:
+  - {name: sale_id, type: string, required: true}
+  - name: email
+    type: string
+    required: true
+    pii: email
+    transform: {kind: tokenize, key: bench}
+  - name: phone
+    type: string
+    pii: phone
+    transform: {kind: mask, keep_last: 4}
+  - name: birth_date
+    type: date
+    pii: date_of_birth
+    transform: {kind: generalize, to: year}
+  - {name: tier, type: string, required: true}
+  - {name: amount, type: "decimal(12,2)", required: true}
+  - {name: country, type: string, required: true}
+  - {name: quantity, type: integer, required: true}
+  - {name: score, type: float}
+  - {name: active, type: boolean, required: true}
+  - {name: city, type: string}
+  - {name: sold_at, type: timestamp, required: true}
+primary_key: [sale_id]
+quality:
+  - {kind: not_null, field: email}
+  - {kind: unique, fields: [sale_id]}
+  - {kind: accepted_values, field: tier, values: [free, plus, pro]}
+  - {kind: range, field: amount, min: 0, max: 100000}
+  - {kind: regex, field: country, pattern: "^[A-Z]{2}$"}
+ports:
+  outputs:
+    - {kind: warehouse_table}
+"""
+
+
+def make_table(n: int) -> pa.Table:
+    """``n`` rows of 12 columns that satisfy the contract (deterministic)."""
+    rng = np.random.default_rng(7)
+    ids = np.arange(n)
+    text = pa.array(ids.astype(str))
+    pad = pa.compute.utf8_lpad(text, 8, "0")
+    cities = np.array(["Berlin", "Paris", "Madrid", "Rome", "Vienna", "Lisbon"])
+    countries = np.array(["DE", "FR", "ES", "IT", "AT", "PT"])
+    tiers = np.array(["free", "plus", "pro"])
+    start = np.datetime64("2024-01-01T00:00:00", "us")
+    return pa.table(
+        {
+            "sale_id": pa.compute.binary_join_element_wise("s-", pad, ""),
+            "email": pa.compute.binary_join_element_wise("user", pad, "@example.com", ""),
+            "phone": pa.compute.binary_join_element_wise("+49 30 ", pad, ""),
+            "birth_date": pa.array(
+                np.datetime64("1950-01-01") + rng.integers(0, 20000, n).astype("timedelta64[D]")
+            ),
+            "tier": pa.array(tiers[ids % 3]),
+            "amount": pa.array((rng.integers(0, 10_000_00, n) / 100).round(2)).cast(
+                pa.decimal128(12, 2)
+            ),
+            "country": pa.array(countries[ids % 6]),
+            "quantity": pa.array(rng.integers(1, 20, n)),
+            "score": pa.array(rng.random(n)),
+            "active": pa.array(ids % 2 == 0),
+            "city": pa.array(cities[ids % 6]),
+            "sold_at": pa.array(start + (ids * 1_000_000).astype("timedelta64[us]")).cast(
+                pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+
+
+def main() -> None:
+    args = parser(__doc__ or "").parse_args()
+    n = 50_000 if args.quick else 1_000_000
+    repeat = 2 if args.quick else 3
+    contract, problems = parse_contract(CONTRACT, "bench/batch.py")
+    assert contract is not None, problems
+    table = make_table(n)
+    print(f"table: {n:,} rows x {table.num_columns} columns, {table.nbytes / 1e6:.0f} MB")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ[MASTER_KEY_ENV] = new_master_key()
+        os.environ[STATE_DIR_ENV] = str(Path(tmp) / "privacy")
+        os.environ.setdefault("DAGSTER_HOME", tmp)
+        runs = iter(range(1000))
+
+        @product_asset(contract)
+        def sales() -> pa.Table:
+            return table
+
+        checks = product_checks(sales)
+        instance = dg.DagsterInstance.ephemeral()  # as under `dagster dev`: one instance
+
+        def meshkit() -> None:
+            path = Path(tmp) / f"meshkit-{next(runs)}.duckdb"
+            resources = local_resources(duckdb_path=path)
+            result = dg.materialize([sales, checks], resources=resources, instance=instance)
+            evaluations = result.get_asset_check_evaluations()
+            assert result.success
+            assert len(evaluations) == 7
+            assert all(e.passed for e in evaluations), [e.description for e in evaluations]
+
+        def plain() -> None:
+            path = Path(tmp) / f"plain-{next(runs)}.duckdb"
+            with duckdb.connect(str(path)) as con:
+                con.register("source", table)
+                con.execute("CREATE SCHEMA bench")
+                con.execute("CREATE TABLE bench.sales_v1 AS SELECT * FROM source")
+
+        plain_s = best_of(plain, repeat)
+        meshkit_s = best_of(meshkit, repeat)
+        steps = _steps(contract, table, Path(tmp))
+
+    print(f"plain DuckDB: {plain_s:.3f} s   meshkit: {meshkit_s:.3f} s")
+    print("meshkit steps: " + ", ".join(f"{k} {v:.3f} s" for k, v in steps.items()))
+    report(
+        BenchResult(
+            "batch",
+            value=meshkit_s,
+            baseline=plain_s,
+            target=TARGET,
+            higher_is_better=False,
+            extra={"rows": n, "meshkit_s": meshkit_s, "plain_s": plain_s}
+            | {f"{k}_s": v for k, v in steps.items()},
+        )
+    )
+
+
+def _steps(contract: Any, table: pa.Table, tmp: Path) -> dict[str, float]:
+    """meshkit's work split into steps, timed once each outside Dagster."""
+    out: dict[str, float] = {}
+    start = time.perf_counter()
+    conformed = conform(contract, table)
+    out["validate"] = time.perf_counter() - start
+    with LocalKeyStore.open() as store:
+        start = time.perf_counter()
+        masked = Masker.from_contract(contract, store=store).mask_table(conformed)
+        out["mask"] = time.perf_counter() - start
+    from meshkit.batch.warehouse import DuckDBSession
+
+    with duckdb.connect(str(tmp / "steps.duckdb")) as con:
+        session = DuckDBSession(con)
+        start = time.perf_counter()
+        session.ensure(contract)
+        session.replace(contract, masked, None)
+        out["write"] = time.perf_counter() - start
+        from meshkit.batch.checks import check_specs, evaluate
+
+        start = time.perf_counter()
+        evaluate(contract, session, [(name, rule) for name, _, rule in check_specs(contract)])
+        out["checks"] = time.perf_counter() - start
+    return out
+
+
+if __name__ == "__main__":
+    main()
