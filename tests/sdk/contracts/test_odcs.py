@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -272,3 +273,12 @@ def test_cli_import_bad_input(tmp_path: Path) -> None:
         "error: --from: unknown format 'dbt'; valid formats: odcs",
     )
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("module", ["meshkit.contracts.diff", "meshkit.contracts.odcs"])
+def test_public_faces_are_sorted_and_resolve(module: str) -> None:
+    mod = importlib.import_module(module)
+    # isort style, as ruff keeps it: constants, then classes, then functions
+    assert mod.__all__ == sorted(mod.__all__, key=lambda n: (not n.isupper(), n.islower(), n))
+    assert all(getattr(mod, name) is not None for name in mod.__all__)
+    assert not [n for n in mod.__all__ if n.startswith("_")]
