@@ -531,6 +531,11 @@ def test_cli_diff_against_a_git_revision(tmp_path: Path, monkeypatch: pytest.Mon
     result = runner.invoke(app, ["contract", "diff", "--against", "main", str(fresh)])
     assert result.exit_code == 0
     assert "new since main, nothing to compare" in result.stderr
+    # ... but it must still be a valid contract
+    fresh.write_text("domain: shop\n", encoding="utf-8")
+    result = runner.invoke(app, ["contract", "diff", "--against", "main", str(fresh)])
+    assert result.exit_code == 1
+    assert f"{fresh}:1:1: error: name: missing key 'name'" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,10 @@ def diff(
             new_source = Path(sources[0])
             old_source = revision_of(against, new_source)
             if git_text(old_source) is None:
+                _, problems = load_source(new_source)
+                if problems:
+                    _report_problems(problems)
+                    raise _fail(f"{sources[0]}: invalid contract (run 'meshkit contract lint')")
                 typer.echo(f"{sources[0]}: new since {against}, nothing to compare", err=True)
                 raise typer.Exit(0)
         else:
