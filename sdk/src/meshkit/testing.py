@@ -22,6 +22,8 @@ plugins (``-p no:osmem -p no:bqemulator``) since it does not use them.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,17 +66,27 @@ class BigQueryEndpoint:
 
 
 @pytest.fixture(scope="session")
-def meshkit_local_settings(tmp_path_factory: pytest.TempPathFactory) -> LocalSettings:
-    """Settings of the test session's stack: a temporary state dir and free ports only."""
-    return LocalSettings(
-        state_dir=tmp_path_factory.mktemp("meshkit-local"),
-        kafka_port=0,
-        postgres_port=0,
-        postgres_url=None,
-        search_port=0,
-        bigquery_port=0,
-        bigquery_grpc_port=0,
-    )
+def meshkit_local_settings() -> Iterator[LocalSettings]:
+    """Settings of the test session's stack: a temporary state dir and free ports only.
+
+    The state dir is a directory of its own under the system temp dir, not under
+    pytest's ``pytest-of-<user>``: every pytest session that starts (a nested one in a
+    template test, or a second run) resets that directory to mode 0700, which locks the
+    embedded PostgreSQL's server user out of its data directory mid-session.
+    """
+    state_dir = Path(tempfile.mkdtemp(prefix="meshkit-test-"))
+    try:
+        yield LocalSettings(
+            state_dir=state_dir,
+            kafka_port=0,
+            postgres_port=0,
+            postgres_url=None,
+            search_port=0,
+            bigquery_port=0,
+            bigquery_grpc_port=0,
+        )
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
