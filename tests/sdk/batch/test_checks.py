@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
-from meshkit.batch import product_asset, product_checks
+from meshkit.batch import partitions_for, product_asset, product_checks
 from meshkit.contracts import Contract
 from tests.sdk.batch.conftest import customers_table
 
@@ -99,3 +100,35 @@ def test_checks_before_the_first_materialisation_fail_clearly(
     failed = _failed(_run(customer_contract, customers_table(1), resources, checks_only=True))
     assert failed["schema_conforms"] == "table customers.customer_v1 does not exist"
     assert failed["row_count"] == ("table customers.customer_v1 does not exist; materialise it")
+
+
+def test_a_warn_rule_writes_the_table_and_warns(
+    order_contract: Contract, resources: dict[str, Any], warehouse: Path
+) -> None:
+    @product_asset(
+        order_contract, partitions_def=partitions_for(order_contract, start="2024-01-01")
+    )
+    def order_facts() -> pa.Table:
+        placed = dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC)
+        return pa.table(
+            {
+                "order_id": ["o1", "o2"],
+                "customer_id": ["c1", "c2"],
+                "tier": ["gold", "pro"],  # 'gold' breaks a rule of severity warn
+                "total": pa.array([Decimal("1.00"), Decimal("2.00")], pa.decimal128(12, 2)),
+                "placed_at": [placed, placed],
+            }
+        )
+
+    result = dg.materialize(
+        [order_facts, product_checks(order_facts)], resources=resources, partition_key="2024-01-01"
+    )
+    assert result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    tier = evaluations.pop("accepted_values_tier")
+    assert not tier.passed
+    assert tier.severity == dg.AssetCheckSeverity.WARN
+    assert tier.description == "tier: 1 rows with values not accepted; e.g. 'gold'"
+    assert all(e.passed for e in evaluations.values())
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM orders.order_facts_v1").fetchall() == [(2,)]

@@ -11,8 +11,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from meshkit.batch import contract_of, partitions_for, product_asset
-from meshkit.batch.checks import check_specs
+from meshkit.batch import partitions_for, product_asset
 from tests.sdk.batch.conftest import FIXTURES, load_module
 
 RAW = """
@@ -117,20 +116,3 @@ def test_rows_outside_the_partition_are_refused(
         "column 'placed_at' [partition]: outside the partition being written "
         "[2024-01-01T00:00:00+00:00, 2024-01-02T00:00:00+00:00) — 2 rows (index 2, 3)"
     ) in text
-
-
-def test_warn_rules_become_warn_checks(domains: tuple[Any, Any], resources: dict[str, Any]) -> None:
-    _, orders = domains
-    checks = orders.defs.resolve_asset_graph().asset_check_keys
-    spec = next(
-        s
-        for c in orders.defs.asset_checks or []
-        for s in c.check_specs
-        if s.name == "accepted_values_tier"
-    )
-    assert spec.key in checks
-    contract = contract_of(orders.order_facts)
-    assert contract is not None
-    rules = {name: rule for name, _, rule in check_specs(contract)}
-    assert rules["accepted_values_tier"] is not None
-    assert rules["accepted_values_tier"].severity == "warn"
