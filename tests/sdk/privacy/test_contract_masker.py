@@ -176,7 +176,8 @@ def test_erase_cli_reports_products(
         app, ["privacy", "erase", "--subject", "c-1", "--contracts", str(bad)]
     )
     assert failed.exit_code == 1
-    assert "x.yaml: not a valid contract" in str(failed.exception)
+    assert "x.yaml: invalid contract" in str(failed.exception)
+    assert "x.yaml:2:1: error: invalid YAML" in str(failed.exception)
 
 
 def test_load_holdings_needs_a_directory(tmp_path: Path) -> None:

@@ -13,11 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
 from meshkit.cdc.state import SchemaChange
-from meshkit.errors import ConfigError, MeshkitError
+from meshkit.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,7 @@ class CdcSources:
 
 def load_sources(directory: Path, database: str | None = None) -> CdcSources:
     """The CDC input ports of every contract under ``directory`` (one domain)."""
-    from meshkit.contracts import CdcInput, Contract
+    from meshkit.contracts import CdcInput, load_contract
 
     paths = sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])
     if not paths:
@@ -46,13 +43,7 @@ def load_sources(directory: Path, database: str | None = None) -> CdcSources:
     tables: list[str] = []
     needs: dict[str, list[tuple[str, str, frozenset[str]]]] = defaultdict(list)
     for path in paths:
-        try:
-            contract = Contract.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except (yaml.YAMLError, ValidationError, MeshkitError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(
-                f"{path}: not a valid contract ({first}); run 'meshkit lint {path}'"
-            ) from exc
+        contract = load_contract(path)  # ContractError: every problem as file:line:column
         ports = [p for p in contract.ports.inputs if isinstance(p, CdcInput)]
         ports = [p for p in ports if database is None or p.database == database]
         if not ports:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from meshkit.errors import MeshkitError
 from meshkit.privacy.errors import PrivacyError
 from meshkit.privacy.keys import Erasure, KeyStore
 
@@ -102,19 +101,10 @@ def holdings_of(contract: Contract) -> ProductHoldings:
 
 
 def load_contract(path: Path) -> Contract:
-    """One contract file, or ``PrivacyError`` naming the file."""
-    import yaml
-    from pydantic import ValidationError
+    """One contract file, or ``ContractError`` listing each problem as file:line:column."""
+    from meshkit.contracts import load_contract as load
 
-    from meshkit.contracts import Contract
-
-    try:
-        return Contract.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (yaml.YAMLError, ValidationError, MeshkitError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise PrivacyError(
-            f"{path}: not a valid contract ({first}); run `meshkit lint {path}`"
-        ) from None
+    return load(path)
 
 
 def load_holdings(directory: Path) -> list[ProductHoldings]:
