@@ -13,7 +13,7 @@ another product's topic (``parse_product_message``).
 
 With ``tail=False`` a partition ends at the end of its topic (for tests, backfills and
 benchmarks): when the consumer has reported the end of the partition and nothing new
-came for 0.5 s (some brokers report the end one batch early).
+came for ``end_idle`` (0.5 s; some brokers report the end one batch early).
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from meshkit.streaming.records import RawMessage, SourcePosition
 
 Batch = list[RawMessage]
 _IDLE = timedelta(milliseconds=20)
-_END_IDLE = timedelta(milliseconds=500)
+END_IDLE = timedelta(milliseconds=500)
 
 
 class _Partition(StatefulSourcePartition[Batch, int]):
     def __init__(
         self, config: Mapping[str, Any], topic: str, partition: int, offset: int,
-        batch_size: int, tail: bool,
+        batch_size: int, tail: bool, end_idle: timedelta,
     ) -> None:  # fmt: skip
         self._consumer = Consumer(dict(config))
         self._consumer.assign([TopicPartition(topic, partition, offset)])
@@ -47,6 +47,7 @@ class _Partition(StatefulSourcePartition[Batch, int]):
         self._offset = offset
         self._batch_size = batch_size
         self._tail = tail
+        self._end_idle = end_idle
         self._eof = False
         self._awake: datetime | None = None
         self._last = datetime.now(UTC)
@@ -73,7 +74,7 @@ class _Partition(StatefulSourcePartition[Batch, int]):
             self._awake = None
             self._last = now
             return [batch]
-        if self._eof and not self._tail and now - self._last > _END_IDLE:
+        if self._eof and not self._tail and now - self._last > self._end_idle:
             raise StopIteration
         self._awake = now + _IDLE
         return []
@@ -105,6 +106,7 @@ class KafkaBatchSource(FixedPartitionedSource[Batch, int]):
         tail: bool = True,
         batch_size: int = 5000,
         config: Mapping[str, Any] | None = None,
+        end_idle: timedelta = END_IDLE,
     ) -> None:
         if isinstance(topics, str):
             raise TypeError("topics must be a list of topic names, not a string")
@@ -113,6 +115,7 @@ class KafkaBatchSource(FixedPartitionedSource[Batch, int]):
         self.tail = tail
         self.batch_size = batch_size
         self.config = dict(config or {})
+        self.end_idle = end_idle
 
     def _consumer_config(self) -> dict[str, Any]:
         return {
@@ -145,8 +148,9 @@ class KafkaBatchSource(FixedPartitionedSource[Batch, int]):
         index, topic = for_part.split("-", 1)
         offset = OFFSET_BEGINNING if resume_state is None else resume_state
         return _Partition(
-            self._consumer_config(), topic, int(index), offset, self.batch_size, self.tail
-        )
+            self._consumer_config(), topic, int(index), offset, self.batch_size, self.tail,
+            self.end_idle,
+        )  # fmt: skip
 
 
 def cdc_topics(contract: Contract, port: str | None = None) -> list[str]:

@@ -1,0 +1,360 @@
+"""Benchmark of a meshkit streaming flow: CDC events → parse → validate → mask → product topic.
+
+    python -m bench.streaming [--quick]
+
+Starts the local stack's broker (and search server, for latency) in a temporary
+directory, writes 200,000 Debezium change events (``--quick``: 10,000; inserts and
+updates of 50,000 customers) to a two-partition CDC topic, then measures, in the same run:
+
+- baseline: a bare confluent-kafka consume → produce passthrough loop (the ceiling);
+- naive: a Bytewax flow doing the same parse and mask with one ``map`` call per message
+  (Bytewax's own Kafka source and sink);
+- value: the meshkit flow (``KafkaBatchSource`` → ``Pipeline`` → ``PortSink`` with the
+  ``KafkaTopicWriter``: parse, map, validate, mask, confirmed by Kafka), 1 worker; also
+  with 2 workers (``workers2=``) and with the DuckDB warehouse port added (``warehouse=``);
+- latency: the declarative flow as ``python -m bytewax.run`` (recovery on) under a steady
+  5,000 events/s, from the event's commit time to a consumer of the product topic
+  (``kafka_p50_ms``/``kafka_p99_ms``) and to the confirmed write of the warehouse and the
+  search index (``warehouse_p99_ms``, ``search_p99_ms``).
+
+``ratio=`` is value / passthrough (target >= 0.4); ``ratio_naive=`` value / naive (target
+>= 1.5). PASS needs both.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import bytewax.operators as op
+import orjson
+from bytewax._bytewax import cli_main
+from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
+from bytewax.dataflow import Dataflow
+from bytewax.testing import run_main
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from bench._common import BenchResult, parser, report
+from meshkit.contracts import Contract
+from meshkit.contracts.loader import parse_contract
+from meshkit.local.kafka import KafkaBroker
+from meshkit.local.search import SearchServer
+from meshkit.local.settings import LocalSettings
+from meshkit.ports import DuckDBWarehouseWriter, KafkaTopicWriter, PortWriter
+from meshkit.privacy import LocalKeyStore, Masker
+from meshkit.privacy.keys import MASTER_KEY_ENV, new_master_key
+from meshkit.streaming import (
+    DeadLetters,
+    KafkaBatchSource,
+    KafkaDeadLetterPort,
+    Pipeline,
+    PortSet,
+    PortSink,
+    dead_letter_topic,
+    process,
+    read_stats,
+)
+
+RATIO_TARGET = 0.4
+NAIVE_TARGET = 1.5
+LOAD_RATE = 5_000
+CONTRACT = """
+domain: {domain}
+name: customer
+version: 1.0.0
+owner: {{team: bench, contact: bench@example.com}}
+fields:
+  - {{name: customer_id, type: string, required: true}}
+  - {{name: email, type: string, required: true, pii: email,
+     transform: {{kind: tokenize, key: customer}}}}
+  - {{name: phone, type: string, pii: phone, transform: {{kind: mask, keep_last: 4}}}}
+  - {{name: tier, type: string, required: true}}
+  - {{name: balance, type: "decimal(12,2)"}}
+  - {{name: note, type: string}}
+  - {{name: signed_up_at, type: timestamp, required: true}}
+primary_key: [customer_id]
+quality:
+  - {{kind: accepted_values, field: tier, values: [free, plus, pro]}}
+ports:
+  inputs: [{{kind: cdc, name: crm, database: crm, table: customers}}]
+  outputs:
+    - {{kind: kafka_topic, partitions: 2}}
+    - {{kind: warehouse_table}}
+    - {{kind: search_index, searchable: [tier]}}
+mapping:
+  from: crm
+  fields:
+    customer_id: {{source: id, cast: string}}
+    email: email_address
+"""
+
+
+class _Result(BenchResult):
+    @property
+    def passed(self) -> bool:
+        return super().passed and float(self.extra["ratio_naive"]) >= NAIVE_TARGET
+
+
+def _event(i: int, lsn: int, ts_ms: int, op_: str = "c") -> bytes:
+    after = {
+        "id": i,
+        "email_address": f"user{i}@example.com",
+        "phone": f"+31 6 {10000000 + i}",
+        "tier": ("free", "plus", "pro")[i % 3],
+        "balance": f"{i % 1000}.{i % 100:02d}",
+        "note": f"customer number {i}",
+        "signed_up_at": "2024-05-01T10:00:00.000000Z",
+    }
+    source = {"connector": "postgresql", "db": "crm", "schema": "public", "table": "customers",
+              "lsn": lsn, "txId": lsn // 100, "ts_ms": ts_ms, "snapshot": "false"}  # fmt: skip
+    return orjson.dumps({"before": None, "after": after, "source": source, "op": op_,
+                         "ts_ms": ts_ms})  # fmt: skip
+
+
+def _topic(admin: AdminClient, name: str, partitions: int = 2) -> str:
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[
+        name
+    ].result(10)
+    return name
+
+
+def _produce_events(bootstrap: str, topic: str, n: int) -> None:
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10_000,
+         "queue.buffering.max.messages": 500_000}
+    )  # fmt: skip
+    customers = max(n // 4, 1)
+    ts = int(time.time() * 1000)
+    for i in range(n):
+        cid = i % customers
+        value = _event(cid, 1000 + i * 10, ts, "c" if i < customers else "u")
+        while True:
+            try:
+                producer.produce(topic, value, orjson.dumps({"id": cid}))
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(60) == 0
+
+
+def _passthrough(bootstrap: str, source: str, n: int) -> float:
+    out = f"pass-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench",
+                         "enable.auto.commit": False})  # fmt: skip
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True,
+         "queue.buffering.max.messages": 500_000}
+    )  # fmt: skip
+    start = time.perf_counter()
+    consumer.assign([TopicPartition(source, p, OFFSET_BEGINNING) for p in (0, 1)])
+    seen = 0
+    while seen < n:
+        for m in consumer.consume(5000, 0.1):
+            if m.error() is not None:
+                continue
+            seen += 1
+            while True:
+                try:
+                    producer.produce(out, m.value(), m.key())
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    elapsed = time.perf_counter() - start
+    consumer.close()
+    return n / elapsed
+
+
+def _naive(bootstrap: str, source: str, n: int, masker: Masker) -> float:
+    out = f"naive-{uuid.uuid4().hex[:8]}"
+    flow = Dataflow("naive")
+    inp = op.input("in", flow, KafkaSource([bootstrap], [source], tail=False))
+
+    def parse_mask(msg: Any) -> KafkaSinkMessage[Any, Any]:
+        event = orjson.loads(msg.value)
+        after = event["after"]
+        record = {"customer_id": str(after["id"]), "email": after["email_address"],
+                  "phone": after["phone"], "tier": after["tier"], "balance": after["balance"],
+                  "note": after["note"], "signed_up_at": after["signed_up_at"]}  # fmt: skip
+        return KafkaSinkMessage(msg.key, orjson.dumps(masker.mask_record(record)))
+
+    op.output("out", op.map("parse_mask", inp, parse_mask), KafkaSink([bootstrap], out))
+    start = time.perf_counter()
+    run_main(flow)
+    return n / (time.perf_counter() - start)
+
+
+def _meshkit(
+    bootstrap: str, source: str, n: int, contract: Contract, masker: Masker, *, workers: int,
+    warehouse: Path | None = None,
+) -> float:  # fmt: skip
+    stats = Path(tempfile.mkdtemp(prefix="meshkit-bench-stats-"))
+    topic = f"{contract.address}-{uuid.uuid4().hex[:6]}"
+    pipeline = Pipeline(contract, masker, guard=False)
+
+    def ports() -> PortSet:
+        writers: dict[str, PortWriter] = {}
+        kafka = KafkaTopicWriter(bootstrap, topic=topic)
+        kafka.ensure(contract)
+        writers["kafka_topic"] = kafka
+        if warehouse is not None:
+            duck = DuckDBWarehouseWriter(warehouse)
+            duck.ensure(contract)
+            writers["warehouse_table"] = duck
+        letters = KafkaDeadLetterPort(bootstrap, dead_letter_topic(contract))
+        letters.ensure()
+        return PortSet(writers, letters, DeadLetters(contract))
+
+    flow = Dataflow("meshkit")
+    src = KafkaBatchSource(bootstrap, [source], tail=False, batch_size=5000,
+                           end_idle=timedelta(milliseconds=50))  # fmt: skip
+    routed = process("process", op.input("in", flow, src), pipeline)
+    op.output("ports", routed, PortSink(ports, partitions=workers, stats_dir=stats))
+    start = time.perf_counter()
+    if workers == 1:
+        run_main(flow)
+    else:
+        cli_main(flow, workers_per_process=workers)
+    elapsed = time.perf_counter() - start
+    counts = read_stats(stats)["counts"]
+    if counts["received"] != n or counts["written"] != n:
+        print(f"WARNING: meshkit flow counted {counts}, expected {n} events", flush=True)
+    return n / elapsed
+
+
+def _latency(
+    bootstrap: str, search_url: str, contract_text: str, keys: Path, seconds: float, tmp: Path
+) -> dict[str, float]:
+    """Commit-to-port latency under a steady load (see the module docstring)."""
+    contract, _ = parse_contract(contract_text)
+    assert contract is not None
+    (tmp / "customer.yaml").write_text(contract_text)
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    source = _topic(admin, f"{contract.domain}.cdc.public.customers")
+    rec = tmp / "recovery"
+    rec.mkdir()
+    subprocess.run([sys.executable, "-m", "bytewax.recovery", str(rec), "1"], check=True)
+    env = {**os.environ, "MESHKIT_STREAMING_CONTRACT": str(tmp / "customer.yaml"),
+           "MESHKIT_STREAMING_BROKERS": bootstrap,
+           "MESHKIT_STREAMING_WAREHOUSE": str(tmp / "latency.duckdb"),
+           "MESHKIT_STREAMING_SEARCH_URL": search_url,
+           "MESHKIT_STREAMING_KEYSTORE_DIR": str(keys),
+           "MESHKIT_STREAMING_STATS_DIR": str(tmp / "stats"),
+           "MESHKIT_STREAMING_BATCH_SIZE": "1000"}  # fmt: skip
+    flow = subprocess.Popen(
+        [sys.executable, "-m", "bytewax.run", "meshkit.streaming.declarative:flow",
+         "-r", str(rec), "-s", "1", "-b", "0"], env=env,
+    )  # fmt: skip
+    sent: dict[bytes, float] = {}
+    got: list[float] = []
+    stop = threading.Event()
+
+    def consume() -> None:
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "lat",
+                             "fetch.wait.max.ms": 10})  # fmt: skip
+        while contract.address not in consumer.list_topics(timeout=5).topics:
+            time.sleep(0.1)
+        consumer.assign([TopicPartition(contract.address, p, OFFSET_BEGINNING) for p in (0, 1)])
+        while not stop.is_set():
+            for m in consumer.consume(1000, 0.05):
+                if m.error() is None and m.key() in sent:
+                    got.append(time.time() - sent[m.key()])
+        consumer.close()
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+    time.sleep(4.0)  # the flow's start-up
+    start = time.time()
+    i = 0
+    while time.time() - start < seconds:
+        due = start + i / LOAD_RATE
+        if due > time.time():
+            time.sleep(due - time.time())
+        now = time.time()
+        sent[str(i).encode()] = now
+        producer.produce(source, _event(i, 1000 + i * 10, int(now * 1000)),
+                         orjson.dumps({"id": i}))  # fmt: skip
+        producer.poll(0)
+        i += 1
+    producer.flush(30)
+    time.sleep(3.0)
+    stop.set()
+    thread.join()
+    flow.kill()
+    flow.wait()
+    stats = read_stats(tmp / "stats")["latency_ms"]
+    got.sort()
+    out = {
+        "kafka_p50_ms": 1000 * got[len(got) // 2] if got else float("nan"),
+        "kafka_p99_ms": 1000 * got[int(len(got) * 0.99)] if got else float("nan"),
+        "latency_events": float(len(got)),
+    }
+    for port, name in (("warehouse_table", "warehouse"), ("search_index", "search")):
+        values = next(iter(stats.get(port, {}).values()), {})
+        out[f"{name}_p50_ms"] = float(values.get("p50", "nan"))
+        out[f"{name}_p99_ms"] = float(values.get("p99", "nan"))
+    return out
+
+
+def main() -> None:
+    args = parser(__doc__ or "").parse_args()
+    n = 10_000 if args.quick else 200_000
+    os.environ.setdefault(MASTER_KEY_ENV, new_master_key())
+    with tempfile.TemporaryDirectory(prefix="meshkit-bench-streaming-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        settings = LocalSettings(state_dir=tmp / "local", kafka_port=0, search_port=0)
+        broker, search = KafkaBroker(settings), SearchServer(settings)
+        bootstrap = broker.start().address
+        search_url = search.start().address
+        try:
+            contract_text = CONTRACT.format(domain=f"bench{uuid.uuid4().hex[:6]}")
+            contract, problems = parse_contract(contract_text)
+            assert contract is not None, problems
+            with LocalKeyStore.open(tmp / "keys") as store:
+                store.create_token_key("customer")
+                masker = Masker.from_contract(contract, store=store)
+                admin = AdminClient({"bootstrap.servers": bootstrap})
+                source = _topic(admin, f"in-{uuid.uuid4().hex[:8]}")
+                _produce_events(bootstrap, source, n)
+                print(f"{n:,} CDC events in {source}", flush=True)
+                passthrough = _passthrough(bootstrap, source, n)
+                print(f"passthrough (confluent-kafka loop): {passthrough:,.0f} events/s")
+                naive = _naive(bootstrap, source, n, masker)
+                print(f"naive Bytewax map per message:      {naive:,.0f} events/s")
+                one = _meshkit(bootstrap, source, n, contract, masker, workers=1)
+                print(f"meshkit flow, 1 worker:             {one:,.0f} events/s")
+                two = _meshkit(bootstrap, source, n, contract, masker, workers=2)
+                print(f"meshkit flow, 2 workers:            {two:,.0f} events/s")
+                wh = _meshkit(bootstrap, source, n, contract, masker, workers=1,
+                              warehouse=tmp / "bench.duckdb")  # fmt: skip
+                print(f"meshkit flow + DuckDB warehouse:    {wh:,.0f} events/s")
+            latency = _latency(bootstrap, search_url, contract_text, tmp / "keys",
+                               3.0 if args.quick else 10.0, tmp)  # fmt: skip
+            print("latency (ms): " + ", ".join(f"{k}={v:.0f}" for k, v in latency.items()))
+        finally:
+            search.stop()
+            broker.stop()
+    extra: dict[str, Any] = {
+        "ratio_naive": round(one / naive, 3),
+        "naive": round(naive),
+        "workers2": round(two),
+        "warehouse": round(wh),
+        **{k: round(v, 1) for k, v in latency.items()},
+    }
+    report(_Result("streaming", one, passthrough, RATIO_TARGET, extra=extra))
+
+
+if __name__ == "__main__":
+    main()
