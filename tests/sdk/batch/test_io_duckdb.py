@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from meshkit.batch import product_asset, product_checks
+from meshkit.batch import load_contract, product_asset, product_checks
 from meshkit.contracts import Contract
 from tests.sdk.batch.conftest import customers_table
 
@@ -175,3 +177,50 @@ def test_checks_pass_on_good_data(customer_contract: Contract, resources: dict[s
     }
     failed = {n: e.description for n, e in evaluations.items() if not e.passed}
     assert failed == {}
+
+
+def test_structs_arrays_encryption_and_dropped_members(
+    resources: dict[str, Any], warehouse: Path
+) -> None:
+    contract = load_contract(Path(__file__).parents[2] / "fixtures/contracts/valid/customer.yaml")
+    recent = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+
+    @product_asset(contract)
+    def customer() -> pa.Table:
+        return pa.table(
+            {
+                "customer_id": ["a", "b"],
+                "email": ["ada@example.com", "bob@example.com"],
+                "full_name": ["Ada Lovelace", "Bob Marley"],
+                "birth_date": [dt.date(1990, 5, 17), None],
+                "phone": ["+44 20 7946 0958", None],
+                "tier": ["free", "pro"],
+                "lifetime_value": [Decimal("1.50"), None],
+                "address": [
+                    {
+                        "street": "1 Main St",
+                        "postal_code": "12345",
+                        "city": "Berlin",
+                        "country": "DE",
+                    },
+                    None,
+                ],
+                "interests": [["chess"], []],
+                "signed_up_at": [recent, recent],
+                "updated_at": [recent, recent],
+            }
+        )
+
+    result = dg.materialize([customer, product_checks(customer)], resources=resources)
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    rows = _table(warehouse).to_pylist()
+    first = rows[0]
+    assert first["full_name"].startswith("enc:v1:")
+    assert first["phone"] == "************0958"
+    assert first["address"] == {"postal_code": "1234", "city": "Berlin", "country": "DE"}
+    assert first["birth_date"] == dt.date(1990, 1, 1)
+    assert first["interests"] == ["chess"]
+    assert rows[1]["address"] is None
+    assert "Lovelace" not in repr(rows)
+    assert "Main St" not in repr(rows)

@@ -28,6 +28,7 @@ from meshkit.batch.assets import contract_of, warehouse_table
 from meshkit.batch.inputs import product_key
 from meshkit.batch.reporting import RegistryReporter
 from meshkit.batch.resources import REGISTRY_KEY, WAREHOUSE_KEY
+from meshkit.batch.validate import show
 from meshkit.batch.warehouse import WarehouseSession
 from meshkit.contracts import (
     AcceptedValues,
@@ -155,7 +156,7 @@ class _Evaluator:
             f"SELECT DISTINCT {self.col(path)} FROM {self.ref} WHERE {condition} "
             f"LIMIT {_MAX_EXAMPLES}"
         )
-        return [repr(v) for v in self.s.query(sql).column(0).to_pylist()]
+        return [show(v) for v in self.s.query(sql).column(0).to_pylist()]
 
     def condition(self, rule: QualityRule) -> str | None:
         """The SQL condition of a row breaking a per-record rule (None for other rules)."""

@@ -34,22 +34,28 @@ _SCALARS: dict[str, pa.DataType] = {
 }
 
 
-def arrow_type(data_type: DataType, members: tuple[FieldSpec, ...] | None = None) -> pa.DataType:
-    """The Arrow type of a contract type (``members``: the fields of a struct)."""
+def arrow_type(
+    data_type: DataType, members: tuple[FieldSpec, ...] | None = None, *, strict: bool = True
+) -> pa.DataType:
+    """The Arrow type of a contract type (``members``: the fields of a struct).
+
+    ``strict=False``: every struct member nullable (required members are checked apart).
+    """
     if data_type.kind == "decimal":
         assert data_type.precision is not None
         return pa.decimal128(data_type.precision, data_type.scale or 0)
     if data_type.kind == "array":
         assert data_type.element is not None
-        return pa.list_(arrow_type(data_type.element, members))
+        return pa.list_(arrow_type(data_type.element, members, strict=strict))
     if data_type.kind == "struct":
-        return pa.struct([arrow_field(m) for m in members or ()])
+        return pa.struct([arrow_field(m, strict=strict) for m in members or ()])
     return _SCALARS[data_type.kind]
 
 
-def arrow_field(spec: FieldSpec) -> pa.Field:
-    """The Arrow field of a contract field (nullable unless required)."""
-    return pa.field(spec.name, arrow_type(spec.data_type, spec.fields), nullable=not spec.required)
+def arrow_field(spec: FieldSpec, *, strict: bool = True) -> pa.Field:
+    """The Arrow field of a contract field (nullable unless required and ``strict``)."""
+    typ = arrow_type(spec.data_type, spec.fields, strict=strict)
+    return pa.field(spec.name, typ, nullable=not (spec.required and strict))
 
 
 def arrow_schema(contract: Contract) -> pa.Schema:

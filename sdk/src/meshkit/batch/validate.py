@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +39,15 @@ from meshkit.errors import MeshkitError
 MAX_ROWS_SHOWN = 5
 _PER_RECORD = (NotNull, AcceptedValues, Range, Regex)
 _ROW = "__meshkit_row"
+
+
+def show(value: Any) -> str:
+    """A value as a message shows it: ISO dates and times, plain decimals, quoted text."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,7 @@ def conform(
     columns: list[pa.Array] = []
     fields: list[pa.Field] = []
     for spec in contract.fields:
-        target = arrow_field(spec)
+        target = arrow_field(spec, strict=False)
         if spec.name not in table.column_names:
             if spec.required:
                 problems.append(Violation(spec.name, "missing", "the required column is missing"))
@@ -120,7 +129,7 @@ def conform(
                 continue
             column = cast
         columns.append(column)
-        fields.append(target.with_nullable(True))
+        fields.append(target)
     if problems:
         raise ContractViolationError(contract.address, problems)
     out = pa.Table.from_arrays(columns, schema=pa.schema(fields))
@@ -183,6 +192,8 @@ def _cast(spec: FieldSpec, array: pa.Array, target: pa.DataType) -> pa.Array | V
             "(time-zone aware); attach one in the asset (e.g. UTC)",
         )
     try:
+        if pa.types.is_integer(array.type) and pa.types.is_decimal(target):
+            array = array.cast(pa.decimal128(38, target.scale))  # room for any int64
         return array.cast(target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         return Violation(
@@ -228,7 +239,7 @@ def _violation(
     examples: tuple[str, ...] = ()
     if spec is not None and spec.pii is None and rule not in {"required", "not_null"}:
         values = _column(table, path).take(rows).to_pylist()
-        examples = tuple(dict.fromkeys(repr(v) for v in values))
+        examples = tuple(dict.fromkeys(show(v) for v in values))
     return Violation(path, rule, message, count, tuple(rows.to_pylist()), examples)
 
 
@@ -284,6 +295,10 @@ def _rule_mask(rule: NotNull | AcceptedValues | Range | Regex, column: pa.Array)
 
 
 def _scalar(bound: Any, typ: pa.DataType) -> pa.Scalar:
+    if isinstance(bound, str) and pa.types.is_timestamp(typ):
+        bound = datetime.fromisoformat(bound)
+    elif isinstance(bound, str) and pa.types.is_date(typ):
+        bound = date.fromisoformat(bound)
     if isinstance(bound, datetime) and bound.tzinfo is None:
         bound = bound.replace(tzinfo=UTC)
     if pa.types.is_decimal(typ) and not isinstance(bound, str):
@@ -320,7 +335,7 @@ def _primary_key(contract: Contract, table: pa.Table) -> list[Violation]:
     extra = pc.sum(pc.subtract(dup[f"{_ROW}_count"], 1)).as_py()
     firsts = sorted(dup[f"{_ROW}_max"].to_pylist())[:MAX_ROWS_SHOWN]
     pii = any(contract.field(k) is not None and contract.field(k).pii for k in keys)  # type: ignore[union-attr]
-    examples = () if pii else tuple(repr(v) for v in dup.select(keys).slice(0, 3).to_pylist())
+    examples = () if pii else tuple(show(v) for v in dup.select(keys).slice(0, 3).to_pylist())
     return [
         Violation(
             ", ".join(keys),
