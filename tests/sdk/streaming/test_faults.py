@@ -76,6 +76,11 @@ class FlowProcess:
         assert self.proc is not None
         return self.proc.poll() is None
 
+    def close(self) -> None:
+        """Kill the flow if it still runs (a failed assertion must not leave it behind)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()
+
     def wait_until(self, total: int, timeout: float) -> None:
         """Until a snapshot (ports flushed) counted every message; then stop the flow."""
         deadline = time.monotonic() + timeout
@@ -136,34 +141,39 @@ def test_kill_9_at_random_moments_is_effectively_once(
     tmp_path: Path,
 ) -> None:
     contract = unique_contract(directory=tmp_path)
-    stream = customer_stream(20_000, customers=3000, seed=11, poison=40)
+    # Sized so that 10 kills land before the end even on a quiet machine (a snapshot
+    # epoch moves 1,000-4,000 events; 20,000 ran out after 9 rounds once).
+    stream = customer_stream(40_000, customers=3000, seed=11, poison=40)
     topic = setup_input(kafka_broker, contract, stream)
     flow = FlowProcess(tmp_path, flow_env(tmp_path, tmp_path, kafka_broker, postgres_database,
                                           search_server.url, keystore_dir))  # fmt: skip
-    rng = random.Random(5)
-    total = len(stream.messages)
-    kills = 0
-    progress = []
-    for _ in range(10):
+    try:
+        rng = random.Random(5)
+        total = len(stream.messages)
+        kills = 0
+        progress = []
+        for _ in range(10):
+            flow.start()
+            before = flow.received()
+            if rng.random() < 0.3:  # during start-up or the first epoch
+                time.sleep(rng.uniform(0.5, 3.0))
+            else:  # once a snapshot went through: while it reads, writes or snapshots
+                deadline = time.monotonic() + 30
+                while flow.received() <= before and flow.alive() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                time.sleep(rng.uniform(0.0, 0.6))
+            if flow.received() >= total:
+                break
+            flow.kill()
+            kills += 1
+            progress.append(flow.received())
+        assert kills == 10, progress  # every round killed the flow mid-run
         flow.start()
-        before = flow.received()
-        if rng.random() < 0.3:  # during start-up or the first epoch
-            time.sleep(rng.uniform(0.5, 3.0))
-        else:  # once a snapshot went through: while it reads, writes or snapshots
-            deadline = time.monotonic() + 30
-            while flow.received() <= before and flow.alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(rng.uniform(0.0, 0.6))
-        if flow.received() >= total:
-            break
-        flow.kill()
-        kills += 1
-        progress.append(flow.received())
-    assert kills == 10, progress  # every round killed the flow mid-run
-    flow.start()
-    flow.wait_until(total, timeout=180)
-    check_ports(contract, stream, topic, tmp_path, kafka_broker, postgres_database,
-                search_server, keystore_dir)  # fmt: skip
+        flow.wait_until(total, timeout=180)
+        check_ports(contract, stream, topic, tmp_path, kafka_broker, postgres_database,
+                    search_server, keystore_dir)  # fmt: skip
+    finally:
+        flow.close()
 
 
 def test_broker_frozen_then_resumed_loses_nothing(
@@ -183,15 +193,18 @@ def test_broker_frozen_then_resumed_loses_nothing(
     flow = FlowProcess(tmp_path, flow_env(tmp_path, tmp_path, kafka_broker, postgres_database,
                                           search_server.url, keystore_dir))  # fmt: skip
     flow.start()
-    deadline = time.monotonic() + 30
-    while flow.received() == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.kill(record.pid, signal.SIGSTOP)
     try:
-        time.sleep(5.0)
-        assert flow.alive()
+        deadline = time.monotonic() + 30
+        while flow.received() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(record.pid, signal.SIGSTOP)
+        try:
+            time.sleep(5.0)
+            assert flow.alive()
+        finally:
+            os.kill(record.pid, signal.SIGCONT)
+        flow.wait_until(len(stream.messages), timeout=120)
     finally:
-        os.kill(record.pid, signal.SIGCONT)
-    flow.wait_until(len(stream.messages), timeout=120)
+        flow.close()
     check_ports(contract, stream, topic, tmp_path, kafka_broker, postgres_database,
                 search_server, keystore_dir)  # fmt: skip
