@@ -264,6 +264,9 @@ def _latency(
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "lat",
                              "fetch.wait.max.ms": 10})  # fmt: skip
         while contract.address not in consumer.list_topics(timeout=5).topics:
+            if stop.is_set():  # the flow never created its topic (it died): do not hang
+                consumer.close()
+                return
             time.sleep(0.1)
         consumer.assign([TopicPartition(contract.address, p, OFFSET_BEGINNING) for p in (0, 1)])
         while not stop.is_set():
@@ -292,9 +295,14 @@ def _latency(
     time.sleep(3.0)
     stop.set()
     thread.join()
+    if flow.poll() is not None:
+        print(f"the latency flow exited early (code {flow.returncode}); latency not measured")
     flow.kill()
     flow.wait()
-    stats = read_stats(tmp / "stats")["latency_ms"]
+    try:
+        stats = read_stats(tmp / "stats")["latency_ms"]
+    except (OSError, KeyError, ValueError):  # the flow died before its first snapshot
+        stats = {}
     got.sort()
     out = {
         "kafka_p50_ms": 1000 * got[len(got) // 2] if got else float("nan"),
