@@ -3,16 +3,19 @@
 import dagster as dg
 import duckdb
 import pytest
-
-from meshkit.batch import local_resources, product_checks
 {%- if cookiecutter.__streaming == 'yes' %}
-from meshkit.batch import load_contract
+from meshkit.batch import load_contract, local_resources, product_checks
 from meshkit.ports import DuckDBWarehouseWriter
-from {{ cookiecutter.__package_name }}.defs.assets import CONTRACTS, {{ cookiecutter.product_name }}_daily as product
+
+from {{ cookiecutter.__package_name }}.definitions import defs
+from {{ cookiecutter.__package_name }}.defs.assets import CONTRACTS
+from {{ cookiecutter.__package_name }}.defs.assets import {{ cookiecutter.product_name }}_daily as product
 {%- else %}
+from meshkit.batch import local_resources, product_checks
+
+from {{ cookiecutter.__package_name }}.definitions import defs
 from {{ cookiecutter.__package_name }}.defs.assets import {{ cookiecutter.product_name }} as product
 {%- endif %}
-from {{ cookiecutter.__package_name }}.definitions import defs
 
 DATASET = "{{ cookiecutter.__warehouse_dataset }}"
 

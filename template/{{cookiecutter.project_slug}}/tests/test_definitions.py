@@ -24,7 +24,7 @@ def test_asset_graph():
 
 def test_product_metadata_comes_from_the_contract():
     spec = defs.resolve_asset_graph().get(
-        dg.AssetKey(["{{ cookiecutter.__domain }}", "{{ cookiecutter.product_name }}", "v1"])
+        dg.AssetKey(["{{ cookiecutter.__domain }}", "{{ cookiecutter.product_name }}", "v1"]),
     )
     assert spec.group_name == "{{ cookiecutter.__domain }}"
     assert spec.tags["meshkit/pii"] == "true"

@@ -7,11 +7,11 @@ warehouse and the product topic; a broken event goes to the dead-letter topic.
 import json
 
 import duckdb
+import meshkit.streaming as ms
 from bytewax.testing import run_main
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-import meshkit.streaming as ms
 from {{ cookiecutter.__package_name }}.flow import build
 
 CDC_TOPIC = "{{ cookiecutter.__kafka_prefix }}.cdc.public.{{ cookiecutter.source_table }}"

@@ -4,15 +4,15 @@
 """
 
 from pathlib import Path
-{%- if cookiecutter.warehouse == 'duckdb' %}
 
+{% if cookiecutter.warehouse == 'duckdb' -%}
 import dagster as dg
-{%- endif %}
-
+{% endif -%}
 from meshkit.batch import build_definitions{% if cookiecutter.warehouse == 'duckdb' %}, current_environment{% endif %}
 {%- if cookiecutter.warehouse == 'duckdb' %}
 from meshkit.batch.resources import DuckDBWarehouse
 {%- endif %}
+
 from {{ cookiecutter.__package_name }} import defs
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"

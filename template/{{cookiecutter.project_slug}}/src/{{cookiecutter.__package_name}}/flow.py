@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
-
 import meshkit.streaming as ms
+from bytewax.dataflow import Dataflow
 from meshkit.batch import load_contract
 from meshkit.privacy import Masker
 from meshkit.streaming.flows import open_store
@@ -41,7 +40,9 @@ def build(
         letters = ms.KafkaDeadLetterPort(settings.brokers, ms.dead_letter_topic(contract))
         letters.ensure()
         return ms.PortSet(
-            ms.port_writers(contract, settings), letters, ms.DeadLetters(contract)
+            ms.port_writers(contract, settings),
+            letters,
+            ms.DeadLetters(contract),
         )
 
     flow = Dataflow("{{ cookiecutter.__domain }}_{{ cookiecutter.product_name }}")
@@ -59,7 +60,12 @@ def build(
     masked = ms.mask("mask", valid.oks, masker)
     guarded = ms.pii_guard("pii_guard", masked.oks, contract)
     failures = op.merge(
-        "failures", parsed.errs, mapped.errs, valid.errs, masked.errs, guarded.errs
+        "failures",
+        parsed.errs,
+        mapped.errs,
+        valid.errs,
+        masked.errs,
+        guarded.errs,
     )
     sink = ms.PortSink(open_ports or default_ports, stats_dir=settings.stats_dir)
     ms.write_ports("ports", guarded.oks, failures, sink)

@@ -11,7 +11,6 @@ import pyarrow as pa
 {%- if cookiecutter.__streaming == 'yes' %}
 import pyarrow.compute as pc
 {%- endif %}
-
 from meshkit.batch import product_asset
 
 CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"
