@@ -1,71 +1,73 @@
-"""The streaming flow end to end on a real (embedded) broker and a DuckDB warehouse.
-
-Debezium change events go into the CDC topic; the product's rows come out masked in the
-warehouse and the product topic; a broken event goes to the dead-letter topic.
+"""The customers domain end to end on the embedded stack: the CRM's table in PostgreSQL,
+CDC into Kafka, the flow, and the product in its three ports (topic, warehouse, search).
 """
 
-import json
+import threading
+import time
 
 import duckdb
 import meshkit.streaming as ms
+import psycopg2
 from bytewax.testing import run_main
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from meshkit.cdc import Capture, build_config
+from meshkit.cdc.sources import load_sources
 
-from customers.flow import build
+from customers import service
+from customers.flow import CONTRACT, build
 
-CDC_TOPIC = "customers.cdc.public.customers"
-PEOPLE = [
-    (1, "ada@example.com", "Ada Lovelace", 7648, "GB"),
-    (2, "alan@example.org", "Alan Turing", 5652, "GB"),
-    (3, "grace@example.net", "Grace Hopper", 3629, "US"),
-]
+PEOPLE = 300
 
 
-def _event(lsn, op, row):
-    return json.dumps(
-        {"before": None, "after": row, "op": op, "ts_ms": 1714557600000,
-         "source": {"lsn": lsn, "txId": lsn, "ts_ms": 1714557600000, "table": "customers"}}
-    ).encode()  # fmt: skip
+def capture(dsn, brokers, state_dir, expected):
+    """Run CDC until ``expected`` change events reached Kafka, then stop it cleanly."""
+    sources = load_sources(CONTRACT.parent)
+    config = build_config(
+        dsn=dsn, tables=list(sources.tables), topic_prefix=sources.topic_prefix,
+        slot=f"meshkit_{sources.domain}", publication=f"meshkit_{sources.domain}",
+        bootstrap_servers=brokers, state_dir=state_dir,
+    )  # fmt: skip
+    cdc = Capture(config)
+    stop = threading.Event()
+    thread = threading.Thread(target=cdc.run, args=(stop,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while cdc.progress.events < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    thread.join(30)
+    assert cdc.progress.events >= expected, cdc.progress
+    return cdc.progress.events
 
 
-def _produce(brokers):
-    admin = AdminClient({"bootstrap.servers": brokers})
-    for future in admin.create_topics([NewTopic(CDC_TOPIC, 1)]).values():
-        future.result()
-    producer = Producer({"bootstrap.servers": brokers})
-    for lsn, (pk, email, name, birth_days, country) in enumerate(PEOPLE, start=100):
-        row = {"id": pk, "email": email, "name": name, "birth_date": birth_days,
-               "country": country, "created_at": "2024-05-01T10:00:00Z"}  # fmt: skip
-        producer.produce(CDC_TOPIC, key=json.dumps({"id": pk}), value=_event(lsn, "c", row))
-    # a change without its required e-mail: refused, kept in the dead-letter port
-    broken = {"id": 4, "email": None, "name": "Nobody", "birth_date": None,
-              "country": "FR", "created_at": "2024-05-01T10:00:00Z"}  # fmt: skip
-    producer.produce(CDC_TOPIC, key=json.dumps({"id": 4}), value=_event(200, "c", broken))
-    assert producer.flush(10) == 0
+def test_crm_changes_reach_every_port_masked(
+    postgres_database, kafka_broker, search_server, tmp_path, local_keys
+):
+    service.seed(postgres_database, PEOPLE)
+    with psycopg2.connect(postgres_database) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM customers WHERE status <> 'test'")
+        (real,) = cur.fetchone()
+    conn.close()
+    capture(postgres_database, kafka_broker, tmp_path / "cdc", PEOPLE)
 
-
-def test_flow_writes_masked_rows_and_dead_letters(kafka_broker, tmp_path, local_keys):
-    _produce(kafka_broker)
     warehouse = tmp_path / "warehouse.duckdb"
     settings = ms.StreamingSettings(
-        brokers=kafka_broker,
-        warehouse=warehouse,
-        keystore_dir=local_keys,
-        stats_dir=tmp_path / "stats",
-        tail=False,
-    )
+        brokers=kafka_broker, warehouse=warehouse, search_url=search_server.url,
+        keystore_dir=local_keys, stats_dir=tmp_path / "stats", tail=False,
+    )  # fmt: skip
     run_main(build(settings))
 
     counts = ms.read_stats(tmp_path / "stats")["counts"]
     assert counts["received"] == counts["written"] + counts["skipped"] + counts["dead_letters"]
-    assert counts["dead_letters"] == 1
+    assert counts["dead_letters"] == 0, counts
+    assert counts["written"] == real
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = con.execute(
-            "SELECT customer_id, email, full_name, birth_date::VARCHAR "
-            "FROM customers.customer_v1 ORDER BY 1"
+            "SELECT email, full_name, birth_date FROM customers.customer_v1"
         ).fetchall()
-    assert [r[0] for r in rows] == ["1", "2", "3"]
-    assert all(r[1].startswith("tok:") for r in rows)
-    assert all(r[2] not in {p[2] for p in PEOPLE} for r in rows)
-    assert [r[3] for r in rows] == ["1990-01-01", "1985-01-01", "1979-01-01"]
+    assert len(rows) == real
+    assert all(email.startswith("tok:") and "@" not in email for email, _, _ in rows)
+    assert all(name is None or " " not in name for _, name, _ in rows)
+    assert all(born is None or (born.month, born.day) == (1, 1) for _, _, born in rows)
+    search = search_server.client()
+    search.indices.refresh(index="customers.customer.v1")
+    assert search.count(index="customers.customer.v1")["count"] == real
