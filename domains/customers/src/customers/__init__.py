@@ -1,1 +1,0 @@
-"""Customers: Customers of the shop: who they are, with personal data protected."""

@@ -1,1 +1,0 @@
-"""Orders: Orders placed in the shop, as a stream and as daily facts."""

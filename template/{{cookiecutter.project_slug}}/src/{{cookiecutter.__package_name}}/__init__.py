@@ -1,1 +1,0 @@
-"""{{ cookiecutter.domain_name }}: {{ cookiecutter.description }}"""
