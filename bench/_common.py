@@ -11,10 +11,23 @@ machines are noisy, so absolute numbers mean little) and ends with one line::
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+WATCHDOG_ENV = "MESHKIT_BENCH_WATCHDOG"
+"""Seconds after which a benchmark prints every thread's stack and exits (unset: never).
+
+The smoke test sets it, so a benchmark that hangs fails with the place it hung instead of
+running into the test's timeout with nothing to show."""
+
+if os.environ.get(WATCHDOG_ENV):
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # keep progress
+    faulthandler.dump_traceback_later(float(os.environ[WATCHDOG_ENV]), exit=True, file=sys.stderr)
 
 
 @dataclass(frozen=True)

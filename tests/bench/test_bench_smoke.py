@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import discover, parse_bench_line
+from bench._common import WATCHDOG_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,15 +22,18 @@ def test_there_are_benchmarks() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", discover())
 def test_benchmark_quick_mode_reports(name: str) -> None:
+    # A hung benchmark dumps its threads' stacks and exits after 240 s (the watchdog),
+    # well before this test's own limits, so the failure shows where it hung.
     proc = subprocess.run(
         [sys.executable, "-m", f"bench.{name}", "--quick"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=400,
         check=False,
+        env={**os.environ, WATCHDOG_ENV: "240"},
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-6000:]}"
     fields = parse_bench_line(proc.stdout)
     assert fields is not None, f"no BENCH line in output:\n{proc.stdout[-2000:]}"
     assert fields["name"] == name

@@ -175,7 +175,7 @@ CANARY = {
 }
 RAW = [
     "canary.person", "canary.local", "87654321", "Carla", "Kanaalstraat", "1987-07-23",
-    "1987, 7, 23", "08:30:11", "87654", "3.14159", "203.0.113.219", "3521 KZ", "KZ",
+    "1987, 7, 23", "08:30:11", "87654", "3.14159", "203.0.113.219", "3521 KZ",
     "NL91ABNA0417164300", "0417164300", "998877665544",
 ]  # fmt: skip
 
@@ -207,6 +207,10 @@ def test_canary_no_raw_value_survives_any_path(masker: Masker) -> None:
             assert raw.encode() not in blob, f"{raw!r} leaked into the {where} output"
         for name, packed in binary.items():
             assert packed not in blob, f"raw {name} leaked into the {where} output"
+    # The postcode's letters alone are too short to search for in binary output (two bytes
+    # turn up in random ciphertext by chance), so they are checked in the column itself.
+    for value in [*out_table.column("postcode").to_pylist(), out_records[0].get("postcode")]:
+        assert value is None or "KZ" not in value
     assert b"c-canary" in blobs["record (json)"]  # the canary check does see unmasked fields
 
 
