@@ -95,9 +95,21 @@ def test_validate_required_key_and_quality_rules(contract: Contract) -> None:
         ("email", "validate"),
         ("balance", "validate"),
     ]
-    assert "is not one of 'free', 'plus', 'pro'" in out.errs[0].reason
-    assert "required, but null or missing" in out.errs[1].reason
-    assert "outside the range 0" in out.errs[2].reason
+    assert out.errs[0].reason == "field 'tier': Input should be 'free', 'plus' or 'pro'"
+    assert out.errs[1].reason == "field 'email': is required, but null"
+    assert out.errs[2].reason == "field 'balance': Input should be greater than or equal to 0"
+
+
+def test_validate_names_every_broken_rule_of_a_record(contract: Contract) -> None:
+    mapped = MapStep(contract)(
+        records(envelope("c", None, row(1, tier="gold", balance_cents_eur="-1.00"), 100))
+    ).oks
+    (failure,) = ValidateStep(contract)(mapped).errs
+    assert failure.field == "tier"
+    assert failure.reason == (
+        "field 'tier': Input should be 'free', 'plus' or 'pro'; "
+        "field 'balance': Input should be greater than or equal to 0"
+    )
 
 
 def test_mask_applies_the_contract_transforms(contract: Contract, masker: Masker) -> None:

@@ -28,6 +28,8 @@ _GROUPS: tuple[str, ...] = (
     "meshkit.cli.privacy",
     "meshkit.cli.cdc",
     "meshkit.cli.contract",
+    "meshkit.cli.hooks",
+    "meshkit.cli.template",
 )
 
 

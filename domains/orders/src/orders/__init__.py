@@ -1,0 +1,1 @@
+"""Orders: Orders placed in the shop, as a stream and as daily facts."""

@@ -1,0 +1,28 @@
+"""The Dagster definitions load, and the asset graph is the one we expect.
+
+A change to the graph (a renamed product, a new input) shows up here as a diff.
+"""
+
+import dagster as dg
+
+from orders.definitions import defs
+
+
+def test_asset_graph():
+    graph = defs.resolve_asset_graph()
+    keys = sorted(key.to_user_string() for key in graph.get_all_asset_keys())
+    assert keys == sorted(
+        [
+            "orders/cdc/public/orders",
+            "orders/order/v1",
+            "orders/order_daily/v1",
+        ]
+    )
+
+
+def test_product_metadata_comes_from_the_contract():
+    spec = defs.resolve_asset_graph().get(
+        dg.AssetKey(["orders", "order", "v1"]),
+    )
+    assert spec.group_name == "orders"
+    assert spec.tags["meshkit/pii"] == "true"

@@ -1,0 +1,103 @@
+# ruff: noqa: F821, T201 - cookiecutter renders this file first (its placeholders look undefined)
+"""Reject bad answers before anything is generated, with a message saying what to type."""
+
+import keyword
+import re
+import sys
+from pathlib import Path
+
+ANSWERS = {
+    "domain_name": {{cookiecutter.domain_name | tojson}},
+    "project_slug": {{cookiecutter.project_slug | tojson}},
+    "description": {{cookiecutter.description | tojson}},
+    "owner_team": {{cookiecutter.owner_team | tojson}},
+    "owner_contact": {{cookiecutter.owner_contact | tojson}},
+    "product_name": {{cookiecutter.product_name | tojson}},
+    "source_database": {{cookiecutter.source_database | tojson}},
+    "source_table": {{cookiecutter.source_table | tojson}},
+    "meshkit_version": {{cookiecutter.meshkit_version | tojson}},
+    "meshkit_path": {{cookiecutter.meshkit_path | tojson}},
+}
+PACKAGE = {{cookiecutter.__package_name | tojson}}
+
+SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+VERSION = re.compile(r"^\d+\.\d+(\.\d+)?([a-z]+\d+)?$")
+TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+# Names meshkit, Dagster, Bytewax or Python already use: a domain called so would shadow them.
+RESERVED = {
+    "meshkit", "meshkit_platform", "platform", "dagster", "bytewax", "kafka", "duckdb",
+    "pyarrow", "pytest", "test", "tests", "src", "sdk", "template", "domains", "cdc",
+    "contracts", "defs", "flow", "definitions", "main", "deadletter", "setup", "site",
+}  # fmt: skip
+
+
+def problems() -> list[str]:
+    a = ANSWERS
+    found: list[str] = []
+    if not a["domain_name"].strip():
+        found.append("domain_name: empty; give the domain's name in words, e.g. 'Customers'")
+    if not SLUG.match(a["project_slug"]):
+        found.append(
+            f"project_slug {a['project_slug']!r}: expected lowercase letters and digits in "
+            "words joined by single dashes, starting with a letter (e.g. 'order-fulfilment'); "
+            "a domain name without letters cannot be turned into one, so give project_slug"
+        )
+    elif PACKAGE in RESERVED or keyword.iskeyword(PACKAGE) or PACKAGE in sys.stdlib_module_names:
+        found.append(
+            f"project_slug {a['project_slug']!r}: the package name {PACKAGE!r} is reserved "
+            "(a Python module or a name meshkit, Dagster or Bytewax uses); choose another, "
+            f"e.g. '{a['project_slug']}-domain'"
+        )
+    if not a["description"].strip() or "\n" in a["description"]:
+        found.append("description: expected one non-empty line")
+    if not TEAM.match(a["owner_team"]):
+        found.append(
+            f"owner_team {a['owner_team']!r}: expected a team name of letters, digits, "
+            "spaces, dots, dashes or underscores (e.g. 'customer-data')"
+        )
+    if not EMAIL.match(a["owner_contact"]):
+        found.append(
+            f"owner_contact {a['owner_contact']!r}: not an e-mail address; expected "
+            "name@host.tld, e.g. 'customer-data@example.com'"
+        )
+    if not NAME.match(a["product_name"]):
+        found.append(
+            f"product_name {a['product_name']!r}: expected lowercase letters, digits and "
+            "underscores, starting with a letter (e.g. 'customer')"
+        )
+    elif a["product_name"] in RESERVED or keyword.iskeyword(a["product_name"]):
+        found.append(f"product_name {a['product_name']!r}: reserved; choose another name")
+    for key in ("source_database", "source_table"):
+        if not SQL_NAME.match(a[key]):
+            found.append(
+                f"{key} {a[key]!r}: expected an unquoted PostgreSQL name (lowercase letters, "
+                "digits, underscores)"
+            )
+    if not VERSION.match(a["meshkit_version"]):
+        found.append(
+            f"meshkit_version {a['meshkit_version']!r}: expected a version such as '0.1.0'"
+        )
+    if a["meshkit_path"] and not (Path(a["meshkit_path"]) / "pyproject.toml").is_file():
+        found.append(
+            f"meshkit_path {a['meshkit_path']!r}: no pyproject.toml there (the path is "
+            "relative to the generated repository); leave it empty to install meshkit from "
+            "the package index"
+        )
+    return found
+
+
+def main() -> int:
+    found = problems()
+    for problem in found:
+        print(f"error: {problem}", file=sys.stderr)
+    if found:
+        print(f"{len(found)} bad answer(s); nothing was generated.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Every option combination bakes into a repo whose own tests, pre-commit hooks and Dagster
+definitions pass (one baked repo per combination, shared by the tests of that combination)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.template.conftest import (
+    COMBOS,
+    ROOT,
+    Baked,
+    bake,
+    git_commit,
+    install,
+    run,
+    run_status,
+)
+
+
+@pytest.fixture(scope="module", params=COMBOS, ids=[f"{p}-{w}" for p, w in COMBOS])
+def baked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Baked:
+    parts, warehouse = request.param
+    base = tmp_path_factory.mktemp(f"bake-{parts}-{warehouse}")
+    repo = bake(base / "out", domain_name="Customer Accounts", parts=parts, warehouse=warehouse)
+    git_commit(repo)
+    python = install(repo, base / "venv")
+    return Baked(repo, python, {"parts": parts, "warehouse": warehouse})
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+def test_names_come_from_the_domain_name_and_parts_match_the_answers(baked: Baked) -> None:
+    repo, parts = baked.repo, baked.answers["parts"]
+    assert repo.name == "customer-accounts"
+    pkg = repo / "src" / "customer_accounts"
+    contract = yaml.safe_load((repo / "contracts" / "account.yaml").read_text())
+    assert contract["domain"] == "customer_accounts"
+    assert contract["owner"] == {
+        "team": "customer-accounts-team",
+        "contact": "customer-accounts-team@example.com",
+    }
+    assert (pkg / "definitions.py").is_file()
+    assert (pkg / "defs" / "assets.py").is_file() == (parts != "streaming")
+    assert (pkg / "flow.py").is_file() == (parts != "batch")
+    assert (repo / "tests" / "test_flow.py").is_file() == (parts != "batch")
+    assert (repo / "contracts" / "account_daily.yaml").is_file() == (parts == "both")
+    kinds = [p["kind"] for p in contract["ports"]["outputs"]]
+    assert ("kafka_topic" in kinds) == (parts != "batch")
+    assert ("mapping" in contract) == (parts != "batch")
+    definitions = (pkg / "definitions.py").read_text()
+    assert ("DuckDBWarehouse" in definitions) == (baked.answers["warehouse"] == "duckdb")
+    answers = json.loads((repo / ".cruft.json").read_text())
+    assert answers["commit"] == run(["git", "rev-parse", "HEAD"], ROOT).strip()
+    assert answers["directory"] == "template"
+    assert answers["context"]["cookiecutter"]["domain_name"] == "Customer Accounts"
+    assert "contracts" in answers["skip"]
+    assert (repo / ".github" / "workflows" / "ci.yaml").is_file()
+    for path in repo.rglob("*"):
+        if path.is_file() and not {".git", ".github"} & set(path.parts):
+            assert "{{" not in path.read_text(errors="replace"), path
+
+
+def test_own_test_suite_passes(baked: Baked, tmp_path: Path) -> None:
+    out = run(
+        [str(baked.python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp",
+         str(tmp_path / "t")],
+        baked.repo,
+    )  # fmt: skip
+    assert " passed" in out
+    assert "failed" not in out
+
+
+def test_pre_commit_hooks_pass(baked: Baked, pre_commit_home: Path) -> None:
+    code, out = _pre_commit(baked.repo, pre_commit_home)
+    assert code == 0, out
+    for hook in ("meshkit contract lint", "contract diff", "PII scan", "ruff check", "ruff format"):
+        assert _result(out, hook) == "Passed", out
+
+
+def test_dagster_definitions_validate(baked: Baked) -> None:
+    out = run([str(baked.python), "-m", "dagster", "definitions", "validate"], baked.repo)
+    assert "Validation successful for code location customer_accounts" in out
+
+
+def _pre_commit(repo: Path, home: Path) -> tuple[int, str]:
+    """pre-commit run --all-files, the meshkit hooks taken from this checkout at HEAD.
+
+    The generated config names the published meshkit repository; offline, the same hooks
+    come from this repository's own clone (its committed ``.pre-commit-hooks.yaml``).
+    """
+    config = repo / ".pre-commit-config.yaml"
+    data = yaml.safe_load(config.read_text())
+    remote = data["repos"][0]
+    assert remote["repo"] == "https://github.com/meshkit/meshkit"
+    assert [h["id"] for h in remote["hooks"]] == [
+        "meshkit-contract-lint", "meshkit-contract-diff", "meshkit-pii-scan",
+    ]  # fmt: skip
+    remote["repo"] = str(ROOT)
+    remote["rev"] = run(["git", "rev-parse", "HEAD"], ROOT).strip()
+    local = repo.parent / "pre-commit-offline.yaml"
+    local.write_text(yaml.safe_dump(data, sort_keys=False))
+    cmd = ["pre-commit", "run", "--all-files", "--config", str(local), "--color", "never"]
+    return run_status(cmd, repo, PRE_COMMIT_HOME=str(home))
+
+
+def _result(out: str, hook: str) -> str:
+    line = next(line for line in out.splitlines() if hook in line)
+    return line.rsplit(".", 1)[-1]
+
+
+def test_hooks_catch_a_breaking_change_and_undeclared_pii(
+    tmp_path: Path, pre_commit_home: Path
+) -> None:
+    repo = bake(tmp_path, parts="batch")
+    git_commit(repo)
+    contract = repo / "contracts" / "account.yaml"
+    text = contract.read_text().replace("version: 1.0.0", "version: 1.1.0")
+    text = text.replace('  - {kind: regex, field: country, pattern: "^[A-Z]{2}$"}\n', "")
+    contract.write_text("".join(line for line in text.splitlines(keepends=True)
+                                if "name: country" not in line))  # fmt: skip
+    sample = repo / "samples" / "account.csv"
+    rows = sample.read_text().splitlines()
+    rows = [rows[0] + ",phone"] + [f"{r},+44 20 7946 09{i:02d}" for i, r in enumerate(rows[1:])]
+    sample.write_text("\n".join(rows) + "\n")
+
+    code, out = _pre_commit(repo, pre_commit_home)
+    assert code == 1, out
+    assert _result(out, "meshkit contract lint") == "Passed", out
+    assert _result(out, "contract diff") == "Failed", out
+    assert "breaking" in out, out
+    assert "major" in out, out
+    assert _result(out, "PII scan") == "Failed", out
+    assert "phone" in out, out
