@@ -13,6 +13,7 @@ def test_asset_graph():
     keys = sorted(key.to_user_string() for key in graph.get_all_asset_keys())
     assert keys == sorted(
         [
+            "customers/customer/v1",
             "orders/cdc/public/orders",
             "orders/order/v1",
             "orders/order_daily/v1",
