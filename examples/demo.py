@@ -1,17 +1,25 @@
 """The end-to-end demo on embedded defaults (``./dev demo``).
 
-Today it brings up the embedded local stack under ``.state/demo``, proves each service
-answers a real request through the same client production uses, prints the endpoints
-and a health table, and stops everything cleanly. Later slices extend it with the
-example domains (CDC → streaming → ports, the batch asset, the catalog).
+Brings up the embedded local stack under ``.state/demo`` (from scratch each run), proves
+each service answers a real request through the same client production uses, then runs
+the two example domains of ``domains/`` through the mesh (see ``examples/mesh_job.py``):
+service databases → CDC → Bytewax flows → product topic, warehouse table, search index
+and dead letters → a Dagster batch product across both domains. It prints what reached
+each port, the lineage, what the privacy transforms did, how to open the Dagster UI, and
+stops everything cleanly (``--keep`` leaves the stack running).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import json
+import os
+import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import psycopg2
@@ -19,7 +27,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.tree import Tree
 
+from examples import mesh_job
 from meshkit.cli.local import status_table
 from meshkit.local import (
     DEFAULT_SERVICES,
@@ -91,13 +101,139 @@ def round_trips(endpoints: Endpoints) -> list[tuple[str, str, str]]:
     return rows
 
 
+def use_demo_keys(state: Path) -> None:
+    """A fresh master key for this demo's local key store, kept in ``master.key`` (0600)."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    path = state / "master.key"
+    path.write_text(key)
+    path.chmod(0o600)
+    os.environ["MESHKIT_MASTER_KEY"] = key
+    os.environ["MESHKIT_PRIVACY_STATE_DIR"] = str(state.resolve() / "keys")
+    os.environ.setdefault("MESHKIT_ENV", "local")
+
+
+def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
+    """What reached each port, the lineage, the privacy transforms and the batch product."""
+    runs: dict[str, mesh_job.DomainRun] = result["runs"]
+    flows = Table(title="streaming: change events through each domain's flow")
+    for col in ("product", "service rows", "ins/upd/del", "CDC events", "flow in", "written",
+                "skipped", "dead letters"):  # fmt: skip
+        flows.add_column(col, justify="right" if col != "product" else "left")
+    for run in runs.values():
+        c, ch = run.flow_counts, run.changes
+        flows.add_row(
+            run.contract.address, str(run.service_rows),
+            f"{ch['inserted']}/{ch['updated']}/{ch['deleted']}", str(run.cdc_events),
+            str(c["received"]), str(c["written"]), str(c["skipped"]), str(c["dead_letters"]),
+        )  # fmt: skip
+    console.print(flows)
+    ports = Table(title="what each output port holds (read from the port)")
+    for col in ("product", "port", "count"):
+        ports.add_column(col, justify="right" if col == "count" else "left")
+    for run in runs.values():
+        for port, count in run.ports.items():
+            ports.add_row(run.contract.address, port, str(count))
+        ports.add_row(run.contract.address, "dead-letter topic (messages)", str(run.dead_letters))
+    console.print(ports)
+
+    lineage = Tree("[bold]lineage")
+    for run in runs.values():
+        table = f"{run.database}.public.{run.name}"
+        node = (
+            lineage.add(f"service table {table}")
+            .add(f"CDC topic {run.name}.cdc.public.{run.name}")
+            .add(f"[bold]{run.contract.address}[/] (flow: validate, mask)")
+        )
+        for port in run.ports:
+            node.add(port.split(" (")[0])
+        node.add("dead-letter topic")
+    lineage.add(
+        "[bold]orders.order_daily.v1[/] (Dagster) ⟵ orders.order.v1 + customers.customer.v1"
+    )
+    console.print(lineage)
+
+    privacy = Table(title="privacy: one customer in the CRM and in the product (warehouse)")
+    for col in ("field", "service database", "data product", "transform"):
+        privacy.add_column(col, overflow="fold")
+    for row in privacy_sample(result["dsn"]["customers"], result["warehouse"]):
+        privacy.add_row(*row)
+    console.print(privacy)
+
+    batch = result["batch"]
+    checks = ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in batch["checks"])
+    top = Table(title=f"batch: orders.order_daily.v1 ({batch['rows']} rows; checks: {checks})")
+    for col in ("day", "country", "tier", "orders", "revenue"):
+        top.add_column(col)
+    for row in batch["top"]:
+        top.add_row(*(str(v) for v in row))
+    console.print(top)
+    console.print(
+        "CDC events include a tombstone after each delete; the flow turns a row leaving its\n"
+        "filter into a delete. The Dagster UI on this data (the warehouse is a file):\n"
+        f"  cd domains/orders && PYTHONPATH=src MESHKIT_DUCKDB_PATH={result['warehouse']} "
+        f"MESHKIT_PRIVACY_STATE_DIR={state / 'keys'} "
+        f"MESHKIT_MASTER_KEY=$(cat {state / 'master.key'}) ../../.venv/bin/dagster dev"
+    )
+
+
+def write_summary(path: Path, result: dict[str, Any]) -> None:
+    """The run's numbers as JSON (for scripts and the demo's test)."""
+    runs: dict[str, mesh_job.DomainRun] = result["runs"]
+    summary = {
+        "products": {
+            run.contract.address: {
+                "service_rows": run.service_rows,
+                "changes": run.changes,
+                "cdc_events": run.cdc_events,
+                "flow": run.flow_counts,
+                "ports": run.ports,
+                "dead_letters": run.dead_letters,
+            }
+            for run in runs.values()
+        },
+        "batch": {k: v for k, v in result["batch"].items() if k != "top"},
+        "privacy": privacy_sample(result["dsn"]["customers"], result["warehouse"]),
+    }
+    path.write_text(json.dumps(summary, indent=2, default=str))
+
+
+def privacy_sample(dsn: str, warehouse: Path) -> list[tuple[str, str, str, str]]:
+    """The first customer's personal fields as the CRM holds them and as the product does."""
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT id, email, name, birth_date FROM public.customers "
+            "WHERE status <> 'test' AND birth_date IS NOT NULL ORDER BY id LIMIT 1"
+        )
+        raw = cur.fetchone()
+    conn.close()
+    if raw is None:
+        return []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        out = con.execute(
+            "SELECT email, full_name, birth_date FROM customers.customer_v1 WHERE customer_id = ?",
+            [str(raw[0])],
+        ).fetchone()
+    if out is None:
+        return []
+    return [
+        ("email", raw[1], str(out[0]), "tokenize (HMAC, joinable)"),
+        ("full_name", raw[2], f"{str(out[1])[:40]}…", "encrypt per customer (shreddable)"),
+        ("birth_date", str(raw[3]), str(out[2]), "generalize to year"),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--keep", action="store_true", help="leave the stack running at the end")
     ap.add_argument("--state-dir", type=Path, default=STATE_DIR, help="data and logs")
     args = ap.parse_args(argv)
-    console = Console()
+    console = Console(width=max(Console().width, 120))  # tables stay readable in a log
     stack = LocalStack(LocalSettings(state_dir=args.state_dir))
+    stack.down()  # a stack a previous `--keep` left running
+    if args.state_dir.exists():
+        shutil.rmtree(args.state_dir)  # every run starts from empty service databases
+    args.state_dir.mkdir(parents=True)
+    use_demo_keys(args.state_dir)
     try:
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
@@ -120,6 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         for row in round_trips(endpoints):
             checks.add_row(*row)
         console.print(checks)
+        result = mesh_job.run(endpoints, args.state_dir.resolve(), console)
+        print_report(console, result, args.state_dir.resolve())
+        write_summary(args.state_dir / "summary.json", result)
+    except Exception as exc:  # one clear line and where the logs are, not a traceback
+        console.print(f"[red]demo failed:[/] {type(exc).__name__}: {exc}")
+        console.print(f"service logs and data: {args.state_dir}")
+        return 1
     finally:
         if not args.keep:
             stopped = stack.down()

@@ -1,7 +1,11 @@
-"""The README's main job (``./dev demo``) runs end to end on embedded defaults and stops cleanly."""
+"""The README's main job (``./dev demo``) runs end to end on embedded defaults and stops cleanly:
+both example domains go from their service databases through CDC, their flows and every
+output port, the counts balance, personal data is transformed, and the batch product
+across both domains is materialised with passing checks."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,6 +35,37 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     assert "wal_level" in out
     assert "logical" in out
     assert "stopped: search, warehouse, postgres, kafka" in out
+    assert "Traceback" not in proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    products = summary["products"]
+    assert set(products) == {"customers.customer.v1", "orders.order.v1"}
+    for name, p in products.items():
+        changes = p["changes"]
+        # every row change reached Kafka: the snapshot, the changes, a tombstone per delete
+        assert p["cdc_events"] == (
+            p["service_rows"] + changes["inserted"] + changes["updated"] + 2 * changes["deleted"]
+        ), name
+        flow = p["flow"]
+        assert flow["received"] == flow["written"] + flow["skipped"] + flow["dead_letters"], name
+        assert p["ports"]["kafka topic (messages)"] == flow["written"], name
+        assert p["dead_letters"] == flow["dead_letters"], name
+        assert 0 < p["ports"]["warehouse table (rows)"] <= p["service_rows"] + changes["inserted"]
+    customers, orders = products["customers.customer.v1"], products["orders.order.v1"]
+    assert customers["dead_letters"] == 0
+    assert orders["dead_letters"] == 3  # the buggy client's lower-case currencies
+    assert (
+        customers["ports"]["search index (documents)"]
+        == customers["ports"]["warehouse table (rows)"]
+    )
+    assert summary["batch"]["success"] is True
+    assert summary["batch"]["rows"] > 0
+    assert summary["batch"]["checks"]
+    assert all(ok for _, ok in summary["batch"]["checks"])
+    privacy = {field: (raw, out) for field, raw, out, _ in summary["privacy"]}
+    assert privacy["email"][1].startswith("tok:")
+    assert "@" not in privacy["email"][1]
+    assert privacy["full_name"][0] not in privacy["full_name"][1]
+    assert privacy["birth_date"][1].endswith("-01-01")
     pids = [
         int(line.split("│")[3].strip())
         for line in out.splitlines()

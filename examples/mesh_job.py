@@ -1,0 +1,320 @@
+"""The example domains on a running local stack: the demo's main job.
+
+For each domain in ``domains/`` (customers, then orders):
+
+1. its service database is created on the local PostgreSQL and seeded with synthetic data;
+2. CDC captures it (snapshot, then streaming) into the domain's raw topics while the
+   services keep changing their data (and a buggy client writes a few bad orders);
+3. the domain's Bytewax flow runs over what was captured and writes every output port
+   (product topic, warehouse table, search index) and the dead-letter topic;
+4. Dagster materialises the orders domain's batch product, which reads both domains'
+   products from the warehouse, with the checks its contract generates.
+
+What reached each port is counted from the ports themselves, not from the flows' reports.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import duckdb
+import psycopg2
+from confluent_kafka import Consumer, TopicPartition
+from psycopg2.extensions import make_dsn, parse_dsn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from meshkit.cdc import Capture, build_config
+from meshkit.cdc.sources import load_sources
+from meshkit.contracts import Contract
+from meshkit.local import Endpoints, consumer_config, local_search_client
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAINS = ROOT / "domains"
+CUSTOMERS = 2_000
+ORDERS = 10_000
+CUSTOMER_CHANGES = 300
+ORDER_CHANGES = 1_500
+BAD_ORDERS = 3
+
+
+@dataclass
+class DomainRun:
+    """What happened to one domain's product on its way through the mesh."""
+
+    name: str
+    contract: Contract
+    database: str
+    service_rows: int = 0
+    changes: dict[str, int] = field(default_factory=dict)
+    cdc_events: int = 0
+    flow_counts: dict[str, int] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+
+
+def import_domain(name: str) -> ModuleType:
+    """The domain's package, imported from ``domains/<name>/src`` as its own repo would."""
+    src = str(DOMAINS / name / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    return importlib.import_module(name)
+
+
+def database_url(server: str, database: str) -> str:
+    """A fresh database on the local PostgreSQL (dropped first if a run left it)."""
+    admin = psycopg2.connect(server)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE database = %s AND NOT active",
+            (database,),
+        )
+        cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{database}"')
+    admin.close()
+    return str(make_dsn(**{**parse_dsn(server), "dbname": database}))
+
+
+class CdcRunner:
+    """One domain's CDC capture in a background thread, stopped cleanly on request."""
+
+    def __init__(self, dsn: str, contracts: Path, brokers: str, state_dir: Path) -> None:
+        sources = load_sources(contracts)
+        config = build_config(
+            dsn=dsn,
+            tables=list(sources.tables),
+            topic_prefix=sources.topic_prefix,
+            slot=f"meshkit_{sources.domain}",
+            publication=f"meshkit_{sources.domain}",
+            bootstrap_servers=brokers,
+            state_dir=state_dir,
+        )
+        self.capture = Capture(config)
+        self._stop = threading.Event()
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.capture.run(self._stop)
+        except BaseException as exc:  # reported by wait_for/stop, never swallowed
+            self._errors.append(exc)
+
+    @property
+    def events(self) -> int:
+        return self.capture.progress.events
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait_streaming(self, timeout: float) -> None:
+        """Block until the snapshot is done and CDC streams from the slot."""
+        deadline = time.monotonic() + timeout
+        while self.capture.progress.phase != "streaming":
+            if self._errors:
+                raise RuntimeError(f"CDC stopped: {self._errors[0]}") from self._errors[0]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"CDC did not finish its snapshot in {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def wait_for(self, expected: int, on_progress: Callable[[int], None], timeout: float) -> int:
+        """Block until ``expected`` events reached Kafka (confirmed), or fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self.events < expected:
+            if self._errors:
+                raise RuntimeError(f"CDC stopped: {self._errors[0]}") from self._errors[0]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"CDC delivered {self.events} of {expected} events")
+            on_progress(self.events)
+            time.sleep(0.1)
+        on_progress(self.events)
+        return self.events
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        if self._errors:
+            raise RuntimeError(f"CDC failed: {self._errors[0]}") from self._errors[0]
+
+
+def count_topic(brokers: str, topic: str, *, idle: float = 1.5) -> int:
+    """Messages in ``topic`` (tombstones included), read from the start until idle."""
+    consumer = Consumer(consumer_config(brokers, group_id=f"demo-count-{topic}"))
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return 0
+        consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+        seen, last = 0, time.monotonic()
+        while time.monotonic() - last < idle:
+            batch = [m for m in consumer.consume(5000, 0.2) if m.error() is None]
+            if batch:
+                seen += len(batch)
+                last = time.monotonic()
+        return seen
+    finally:
+        consumer.close()
+
+
+def expected_events(seeded: int, changes: dict[str, int]) -> int:
+    """Change events CDC emits: one per row change, plus a tombstone after each delete."""
+    return seeded + changes["inserted"] + changes["updated"] + 2 * changes["deleted"]
+
+
+def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
+    """Run both domains end to end; returns what the report shows."""
+    from bytewax.testing import run_main
+
+    import meshkit.streaming as ms
+
+    if not (endpoints.kafka and endpoints.postgres and endpoints.search):
+        raise RuntimeError(f"a service of the demo is not running: {endpoints}")
+    brokers, search_url = endpoints.kafka, endpoints.search
+    warehouse = state / "warehouse.duckdb"
+    customers, orders = import_domain("customers"), import_domain("orders")
+    c_service = importlib.import_module("customers.service")
+    o_service = importlib.import_module("orders.service")
+    c_flow = importlib.import_module("customers.flow")
+    o_flow = importlib.import_module("orders.flow")
+    from meshkit.batch import load_contract
+
+    runs = {
+        "customers": DomainRun("customers", load_contract(c_flow.CONTRACT), "crm"),
+        "orders": DomainRun("orders", load_contract(o_flow.CONTRACT), "shop"),
+    }
+    dsn = {d.name: database_url(endpoints.postgres, d.database) for d in runs.values()}
+    columns = (
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("seed service databases", total=CUSTOMERS + ORDERS)
+        runs["customers"].service_rows = c_service.seed(dsn["customers"], CUSTOMERS)
+        progress.advance(task, CUSTOMERS)
+        runs["orders"].service_rows = o_service.seed(dsn["orders"], ORDERS, customers=CUSTOMERS)
+        progress.advance(task, ORDERS)
+
+        cdc = {
+            name: CdcRunner(dsn[name], DOMAINS / name / "contracts", brokers, state / "cdc" / name)
+            for name in runs
+        }
+        task = progress.add_task("CDC: snapshot of the service tables", total=len(cdc))
+        for runner in cdc.values():
+            runner.start()
+        for runner in cdc.values():
+            runner.wait_streaming(timeout=120)
+            progress.advance(task)
+        # The services keep working; CDC now streams their changes.
+        task = progress.add_task("services change their data", total=2)
+        runs["customers"].changes = c_service.change(dsn["customers"], CUSTOMER_CHANGES)
+        progress.advance(task)
+        runs["orders"].changes = o_service.change(dsn["orders"], ORDER_CHANGES, customers=CUSTOMERS)
+        runs["orders"].changes["inserted"] += write_bad_orders(dsn["orders"])
+        progress.advance(task)
+        for name, run_ in runs.items():
+            expected = expected_events(run_.service_rows, run_.changes)
+            task = progress.add_task(f"CDC {name}: change events to Kafka", total=expected)
+            run_.cdc_events = cdc[name].wait_for(
+                expected, lambda n, t=task: progress.update(t, completed=n), timeout=120
+            )
+            cdc[name].stop()
+
+        for name, module in (("customers", c_flow), ("orders", o_flow)):
+            run_ = runs[name]
+            task = progress.add_task(f"flow {name}: validate, mask, write ports", total=1)
+            stats = state / "stats" / name
+            settings = ms.StreamingSettings(
+                brokers=brokers, warehouse=warehouse, search_url=search_url,
+                keystore_dir=state / "keys", stats_dir=stats, tail=False,
+            )  # fmt: skip
+            run_main(module.build(settings))
+            run_.flow_counts = ms.read_stats(stats)["counts"]
+            progress.update(task, completed=1)
+
+        task = progress.add_task("count what reached each port", total=len(runs))
+        for run_ in runs.values():
+            run_.ports = port_counts(run_.contract, brokers, warehouse, search_url)
+            run_.dead_letters = count_topic(brokers, ms.dead_letter_topic(run_.contract))
+            progress.advance(task)
+
+        task = progress.add_task("dagster: materialise orders/order_daily", total=1)
+        batch = materialise_order_daily(warehouse)
+        progress.update(task, completed=1)
+    del customers, orders
+    return {"runs": runs, "batch": batch, "warehouse": warehouse, "dsn": dsn}
+
+
+def write_bad_orders(dsn: str) -> int:
+    """A buggy client writes orders with a lower-case currency: the contract refuses them."""
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT max(id) FROM public.orders")
+        (top,) = cur.fetchone() or (0,)
+        for i in range(1, BAD_ORDERS + 1):
+            cur.execute(
+                "INSERT INTO public.orders (id, customer_id, status, total, currency,"
+                " shipping_postcode, placed_at) VALUES (%s, 1, 'placed', 9.99, 'eur', NULL,"
+                " now())",
+                (top + i,),
+            )
+    conn.close()
+    return BAD_ORDERS
+
+
+def port_counts(
+    contract: Contract, brokers: str, warehouse: Path, search_url: str
+) -> dict[str, int]:
+    """Rows or messages in each output port of the product, read from the port itself."""
+    from meshkit.contracts.ports import KafkaTopic, SearchIndex, WarehouseTable
+
+    out: dict[str, int] = {}
+    for port in contract.ports.outputs:
+        if isinstance(port, KafkaTopic):
+            out["kafka topic (messages)"] = count_topic(brokers, port.name_in(contract))
+        elif isinstance(port, WarehouseTable):
+            with duckdb.connect(str(warehouse), read_only=True) as con:
+                row = con.execute(f"SELECT count(*) FROM {port.name_in(contract)}").fetchone()
+            out["warehouse table (rows)"] = int(row[0]) if row else 0
+        elif isinstance(port, SearchIndex):
+            es = local_search_client(search_url)
+            try:
+                es.indices.refresh(index=contract.address)
+                out["search index (documents)"] = int(es.count(index=contract.address)["count"])
+            finally:
+                es.close()
+    return out
+
+
+def materialise_order_daily(warehouse: Path) -> dict[str, Any]:
+    """Materialise the orders domain's batch product in process, with its checks."""
+    import dagster as dg
+
+    from meshkit.batch import local_resources, product_checks
+
+    definitions = importlib.import_module("orders.definitions")
+    asset = importlib.import_module("orders.defs.assets").order_daily
+    externals = [a for a in definitions.defs.assets or [] if isinstance(a, dg.AssetSpec)]
+    result = dg.materialize(
+        [asset, product_checks(asset), *externals],
+        resources=local_resources(duckdb_path=warehouse),
+        selection=[asset],
+    )
+    checks = [(c.check_name, c.passed) for c in result.get_asset_check_evaluations()]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        top = con.execute(
+            "SELECT day::VARCHAR, country, tier, orders, revenue::VARCHAR "
+            "FROM orders.order_daily_v1 ORDER BY revenue DESC LIMIT 5"
+        ).fetchall()
+        (rows,) = con.execute("SELECT count(*) FROM orders.order_daily_v1").fetchone() or (0,)
+    return {"success": result.success, "checks": checks, "top": top, "rows": rows}
