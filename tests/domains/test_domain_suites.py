@@ -29,3 +29,19 @@ def test_domain_suite_passes(domain: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, f"domains/{domain} tests failed:\n{proc.stdout[-4000:]}"
     assert " passed" in proc.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_dagster_definitions_validate(domain: str, tmp_path: Path) -> None:
+    """`dagster definitions validate` in the domain's directory, found by [tool.dagster]."""
+    repo = ROOT / "domains" / domain
+    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "DAGSTER_HOME": str(tmp_path)}
+    env.pop("MESHKIT_MASTER_KEY", None)  # loading definitions needs no secrets
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    assert f"Validation successful for code location {domain}" in output
