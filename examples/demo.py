@@ -172,7 +172,8 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
         "filter into a delete. The Dagster UI on this data (the warehouse is a file):\n"
         f"  cd domains/orders && PYTHONPATH=src MESHKIT_DUCKDB_PATH={result['warehouse']} "
         f"MESHKIT_PRIVACY_STATE_DIR={state / 'keys'} "
-        f"MESHKIT_MASTER_KEY=$(cat {state / 'master.key'}) ../../.venv/bin/dagster dev"
+        f"MESHKIT_MASTER_KEY=$(cat {state / 'master.key'}) ../../.venv/bin/dagster dev",
+        soft_wrap=True,  # one line to copy, however narrow the terminal
     )
 
 
