@@ -159,6 +159,17 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
         privacy.add_row(*row)
     console.print(privacy)
 
+    erasure = result["erasure"]
+    shred = Table(
+        title=f"erasure: customer {erasure['subject']} erased by deleting their data key "
+        "(the ciphertexts in the ports are untouched)"
+    )
+    for col in ("port", "full_name read before", "read after"):
+        shred.add_column(col)
+    for port in ("warehouse", "kafka topic"):
+        shred.add_row(port, erasure["before"][port], erasure["after"][port])
+    console.print(shred)
+
     batch = result["batch"]
     checks = ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in batch["checks"])
     top = Table(title=f"batch: orders.order_daily.v1 ({batch['rows']} rows; checks: {checks})")
@@ -194,6 +205,7 @@ def write_summary(path: Path, result: dict[str, Any]) -> None:
         },
         "batch": {k: v for k, v in result["batch"].items() if k != "top"},
         "privacy": privacy_sample(result["dsn"]["customers"], result["warehouse"]),
+        "erasure": result["erasure"],
     }
     path.write_text(json.dumps(summary, indent=2, default=str))
 

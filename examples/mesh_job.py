@@ -16,6 +16,7 @@ What reached each port is counted from the ports themselves, not from the flows'
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import threading
 import time
@@ -252,8 +253,14 @@ def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
         task = progress.add_task("dagster: materialise orders/order_daily", total=1)
         batch = materialise_order_daily(warehouse)
         progress.update(task, completed=1)
+
+        task = progress.add_task("erase one customer (crypto-shredding)", total=1)
+        erasure = shred_one_customer(runs["customers"].contract, warehouse, brokers, state)
+        progress.update(task, completed=1)
     del customers, orders
-    return {"runs": runs, "batch": batch, "warehouse": warehouse, "dsn": dsn}
+    return {
+        "runs": runs, "batch": batch, "warehouse": warehouse, "dsn": dsn, "erasure": erasure,
+    }  # fmt: skip
 
 
 def write_bad_orders(dsn: str) -> int:
@@ -309,6 +316,7 @@ def materialise_order_daily(warehouse: Path) -> dict[str, Any]:
         [asset, product_checks(asset), *externals],
         resources=local_resources(duckdb_path=warehouse),
         selection=[asset],
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     checks = [(c.check_name, c.passed) for c in result.get_asset_check_evaluations()]
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -318,3 +326,69 @@ def materialise_order_daily(warehouse: Path) -> dict[str, Any]:
         ).fetchall()
         (rows,) = con.execute("SELECT count(*) FROM orders.order_daily_v1").fetchone() or (0,)
     return {"success": result.success, "checks": checks, "top": top, "rows": rows}
+
+
+def latest_value(brokers: str, topic: str, field: str, value: str) -> dict[str, Any]:
+    """The newest message value in ``topic`` whose ``field`` equals ``value``."""
+    consumer = Consumer(consumer_config(brokers, group_id=f"demo-find-{topic}"))
+    found: dict[str, Any] | None = None
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+        last = time.monotonic()
+        while time.monotonic() - last < 1.5:
+            for m in consumer.consume(5000, 0.2):
+                last = time.monotonic()
+                body = m.value() if m.error() is None else None
+                if body and (record := json.loads(body)).get(field) == value:
+                    found = record
+    finally:
+        consumer.close()
+    if found is None:
+        raise RuntimeError(f"no message with {field}={value!r} in {topic}")
+    return found
+
+
+def shred_one_customer(
+    contract: Contract, warehouse: Path, brokers: str, state: Path
+) -> dict[str, Any]:
+    """Erase the first customer: their encrypted name becomes unreadable in every port.
+
+    A reader with the grant to the key store decrypts the name from the warehouse table
+    and from the product topic; after ``erase`` (the subject's data key deleted), the same
+    ciphertexts, unchanged in both ports, no longer decrypt.
+    """
+    from meshkit.privacy import LocalKeyStore
+    from meshkit.privacy.encrypt import SubjectCipher
+    from meshkit.privacy.erasure import erase, holdings_of
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(
+            "SELECT customer_id, full_name FROM customers.customer_v1 "
+            "WHERE full_name IS NOT NULL ORDER BY customer_id::BIGINT LIMIT 1"
+        ).fetchone()
+    if row is None:
+        raise RuntimeError("no customer with an encrypted name in the warehouse")
+    subject, in_warehouse = str(row[0]), str(row[1])
+    in_topic = latest_value(brokers, contract.address, "customer_id", subject)["full_name"]
+    store = LocalKeyStore.open(state / "keys")
+    try:
+
+        def read(text: str) -> str:
+            cipher = SubjectCipher(store, cache_ttl=0)
+            outcome = cipher.decrypt_many([text], field="full_name")[0]
+            assert outcome is not None
+            return str(outcome.value) if outcome.status == "ok" else outcome.status
+
+        before = {"warehouse": read(in_warehouse), "kafka topic": read(in_topic)}
+        report = erase(store, subject, [holdings_of(contract)], reason="demo: a request to erase")
+        after = {"warehouse": read(in_warehouse), "kafka topic": read(in_topic)}
+    finally:
+        store.close()
+    return {
+        "subject": subject,
+        "before": before,
+        "after": after,
+        "same_ciphertext": in_warehouse == in_topic,
+        "report": report.as_dict(),
+    }

@@ -66,6 +66,12 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     assert "@" not in privacy["email"][1]
     assert privacy["full_name"][0] not in privacy["full_name"][1]
     assert privacy["birth_date"][1].endswith("-01-01")
+    erasure = summary["erasure"]
+    assert erasure["same_ciphertext"]  # one ciphertext in both ports ...
+    for port in ("warehouse", "kafka topic"):  # ... readable with the key, erased without it
+        assert erasure["before"][port] not in {"erased", "invalid"}, port
+        assert erasure["after"][port] == "erased", port
+    assert erasure["report"]["products"][0]["unreadable_fields"] == ["full_name"]
     pids = [
         int(line.split("│")[3].strip())
         for line in out.splitlines()
