@@ -134,6 +134,8 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
         for port, count in run.ports.items():
             ports.add_row(run.contract.address, port, str(count))
         ports.add_row(run.contract.address, "dead-letter topic (messages)", str(run.dead_letters))
+    view = result["view"]
+    ports.add_row(view["product"], "serving view (rows)", str(view["rows"]))
     console.print(ports)
 
     lineage = Tree("[bold]lineage")
@@ -147,6 +149,8 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
         for port in run.ports:
             node.add(port.split(" (")[0])
         node.add("dead-letter topic")
+        if run.name == "orders":
+            node.add(f"[bold]{view['product']}[/] (flow: top 5 per customer)").add("serving view")
     lineage.add(
         "[bold]orders.order_daily.v1[/] (Dagster) ⟵ orders.order.v1 + customers.customer.v1"
     )
@@ -158,6 +162,13 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
     for row in privacy_sample(result["dsn"]["customers"], result["warehouse"]):
         privacy.add_row(*row)
     console.print(privacy)
+
+    example = view["example"]
+    lookup = Table(title=f"serving view: one lookup by key in {view['product']} (PostgreSQL)")
+    for col in example:
+        lookup.add_column(col, overflow="fold")
+    lookup.add_row(*(", ".join(v) if isinstance(v, list) else str(v) for v in example.values()))
+    console.print(lookup)
 
     erasure = result["erasure"]
     shred = Table(
@@ -206,6 +217,7 @@ def write_summary(path: Path, result: dict[str, Any]) -> None:
         "batch": {k: v for k, v in result["batch"].items() if k != "top"},
         "privacy": privacy_sample(result["dsn"]["customers"], result["warehouse"]),
         "erasure": result["erasure"],
+        "view": result["view"],
     }
     path.write_text(json.dumps(summary, indent=2, default=str))
 

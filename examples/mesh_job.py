@@ -194,6 +194,7 @@ def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
         "orders": DomainRun("orders", load_contract(o_flow.CONTRACT), "shop"),
     }
     dsn = {d.name: database_url(endpoints.postgres, d.database) for d in runs.values()}
+    serving = database_url(endpoints.postgres, "serving")  # the platform's serving database
     columns = (
         TextColumn("{task.description:<40}"),
         BarColumn(),
@@ -238,7 +239,7 @@ def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
             stats = state / "stats" / name
             settings = ms.StreamingSettings(
                 brokers=brokers, warehouse=warehouse, search_url=search_url,
-                keystore_dir=state / "keys", stats_dir=stats, tail=False,
+                view_dsn=serving, keystore_dir=state / "keys", stats_dir=stats, tail=False,
             )  # fmt: skip
             run_main(module.build(settings))
             run_.flow_counts = ms.read_stats(stats)["counts"]
@@ -250,6 +251,8 @@ def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
             run_.dead_letters = count_topic(brokers, ms.dead_letter_topic(run_.contract))
             progress.advance(task)
 
+        view = serving_view(serving, o_flow.VIEW_CONTRACT, warehouse)
+
         task = progress.add_task("dagster: materialise orders/order_daily", total=1)
         batch = materialise_order_daily(warehouse)
         progress.update(task, completed=1)
@@ -260,6 +263,7 @@ def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
     del customers, orders
     return {
         "runs": runs, "batch": batch, "warehouse": warehouse, "dsn": dsn, "erasure": erasure,
+        "view": view,
     }  # fmt: skip
 
 
@@ -301,6 +305,39 @@ def port_counts(
             finally:
                 es.close()
     return out
+
+
+def serving_view(dsn: str, contract_path: Path, warehouse: Path) -> dict[str, Any]:
+    """The customer_orders view: its size, and one customer's row read by key — next to
+    what the warehouse's copy of the order product says they should be."""
+    from meshkit.batch import load_contract
+    from meshkit.ports import ViewReader
+
+    contract = load_contract(contract_path)
+    reader = ViewReader(dsn, contract)
+    try:
+        rows = reader.all()
+        busiest = max(rows, key=lambda r: (len(r["recent_order_ids"]), r["customer_id"]))
+        one = reader.get(busiest["customer_id"])  # what the shop's page does: one lookup
+    finally:
+        reader.close()
+    assert one is not None
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (buyers,) = con.execute(
+            "SELECT count(DISTINCT customer_id) FROM orders.order_v1"
+        ).fetchone() or (0,)
+        newest = con.execute(
+            "SELECT order_id FROM orders.order_v1 WHERE customer_id = ? "
+            "ORDER BY placed_at DESC, order_id DESC LIMIT 5",
+            [one["customer_id"]],
+        ).fetchall()
+    return {
+        "product": contract.address,
+        "rows": len(rows),
+        "example": one,
+        "warehouse_buyers": buyers,
+        "warehouse_newest": [r[0] for r in newest],
+    }
 
 
 def materialise_order_daily(warehouse: Path) -> dict[str, Any]:

@@ -66,6 +66,9 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     assert "@" not in privacy["email"][1]
     assert privacy["full_name"][0] not in privacy["full_name"][1]
     assert privacy["birth_date"][1].endswith("-01-01")
+    view = summary["view"]  # one row per customer with orders, their newest five first
+    assert view["rows"] == view["warehouse_buyers"]
+    assert view["example"]["recent_order_ids"] == view["warehouse_newest"]
     erasure = summary["erasure"]
     assert erasure["same_ciphertext"]  # one ciphertext in both ports ...
     for port in ("warehouse", "kafka topic"):  # ... readable with the key, erased without it

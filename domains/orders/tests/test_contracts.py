@@ -13,6 +13,7 @@ def test_contracts_lint_clean():
     assert {c.name for c in result.contracts.values()} == {
         "order",
         "order_daily",
+        "customer_orders",
     }
 
 

@@ -3,6 +3,7 @@
     CDC topic orders.cdc.public.orders
       → parse (Debezium envelopes) → map (the contract's mapping) → validate → mask
       → PII guard → output ports (Kafka topic, warehouse table) + dead-letter topic
+      → top 5 orders per customer → serving view customer_orders (when a view DSN is set)
 
 Run it (settings from the MESHKIT_STREAMING_* variables, see meshkit's docs/streaming.md):
 
@@ -22,7 +23,10 @@ from meshkit.batch import load_contract
 from meshkit.privacy import Masker
 from meshkit.streaming.flows import open_store
 
+from orders import recent
+
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "order.yaml"
+VIEW_CONTRACT = CONTRACT.with_name("customer_orders.yaml")
 
 
 def build(
@@ -69,7 +73,29 @@ def build(
     )
     sink = ms.PortSink(open_ports or default_ports, stats_dir=settings.stats_dir)
     ms.write_ports("ports", guarded.oks, failures, sink)
+    if settings.view_dsn is not None:
+        _recent_orders_view(settings, parsed.oks, guarded.oks)
     return flow
+
+
+def _recent_orders_view(settings: ms.StreamingSettings, raw: Any, products: Any) -> None:
+    """The customer_orders serving view, kept from the same changes (see orders.recent)."""
+    view = load_contract(VIEW_CONTRACT)
+
+    def view_ports() -> ms.PortSet:
+        letters = ms.KafkaDeadLetterPort(settings.brokers, ms.dead_letter_topic(view))
+        letters.ensure()
+        return ms.PortSet(ms.port_writers(view, settings), letters, ms.DeadLetters(view))
+
+    members = op.merge(
+        "members",
+        op.map("member_upserts", products, recent.members_from_products),
+        op.map("member_deletes", raw, recent.members_from_deletes),
+    )
+    lists = ms.top_n("recent_orders", members, recent.TOP)
+    no_failures = op.filter("no_failures", raw, lambda _batch: False)
+    stats = settings.stats_dir / "customer_orders" if settings.stats_dir else None
+    ms.write_ports("view", lists, no_failures, ms.PortSink(view_ports, stats_dir=stats))
 
 
 def __getattr__(name: str) -> Dataflow:
