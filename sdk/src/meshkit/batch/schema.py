@@ -8,59 +8,18 @@ Two schemas per product:
   domain, after the transforms (dropped fields gone; tokenized and encrypted fields are
   text). The column-schema metadata that Dagster shows (:func:`table_schema`) is this one.
 
-Type mapping: ``string``/``json`` → ``string``, ``integer`` → ``int64``, ``float`` →
-``float64``, ``decimal(p,s)`` → ``decimal128(p,s)``, ``boolean`` → ``bool``, ``date`` →
-``date32``, ``timestamp`` → ``timestamp[us, UTC]``, ``bytes`` → ``binary``, ``array<T>`` →
-``list<T>``, ``struct`` → ``struct`` of its members.
+The type mapping is the one of :mod:`meshkit.contracts.arrow` (re-exported here).
 """
 
 from __future__ import annotations
 
 import dagster as dg
-import pyarrow as pa
 
-from meshkit.contracts import Contract, DataType, FieldSpec
+from meshkit.contracts import Contract, FieldSpec
+from meshkit.contracts.arrow import arrow_field, arrow_schema, arrow_type
 from meshkit.contracts.exporters.published import published_fields
 
-_SCALARS: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "json": pa.string(),
-    "integer": pa.int64(),
-    "float": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "bytes": pa.binary(),
-}
-
-
-def arrow_type(
-    data_type: DataType, members: tuple[FieldSpec, ...] | None = None, *, strict: bool = True
-) -> pa.DataType:
-    """The Arrow type of a contract type (``members``: the fields of a struct).
-
-    ``strict=False``: every struct member nullable (required members are checked apart).
-    """
-    if data_type.kind == "decimal":
-        assert data_type.precision is not None
-        return pa.decimal128(data_type.precision, data_type.scale or 0)
-    if data_type.kind == "array":
-        assert data_type.element is not None
-        return pa.list_(arrow_type(data_type.element, members, strict=strict))
-    if data_type.kind == "struct":
-        return pa.struct([arrow_field(m, strict=strict) for m in members or ()])
-    return _SCALARS[data_type.kind]
-
-
-def arrow_field(spec: FieldSpec, *, strict: bool = True) -> pa.Field:
-    """The Arrow field of a contract field (nullable unless required and ``strict``)."""
-    typ = arrow_type(spec.data_type, spec.fields, strict=strict)
-    return pa.field(spec.name, typ, nullable=not (spec.required and strict))
-
-
-def arrow_schema(contract: Contract) -> pa.Schema:
-    """The schema an asset produces for ``contract`` (before the privacy transforms)."""
-    return pa.schema([arrow_field(f) for f in contract.fields])
+__all__ = ["arrow_field", "arrow_schema", "arrow_type", "table_schema"]
 
 
 def _member_tags(spec: FieldSpec) -> dict[str, str]:
