@@ -12,10 +12,11 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from meshkit.contracts import Contract
 from meshkit.privacy import Masker
+from meshkit.streaming.columnar import ColumnarPath
 from meshkit.streaming.records import (
     ChangeRecord,
     Failure,
@@ -100,6 +101,7 @@ class Pipeline:
         guard: bool = True,
         source: Literal["cdc", "product"] = "cdc",
         max_value_bytes: int = MAX_VALUE_BYTES,
+        columnar: bool = True,
     ) -> None:
         self.contract = contract
         self.parse: Parser = parse_envelopes if source == "cdc" else parse_products
@@ -108,15 +110,30 @@ class Pipeline:
             MaskStep(masker),
         ]
         guard_step = GuardStep(contract)
-        if guard and guard_step.fields:
+        guarded = guard and bool(guard_step.fields)
+        if guarded:
             self.steps.append(guard_step)
         self.map = MapStep(contract, max_value_bytes=max_value_bytes)
+        self.columnar: ColumnarPath | None = None
+        if columnar and source == "cdc":
+            self.columnar = ColumnarPath(
+                contract, masker, self.map, guard_step if guarded else None
+            )
 
     def __call__(self, messages: Sequence[RawMessage]) -> PortBatch:
         with gc_paused():
+            if self.columnar is not None:
+                changes, failures, skipped = self.columnar(messages, self._outcomes)
+                return PortBatch(changes, failures, len(messages), skipped)
             return self._run(messages)
 
+    def _outcomes(self, messages: Sequence[RawMessage]) -> tuple[list[Any], int]:
+        """The record path's changes and failures of ``messages``, and how many it skipped."""
+        batch = self._run(messages)
+        return [*batch.changes, *batch.failures], batch.skipped
+
     def _run(self, messages: Sequence[RawMessage]) -> PortBatch:
+        """The record path: each step over the batch's records."""
         parsed = self.parse(messages)
         mapped = self.map(parsed.records)
         failures = parsed.failures + mapped.errs

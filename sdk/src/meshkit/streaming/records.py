@@ -30,6 +30,8 @@ from typing import Any, Literal
 
 import orjson
 
+from meshkit.ports.base import Change
+
 Op = Literal["c", "u", "d", "r", "t"]
 _OPS = frozenset("cudrt")
 
@@ -192,11 +194,12 @@ def parse_product_message(message: RawMessage, *, step: str = "parse") -> Change
 
 
 @dataclass(frozen=True, slots=True)
-class ProductChange:
+class ProductChange(Change):
     """A change of a product record: an upsert (``record`` set) or a delete of ``key``.
 
     ``position`` orders the changes of one key (the source's LSN or offset); ``source``
-    and ``ts_ms`` (the source commit time) travel along for dead letters and latency.
+    and ``ts_ms`` (the source commit time) travel along for dead letters and latency. It
+    is a port ``Change`` itself, so the port writers take it as it is.
     """
 
     op: Literal["upsert", "delete"]

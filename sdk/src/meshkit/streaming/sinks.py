@@ -116,16 +116,23 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
     def _write(
         self, port: str, writer: PortWriter, changes: list[ProductChange], refused: set[int]
     ) -> list[DeadLetter]:
-        """Write ``changes`` to one port; refused changes become dead letters (once each)."""
+        """Write ``changes`` to one port; refused changes become dead letters (once each).
+
+        A ``ProductChange`` is a port ``Change``: the writers take the batch as it is.
+        """
         letters: list[DeadLetter] = []
-        todo = [i for i in range(len(changes)) if i not in refused]
-        while todo:
-            batch = [_port_change(changes[i]) for i in todo]
+        todo = [i for i in range(len(changes)) if i not in refused] if refused else None
+        while True:
+            batch = changes if todo is None else [changes[i] for i in todo]
+            if not batch:
+                break
             try:
                 report = writer.write(batch)
             except RecordRefusedError as exc:
                 if exc.change is None:
                     raise
+                if todo is None:
+                    todo = list(range(len(changes)))
                 bad = next(i for i, c in zip(todo, batch, strict=True) if c is exc.change)
                 todo.remove(bad)
                 if bad not in refused:
@@ -135,7 +142,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             for d in report.dead_letters:
                 letters.append(self.ports.dead_letters.of_port(port, d, None))
             break
-        self._latency(port, [changes[i] for i in todo])
+        self._latency(port, batch)
         return letters
 
     def _refused(self, port: str, change: ProductChange, reason: str) -> DeadLetter:
@@ -146,6 +153,8 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         return self.ports.dead_letters.of_port(port, letter, source)
 
     def _latency(self, port: str, changes: list[ProductChange]) -> None:
+        if not changes:
+            return
         now = int(time.time() * 1000)
         samples = self.state.latency.setdefault(port, deque(maxlen=_LATENCY_SAMPLES))
         samples.extend(now - c.ts_ms for c in changes if c.ts_ms is not None)

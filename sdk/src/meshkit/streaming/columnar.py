@@ -1,0 +1,456 @@
+"""The columnar path of a CDC batch: one poll's change events as columns, not records.
+
+``ColumnarPath`` runs the same parse → map → validate → mask as the record steps
+(``meshkit.streaming.steps``), but over a whole poll at once, column by column:
+
+1. **parse**: every value of the poll is decoded with orjson in one pass; the envelope
+   fields (``op``, ``after``, ``before``, ``source``) become lists, checked with set
+   operations over the whole batch instead of per-record branches;
+2. **map**: each product field is one list read from the ``after`` images, cast with the
+   field's cast over the list (a text column that already holds text is taken as is); the
+   TOAST marker and oversized values are looked for per column;
+3. **validate**: per column, the checks the contract's runtime validator would make of
+   these values (required, finite floats, accepted values, ranges, text ranges); fields
+   whose rules the columns do not cover (regex, structs, arrays, rules on nested paths)
+   are validated by a ``ContractValidator`` of those fields alone;
+4. **mask**: large polls as an Arrow table through ``Masker.mask_table`` (vectorised;
+   tokens in one query), small ones record by record (``mask_record``: the same values).
+
+Only records that pass every column check come out of this path. Every other message
+(tombstones, deletes, truncates, invalid JSON, filtered rows, a value that does not
+cast, a record a check flags, a value the masker refuses) goes through the record path
+(``Pipeline``'s steps) as before, which says exactly why it failed; its outcome is put
+back at the message's place in the batch, so the order of changes per key is kept and
+dead letters carry the same reasons as ever. The column checks are at least as strict
+as the validator: a record they flag that the validator accepts simply takes the
+record path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import repeat
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from meshkit.contracts import Contract, ContractValidator, FieldSpec
+from meshkit.contracts import quality as q
+from meshkit.contracts.types import DataType
+from meshkit.privacy import Masker, TransformError
+from meshkit.streaming.cast import Cast, CastError, caster
+from meshkit.streaming.records import Failure, ProductChange, RawMessage, SourcePosition
+from meshkit.streaming.steps import UNAVAILABLE, GuardStep, MapStep, _with_required
+
+MASK_TABLE_MIN_ROWS = 2000
+"""Below this many records a poll is masked record by record: ``mask_table`` tokenizes in
+one DuckDB query whose fixed cost (~1 ms) only pays off for large polls."""
+
+_STRING = caster(DataType("string"))
+_DICT = frozenset({dict})
+_DICT_OR_NONE = frozenset({dict, type(None)})
+_TEXT = frozenset({str, type(None)})
+_UPSERTS = frozenset({"c", "r", "u"})
+_ARROW: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "float": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "bytes": pa.binary(),
+}
+_Check = Callable[[list[Any]], set[int]]  # a column -> the rows it flags
+_BAD = object()  # a value that is not JSON
+_get: Callable[[Any, str], Any] = dict.get  # mapped over a column of dicts
+
+
+class ColumnarPath:
+    """A contract's parse → map → validate → mask over whole polls (module docstring)."""
+
+    def __init__(
+        self, contract: Contract, masker: Masker, map_step: MapStep, guard: GuardStep | None
+    ) -> None:
+        self.masker = masker
+        self.guard = guard
+        self.filter = map_step.filter
+        self.limit = map_step.max_value_bytes
+        specs = {f.name: f for f in contract.fields}
+        self.plan: list[tuple[str, str, Cast, str]] = [
+            (name, src, cast, specs[name].data_type.kind) for name, src, cast in map_step.plan
+        ]
+        names = [name for name, *_ in self.plan]
+        self.key_index = [names.index(k) for k in contract.primary_key]
+        self.checks, residual = _column_checks(contract)
+        self.residual: ContractValidator | None = None
+        self.residual_names = [n for n in names if n in residual]
+        if residual:
+            keys = [k for k in contract.primary_key if k in residual]
+            fields = [f for f in contract.fields if f.name in residual]
+            sub = contract.model_copy(update={"fields": type(contract.fields)(fields)})
+            sub = _with_required(sub, keys) if keys else sub
+            self.residual = ContractValidator(sub, extra="ignore")
+        # Masking: the top-level fields the masker changes, and what mask_table needs.
+        plans = masker.plans.values()
+        touched = {p.field.split(".")[0] for p in plans}
+        needed = touched | {p.subject.split(".")[0] for p in plans if p.subject}
+        dropped = {p.field for p in plans if p.kind == "drop"}
+        self.out_names = [n for n in names if n not in dropped]
+        self.mask_index = [names.index(n) for n in names if n in needed]
+        types = [_arrow_type(specs[names[i]]) for i in self.mask_index]
+        known = [t for t in types if t is not None]
+        self.mask_types: list[pa.DataType] | None = known if len(known) == len(types) else None
+        self.touched = touched
+        # pyarrow imports pandas on its first conversion of Python values (~0.6 s here):
+        # let that happen while the flow is built, not in the first poll's latency.
+        pa.array([None], pa.string())
+
+    def __call__(
+        self,
+        messages: Sequence[RawMessage],
+        record_path: Callable[[Sequence[RawMessage]], tuple[list[Any], int]],
+    ) -> tuple[list[ProductChange], list[Failure], int]:
+        """(changes, failures, skipped) of a poll, in the order of its messages.
+
+        ``record_path(messages)`` runs the record steps over the messages this path does
+        not take and returns their outcomes (changes and failures) and skipped count.
+        """
+        n = len(messages)
+        rows, columns, positions, ts = self._parse(messages)
+        if rows and self.filter is not None:
+            keep = self.filter
+            flagged = {j for j, a in enumerate(columns) if not keep(a)}
+            rows, columns, positions, ts = _drop(flagged, rows, columns, positions, ts)
+        cols: list[list[Any]] = []
+        if rows:
+            cols, flagged = self._map(columns)
+            flagged |= self._validate(cols)
+            if flagged:
+                rows, positions, ts, *cols = _drop(flagged, rows, positions, ts, *cols)
+        records: list[dict[str, Any]] = []
+        keys: list[tuple[Any, ...]] = []
+        if rows:
+            rows, records, keys, positions, ts = self._mask(rows, cols, positions, ts)
+        sources = [messages[i].source for i in rows]
+        changes = list(map(ProductChange, repeat("upsert"), keys, records, positions, sources, ts))
+        failures: list[Failure] = []
+        if self.guard is not None and changes:
+            guarded = self.guard(changes)
+            changes, failures = guarded.oks, guarded.errs
+        if len(rows) == n and not failures:
+            return changes, [], 0
+        taken = set(rows)
+        rest = [m for i, m in enumerate(messages) if i not in taken]
+        outcomes, skipped = record_path(rest) if rest else ([], 0)
+        at: dict[SourcePosition | None, Any] = {c.source: c for c in changes}
+        at.update((f.source, f) for f in failures)
+        at.update((o.source, o) for o in outcomes)
+        ordered = [at[m.source] for m in messages if m.source in at]
+        return (
+            [o for o in ordered if type(o) is ProductChange],
+            [o for o in ordered if type(o) is Failure],
+            skipped,
+        )
+
+    # -- parse ------------------------------------------------------------------------------
+
+    def _parse(
+        self, messages: Sequence[RawMessage]
+    ) -> tuple[list[int], list[dict[str, Any]], list[int], list[int | None]]:
+        """(rows, after images, positions, commit times) of the plain upsert events."""
+        values: list[Any] = [m.value for m in messages]
+        try:
+            events: list[Any] = list(map(orjson.loads, values))
+        except (orjson.JSONDecodeError, TypeError):  # a tombstone or invalid JSON
+            events = [_loads(v) for v in values]
+        rows = list(range(len(events)))
+        if set(map(type, events)) != _DICT:
+            rows = [i for i in rows if type(events[i]) is dict]
+            events = [events[i] for i in rows]
+        get = _get
+        ops = list(map(get, events, repeat("op")))
+        afters = list(map(get, events, repeat("after")))
+        befores = list(map(get, events, repeat("before")))
+        sources = list(map(get, events, repeat("source")))
+        if not (
+            set(ops) <= _UPSERTS
+            and set(map(type, afters)) == _DICT
+            and set(map(type, befores)) <= _DICT_OR_NONE
+            and set(map(type, sources)) == _DICT
+        ):
+            flagged = {
+                j
+                for j in range(len(rows))
+                if ops[j] not in _UPSERTS
+                or type(afters[j]) is not dict
+                or type(befores[j]) not in _DICT_OR_NONE
+                or type(sources[j]) is not dict
+            }
+            rows, events, afters, sources = _drop(flagged, rows, events, afters, sources)
+        lsns = list(map(get, sources, repeat("lsn")))
+        if set(map(type, lsns)) == {int} and min(lsns, default=0) >= 0:
+            positions = lsns
+        else:  # source.lsn when it is a position, else the Kafka offset
+            positions = [
+                lsn if type(lsn) is int and lsn >= 0 else messages[i].source.offset
+                for i, lsn in zip(rows, lsns, strict=True)
+            ]
+        commits = list(map(get, sources, repeat("ts_ms")))
+        ts: list[int | None]
+        if set(map(type, commits)) == {int}:
+            ts = commits
+        else:  # the source's commit time, else the event's time
+            ts = [
+                c if type(c) is int else (t if type(t := get(e, "ts_ms")) is int else None)
+                for c, e in zip(commits, events, strict=True)
+            ]
+        return rows, afters, positions, ts
+
+    # -- map --------------------------------------------------------------------------------
+
+    def _map(self, afters: list[dict[str, Any]]) -> tuple[list[list[Any]], set[int]]:
+        """The cast columns, and the rows the record path must take (cast errors...)."""
+        flagged: set[int] = set()
+        cols = []
+        get, limit = _get, self.limit
+        for _name, src, cast, _kind in self.plan:
+            col = list(map(get, afters, repeat(src)))
+            types = set(map(type, col))
+            if UNAVAILABLE in col:
+                flagged.update(j for j, v in enumerate(col) if type(v) is str and v == UNAVAILABLE)
+            if str in types or bytes in types:
+                if types <= _TEXT:
+                    if max(map(len, filter(None, col)), default=0) > limit:
+                        flagged.update(j for j, v in enumerate(col) if v and len(v) > limit)
+                else:
+                    flagged.update(
+                        j for j, v in enumerate(col) if type(v) in (str, bytes) and len(v) > limit
+                    )
+            if cast is _STRING and types <= _TEXT:
+                cols.append(col)
+                continue
+            if cast is _STRING and types == {int}:
+                cols.append(list(map(str, col)))
+                continue
+            try:
+                cols.append([None if v is None else cast(v) for v in col])
+            except CastError:
+                out = []
+                for j, v in enumerate(col):
+                    try:
+                        out.append(None if v is None else cast(v))
+                    except CastError:
+                        out.append(None)
+                        flagged.add(j)
+                cols.append(out)
+        return cols, flagged
+
+    # -- validate ---------------------------------------------------------------------------
+
+    def _validate(self, cols: list[list[Any]]) -> set[int]:
+        flagged: set[int] = set()
+        for i, (name, *_rest) in enumerate(self.plan):
+            for check in self.checks.get(name, ()):
+                flagged |= check(cols[i])
+        if self.residual is not None:
+            index = [i for i, (name, *_rest) in enumerate(self.plan) if name in self.residual_names]
+            names = [self.plan[i][0] for i in index]
+            columns = [cols[i] for i in index]
+            records = [dict(zip(names, r, strict=False)) for r in zip(*columns, strict=False)]
+            result = self.residual.validate_batch(records)
+            flagged.update(f.index for f in result.failures)
+        return flagged
+
+    # -- mask -------------------------------------------------------------------------------
+
+    def _mask(
+        self, rows: list[int], cols: list[list[Any]], positions: list[int], ts: list[int | None]
+    ) -> tuple[list[int], list[dict[str, Any]], list[tuple[Any, ...]], list[int], list[int | None]]:
+        """(rows, masked records, keys, positions, times); rows the masker refuses leave."""
+        names = [name for name, *_ in self.plan]
+        if len(self.key_index) == 1:
+            keys = [(v,) for v in cols[self.key_index[0]]]
+        else:
+            keys = list(zip(*(cols[i] for i in self.key_index), strict=True))
+        masked = self._mask_table(cols) if len(rows) >= MASK_TABLE_MIN_ROWS else None
+        if masked is not None:
+            out = self.out_names
+            by_name = dict(zip(names, cols, strict=True)) | masked
+            columns = [by_name[n] for n in out]  # equal lengths: no strict zips per row
+            records = [dict(zip(out, r, strict=False)) for r in zip(*columns, strict=False)]
+            return rows, records, keys, positions, ts
+        mask = self.masker.mask_record
+        records, flagged = [], set()
+        for j, r in enumerate(zip(*cols, strict=False)):
+            try:
+                records.append(mask(dict(zip(names, r, strict=False))))
+            except TransformError:
+                flagged.add(j)
+        if flagged:
+            rows, keys, positions, ts = _drop(flagged, rows, keys, positions, ts)
+        return rows, records, keys, positions, ts
+
+    def _mask_table(self, cols: list[list[Any]]) -> dict[str, list[Any]] | None:
+        """The touched columns masked by ``Masker.mask_table``; None: mask record by record."""
+        if self.mask_types is None:
+            return None
+        names = [self.plan[i][0] for i in self.mask_index]
+        try:
+            typed = zip(self.mask_index, self.mask_types, strict=True)
+            arrays = [pa.array(cols[i], t) for i, t in typed]
+            table = self.masker.mask_table(pa.table(arrays, names=names))
+        except (TransformError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError,
+                ValueError):  # fmt: skip
+            return None  # the record path says which values and why
+        return {n: table.column(n).to_pylist() for n in table.column_names if n in self.touched}
+
+
+def _loads(value: bytes | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return _BAD
+
+
+def _drop(flagged: set[int], *columns: list[Any]) -> list[list[Any]]:
+    """``columns`` without the rows in ``flagged``."""
+    if not flagged:
+        return list(columns)
+    keep = [j for j in range(len(columns[0])) if j not in flagged]
+    return [[c[j] for j in keep] for c in columns]
+
+
+def _arrow_type(f: FieldSpec) -> pa.DataType | None:
+    t = f.data_type
+    if t.kind == "decimal":
+        return pa.decimal128(t.precision or 38, t.scale or 0)
+    return _ARROW.get(t.kind)
+
+
+# -- column checks ------------------------------------------------------------------------
+
+
+def _column_checks(contract: Contract) -> tuple[dict[str, list[_Check]], set[str]]:
+    """Per field, the checks of its column; and the fields a ContractValidator must check.
+
+    A column check flags every value the runtime validator would refuse (and maybe more:
+    those then take the record path, where the validator decides).
+    """
+    checks: dict[str, list[_Check]] = {}
+    residual: set[str] = set()
+    required = set(contract.primary_key)
+    kinds = {}
+    for f in contract.fields:
+        kind = f.data_type.kind
+        kinds[f.name] = kind
+        if kind in {"struct", "array"}:
+            residual.add(f.name)
+            continue
+        if f.required:
+            required.add(f.name)
+        if kind == "float":
+            checks.setdefault(f.name, []).append(_finite)
+    for rule in contract.quality:
+        if rule.severity != "error" or not isinstance(rule, q.PER_RECORD_RULES):
+            continue
+        assert isinstance(rule, q.NotNull | q.AcceptedValues | q.Range | q.Regex)
+        field = rule.field
+        top = field.split(".")[0]
+        if "." in field or top not in kinds or top in residual:
+            residual.add(top)
+            continue
+        kind = kinds[top]
+        check: _Check | None = None
+        if isinstance(rule, q.NotNull):
+            required.add(field)
+        elif isinstance(rule, q.AcceptedValues):
+            check = _accepted(rule.values)
+        elif isinstance(rule, q.Range):
+            check = _range(rule, kind)
+        if check is None and not isinstance(rule, q.NotNull):
+            residual.add(top)
+        elif check is not None:
+            checks.setdefault(top, []).append(check)
+    for name in required - residual:
+        checks.setdefault(name, []).insert(0, _not_null)
+    for name in residual:
+        checks.pop(name, None)
+    return checks, residual
+
+
+def _not_null(col: list[Any]) -> set[int]:
+    if None not in col:
+        return set()
+    return {j for j, v in enumerate(col) if v is None}
+
+
+def _finite(col: list[Any]) -> set[int]:
+    return {j for j, v in enumerate(col) if v is not None and not math.isfinite(v)}
+
+
+def _accepted(values: Sequence[Any]) -> _Check:
+    allowed = frozenset((type(v), v) for v in values) | {(type(None), None)}
+
+    def check(col: list[Any]) -> set[int]:
+        if set(zip(map(type, col), col, strict=False)) <= allowed:
+            return set()
+        return {j for j, v in enumerate(col) if (type(v), v) not in allowed}
+
+    return check
+
+
+def _range(rule: q.Range, kind: str) -> _Check | None:
+    low, high = rule.min, rule.max
+    if kind == "string":
+        lo = None if low is None else str(low)
+        hi = None if high is None else str(high)
+
+        def text(col: list[Any]) -> set[int]:
+            return {
+                j
+                for j, v in enumerate(col)
+                if v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi))
+            }
+
+        return text
+    if kind not in {"integer", "float", "decimal", "date", "timestamp"}:
+        return None
+    try:
+        bounds = (_bound(low, kind), _bound(high, kind))
+    except (ValueError, ArithmeticError):
+        return None
+    if any(isinstance(b, datetime) and b.tzinfo is None for b in bounds):
+        return None  # naive bound: let the validator compare
+
+    def between(col: list[Any]) -> set[int]:
+        lo, hi = bounds
+        flagged = set()
+        for j, v in enumerate(col):
+            if v is None:
+                continue
+            try:
+                if (lo is not None and v < lo) or (hi is not None and v > hi):
+                    flagged.add(j)
+            except TypeError:
+                flagged.add(j)
+        return flagged
+
+    return between
+
+
+def _bound(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "date":
+        return value if type(value) is date else date.fromisoformat(str(value))
+    if kind == "timestamp":
+        return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if kind == "decimal":
+        return Decimal(str(value))
+    return value
