@@ -131,3 +131,20 @@ def test_a_warn_rule_writes_the_table_and_warns(
     assert all(e.passed for e in evaluations.values())
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM orders.order_facts_v1").fetchall() == [(2,)]
+
+
+def test_personal_data_in_a_column_the_contract_does_not_know_fails_the_pii_check(
+    customer_contract: Contract, resources: dict[str, Any], warehouse: Path
+) -> None:
+    evaluations = _run(customer_contract, customers_table(3), resources)
+    assert evaluations["no_undeclared_pii"].passed
+    assert evaluations["no_undeclared_pii"].metadata["sampled_rows"].value == 3
+    with duckdb.connect(str(warehouse)) as con:  # a column added behind the contract's back
+        con.execute("ALTER TABLE customers.customer_v1 ADD COLUMN contact VARCHAR")
+        con.execute("UPDATE customers.customer_v1 SET contact = 'x' || customer_id || '@mail.org'")
+    failed = _failed(_run(customer_contract, customers_table(3), resources, checks_only=True))
+    assert failed.pop("schema_conforms") == "columns not in the contract: contact"
+    assert failed.pop("no_undeclared_pii").startswith(
+        "undeclared personal data: contact: email in 100% of 3 values"
+    )
+    assert failed == {}

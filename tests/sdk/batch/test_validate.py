@@ -108,3 +108,62 @@ def test_partition_bounds(contract: Contract) -> None:
     (problem,) = _problems(contract, table, partition=window)
     assert problem.startswith("column 'at' [partition]: outside the partition being written")
     assert problem.endswith("— 1 row (index 1); e.g. 2024-01-02T00:00:00+00:00")
+
+
+def _keyed(key_type: str, keys: str) -> Contract:
+    c, problems = parse_contract(
+        f"""
+domain: shop
+name: keyed
+version: 1.0.0
+owner: {{team: shop, contact: shop@example.com}}
+fields:
+  - {{name: a, type: {key_type}, required: true}}
+  - {{name: b, type: string, required: true}}
+primary_key: [{keys}]
+"""
+    )
+    assert c is not None, problems
+    return c
+
+
+def test_duplicate_primary_keys_are_named_with_their_rows(contract: Contract) -> None:
+    table = pa.table({"id": [7, 8, 7, 9, 8, 7], "at": [AT] * 6})
+    assert _problems(contract, table) == [
+        "column 'id' [primary key]: 2 key value(s) appear more than once — 3 rows "
+        "(index 4, 5, ...); e.g. {'id': 7}, {'id': 8}"
+    ]
+
+
+def test_composite_keys_in_a_table_of_several_chunks() -> None:
+    keyed = _keyed("string", "a, b")
+    chunks = [pa.table({"a": ["x", "x"], "b": ["1", "2"]}), pa.table({"a": ["y"], "b": ["1"]})]
+    table = pa.concat_tables(chunks)
+    assert table.column("a").num_chunks == 2
+    assert conform(keyed, table).num_rows == 3
+    again = pa.concat_tables([table, pa.table({"a": ["x"], "b": ["2"]})])
+    assert _problems(keyed, again) == [
+        "column 'a, b' [primary key]: 1 key value(s) appear more than once — 1 row "
+        "(index 3); e.g. {'a': 'x', 'b': '2'}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key_type", "values", "duplicated"),
+    [
+        ("integer", [3, 1, 3], True),
+        ("bytes", [b"a", b"b", b"c"], False),
+        ("date", [dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 1)], True),
+        ('"decimal(6,2)"', [Decimal("1.10"), Decimal("1.20"), Decimal("1.30")], False),
+        ("timestamp", [AT, AT + dt.timedelta(microseconds=1), AT], True),
+    ],
+)
+def test_primary_keys_of_every_kind(key_type: str, values: list[object], duplicated: bool) -> None:
+    keyed = _keyed(key_type, "a")
+    table = pa.table({"a": values, "b": ["1", "2", "3"]})
+    if not duplicated:
+        assert conform(keyed, table).num_rows == 3
+    else:
+        (problem,) = _problems(keyed, table)
+        assert problem.startswith("column 'a' [primary key]: 1 key value(s)")
+        assert "(index 2)" in problem

@@ -16,16 +16,18 @@ a million rows needs column-at-a-time checks, hence this module.
 from __future__ import annotations
 
 import re
+import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from meshkit.batch.schema import arrow_field
 from meshkit.contracts import (
     AcceptedValues,
     Contract,
@@ -34,11 +36,13 @@ from meshkit.contracts import (
     Range,
     Regex,
 )
+from meshkit.contracts.arrow import arrow_field
 from meshkit.errors import MeshkitError
 
 MAX_ROWS_SHOWN = 5
 _PER_RECORD = (NotNull, AcceptedValues, Range, Regex)
 _ROW = "__meshkit_row"
+_local = threading.local()
 
 
 def show(value: Any) -> str:
@@ -123,7 +127,7 @@ def conform(
                 continue
             column: pa.Array = pa.nulls(table.num_rows, target.type)
         else:
-            cast = _cast(spec, table.column(spec.name).combine_chunks(), target.type)
+            cast = _cast(spec, _whole(table.column(spec.name)), target.type)
             if isinstance(cast, Violation):
                 problems.append(cast)
                 continue
@@ -204,9 +208,16 @@ def _cast(spec: FieldSpec, array: pa.Array, target: pa.DataType) -> pa.Array | V
 # -- values ------------------------------------------------------------------------------
 
 
+def _whole(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array (no copy when it has a single chunk)."""
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks()
+
+
 def _column(table: pa.Table, path: str) -> pa.Array:
     head, *rest = path.split(".")
-    array = table.column(head).combine_chunks()
+    array = _whole(table.column(head))
     for part in rest:
         array = pc.struct_field(array, [array.type.get_field_index(part)])
     return array
@@ -248,7 +259,10 @@ def _required(contract: Contract, table: pa.Table) -> list[Violation]:
     for path, spec in contract.field_index.items():
         if not spec.required or _nested_under_array(contract, path):
             continue
-        nulls = pc.is_null(_column(table, path))
+        column = _column(table, path)
+        if not column.null_count:  # the common case: nothing to look at row by row
+            continue
+        nulls = pc.is_null(column)
         parent = _parent_valid(table, path)
         if parent is not None:
             nulls = pc.and_(nulls, parent)
@@ -266,6 +280,8 @@ def _rules(contract: Contract, table: pa.Table) -> list[Violation]:
         if _nested_under_array(contract, rule.field):
             continue
         column = _column(table, rule.field)
+        if isinstance(rule, NotNull) and not column.null_count:
+            continue
         bad, message = _rule_mask(rule, column)
         label = rule.name or rule.kind
         v = _violation(contract, table, rule.field, label, message, bad)
@@ -326,12 +342,13 @@ def _primary_key(contract: Contract, table: pa.Table) -> list[Violation]:
     if not keys or table.num_rows == 0:
         return []
     # the common case, no duplicates, costs one distinct count; details only on failure
-    distinct = table.select(keys).group_by(keys, use_threads=True).aggregate([]).num_rows
-    if distinct == table.num_rows:
+    if _distinct_keys(table, keys) == table.num_rows:
         return []
     indexed = table.select(keys).append_column(_ROW, pa.array(range(table.num_rows), pa.int64()))
     groups = indexed.group_by(keys, use_threads=False).aggregate([(_ROW, "count"), (_ROW, "max")])
     dup = groups.filter(pc.greater(groups[f"{_ROW}_count"], 1))
+    if not dup.num_rows:
+        return []
     extra = pc.sum(pc.subtract(dup[f"{_ROW}_count"], 1)).as_py()
     firsts = sorted(dup[f"{_ROW}_max"].to_pylist())[:MAX_ROWS_SHOWN]
     pii = any(contract.field(k) is not None and contract.field(k).pii for k in keys)  # type: ignore[union-attr]
@@ -346,6 +363,40 @@ def _primary_key(contract: Contract, table: pa.Table) -> list[Violation]:
             examples,
         )
     ]
+
+
+_DISTINCT_IN_DUCKDB = (
+    pa.types.is_string, pa.types.is_large_string, pa.types.is_integer, pa.types.is_date,
+    pa.types.is_timestamp, pa.types.is_decimal, pa.types.is_boolean, pa.types.is_binary,
+)  # fmt: skip
+
+
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    con: duckdb.DuckDBPyConnection | None = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect(":memory:")
+    return con
+
+
+def _distinct_keys(table: pa.Table, keys: list[str]) -> int:
+    """How many distinct key values (nulls count as one value, as in a ``GROUP BY``).
+
+    DuckDB's parallel hash aggregate over the Arrow columns (no copy) counts a million
+    text keys in about half the time of Arrow's ``group_by``; key types DuckDB might
+    compare differently (floats: NaN, -0.0) take Arrow's path.
+    """
+    selected = table.select(keys)
+    if not all(any(test(f.type) for test in _DISTINCT_IN_DUCKDB) for f in selected.schema):
+        return int(selected.group_by(keys, use_threads=True).aggregate([]).num_rows)
+    name = f"meshkit_keys_{uuid.uuid4().hex[:8]}"
+    columns = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)
+    con = _duckdb().cursor()
+    try:
+        con.register(name, selected)
+        rows = con.execute(f"SELECT COUNT(*) FROM (SELECT DISTINCT {columns} FROM {name})")
+        return int(rows.fetchall()[0][0])
+    finally:
+        con.close()
 
 
 def _partition(contract: Contract, table: pa.Table, window: PartitionWindow) -> list[Violation]:

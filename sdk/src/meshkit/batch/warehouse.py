@@ -71,7 +71,7 @@ class WarehouseSession(Protocol):
 
     def regex_full_match(self, column: str, pattern: str) -> str: ...
 
-    def sample(self, ref: str, rows: int) -> str: ...
+    def sample(self, ref: str, rows: int, columns: str = "*") -> str: ...
 
 
 def _sql_literal(value: Any, string: str) -> str:
@@ -158,8 +158,8 @@ class DuckDBSession:
     def regex_full_match(self, column: str, pattern: str) -> str:
         return f"regexp_full_match({column}, {self.literal(pattern)})"
 
-    def sample(self, ref: str, rows: int) -> str:
-        return f"SELECT * FROM {ref} USING SAMPLE {int(rows)} ROWS"
+    def sample(self, ref: str, rows: int, columns: str = "*") -> str:
+        return f"SELECT {columns} FROM {ref} USING SAMPLE {int(rows)} ROWS"
 
 
 class BigQuerySession:
@@ -270,8 +270,8 @@ class BigQuerySession:
     def regex_full_match(self, column: str, pattern: str) -> str:
         return f"REGEXP_CONTAINS({column}, {self.literal('^(?:' + pattern + ')$')})"
 
-    def sample(self, ref: str, rows: int) -> str:
-        return f"SELECT * FROM {ref} LIMIT {int(rows)}"
+    def sample(self, ref: str, rows: int, columns: str = "*") -> str:
+        return f"SELECT {columns} FROM {ref} LIMIT {int(rows)}"
 
 
 def describe_failure(exc: BaseException) -> str:
