@@ -274,7 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in DEFAULT_SERVICES:
             table.add_row(name, str(getattr(endpoints, name)))
         console.print(table)
-        console.print(status_table(stack.status()))
+        statuses = stack.status()
+        console.print(status_table(statuses))
+        pids = {st.service: st.pid for st in statuses if st.pid is not None}
+        (args.state_dir / "pids.json").write_text(json.dumps(pids))
         checks = Table(title="round trips through the production clients")
         for col in ("service", "what", "result"):
             checks.add_column(col)

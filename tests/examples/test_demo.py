@@ -75,13 +75,9 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
         assert erasure["before"][port] not in {"erased", "invalid"}, port
         assert erasure["after"][port] == "erased", port
     assert erasure["report"]["products"][0]["unreadable_fields"] == ["full_name"]
-    pids = [
-        int(line.split("│")[3].strip())
-        for line in out.splitlines()
-        if line.count("│") >= 5 and line.split("│")[3].strip().isdigit()
-    ]
-    assert len(pids) == 3, out  # broker, PostgreSQL, search server
-    for pid in pids:
+    pids = json.loads((tmp_path / "demo" / "pids.json").read_text())
+    assert sorted(pids) == ["kafka", "postgres", "search"], out  # the processes it started
+    for pid in pids.values():
         assert (
             not Path(f"/proc/{pid}").exists()
             or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
