@@ -22,6 +22,10 @@ Rates are changes/s; each port prints ``<port>=<ratio>`` and the BENCH line's ``
 is the lowest of the four (``value=``/``baseline=`` are that port's rates). Target: every
 writer at least 0.5x its bare path. The services are the local stack's own, started in
 a temporary directory.
+
+The machine is shared and noisy, so Kafka, DuckDB and PostgreSQL run ``ROUNDS`` rounds
+(``--quick``: 1), each a bare run then a writer run into fresh targets, and each side's
+best round counts; search runs once (its runs are long and the server dominates both).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ from meshkit.ports.kafka import json_default
 
 TARGET = 0.5
 SEARCH_CHANGES = 20_000
+ROUNDS = 3
 CONTRACT = {
     "domain": "bench",
     "name": "customer",
@@ -223,13 +228,13 @@ def bare_search(url: str, changes: list[Change]) -> float:
     return rate
 
 
-def bare_postgres(dsn: str, intake: Intake, changes: list[Change]) -> float:
+def bare_postgres(dsn: str, intake: Intake, changes: list[Change], name: str = "bare") -> float:
     from meshkit.ports.view import postgres_type
 
     conn = psycopg2.connect(dsn)
     cols = ", ".join(f'"{f.name}" {postgres_type(f)}' for f in intake.fields)
     with conn, conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE bare ({cols})")
+        cur.execute(f"CREATE TABLE {name} ({cols})")
     records = [c.record for c in changes if c.record is not None]
 
     def go() -> None:
@@ -238,7 +243,7 @@ def bare_postgres(dsn: str, intake: Intake, changes: list[Change]) -> float:
         pacsv.write_csv(table, buf)
         buf.seek(0)
         with conn, conn.cursor() as cur:
-            cur.copy_expert("COPY bare FROM STDIN WITH (FORMAT csv, HEADER true)", buf)
+            cur.copy_expert(f"COPY {name} FROM STDIN WITH (FORMAT csv, HEADER true)", buf)
 
     rate = len(changes) / timed(go)
     conn.close()
@@ -269,23 +274,46 @@ def main(argv: list[str] | None = None) -> int:
             assert dsn is not None
             url = services[2].start().address
 
-            bare = bare_kafka(bootstrap, "bare", changes)
-            value = run_writer(KafkaTopicWriter(bootstrap), contract, changes, batch)
-            results["kafka"] = (value, bare)
+            rounds = 1 if args.quick else ROUNDS
+
+            def best(
+                bare: Callable[[int], float], writer: Callable[[int], float]
+            ) -> tuple[float, float]:
+                """(writer, bare): the best of ``rounds`` alternating runs of each."""
+                runs = [(bare(r), writer(r)) for r in range(rounds)]
+                return max(w for _, w in runs), max(b for b, _ in runs)
+
+            def duck(r: int) -> float:
+                writer = DuckDBWarehouseWriter(Path(tmp) / f"writer{r}.duckdb")
+                try:
+                    return run_writer(writer, contract, changes, batch)
+                finally:
+                    writer.close()
+
+            def view(r: int) -> float:
+                writer = ServingViewWriter(dsn, schema=f"round{r}")
+                try:
+                    return run_writer(writer, contract, changes, batch)
+                finally:
+                    writer.close()
+
+            results["kafka"] = best(
+                lambda _r: bare_kafka(bootstrap, "bare", changes),
+                lambda _r: run_writer(KafkaTopicWriter(bootstrap), contract, changes, batch),
+            )
+            value, bare = results["kafka"]
             print(f"kafka     writer {value:>10,.0f}/s   bare producer loop {bare:>10,.0f}/s")
 
-            bare = bare_duckdb(Path(tmp) / "bare.duckdb", intake, changes)
-            duck = DuckDBWarehouseWriter(Path(tmp) / "writer.duckdb")
-            value = run_writer(duck, contract, changes, batch)
-            duck.close()
-            results["duckdb"] = (value, bare)
+            results["duckdb"] = best(
+                lambda r: bare_duckdb(Path(tmp) / f"bare{r}.duckdb", intake, changes), duck
+            )
+            value, bare = results["duckdb"]
             print(f"duckdb    writer {value:>10,.0f}/s   bare Arrow INSERT  {bare:>10,.0f}/s")
 
-            bare = bare_postgres(dsn, intake, changes)
-            view = ServingViewWriter(dsn)
-            value = run_writer(view, contract, changes, batch)
-            view.close()
-            results["postgres"] = (value, bare)
+            results["postgres"] = best(
+                lambda r: bare_postgres(dsn, intake, changes, f"bare{r}"), view
+            )
+            value, bare = results["postgres"]
             print(f"postgres  writer {value:>10,.0f}/s   bare COPY          {bare:>10,.0f}/s")
 
             some = changes[:SEARCH_CHANGES]

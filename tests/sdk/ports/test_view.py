@@ -119,8 +119,19 @@ def test_additive_evolution_and_refused_breaking_change(
     reader.close()
     assert got is not None
     assert (got["nickname"], got["tier"]) == ("Bo", None)
-    with pytest.raises(SchemaChangeError, match="field 'visits' changes type bigint -> text"):
+    with pytest.raises(SchemaChangeError) as err:
         writer.ensure(load("customer_breaking"))
+    assert "visits: type_changed, integer → string (breaking: readers decode another type); " in (
+        str(err.value)
+    )
+    assert "column bigint -> text" in str(err.value)
+    # the nickname column v1.1 added is not in the breaking contract: removed, also refused
+    assert {c.kind for c in err.value.diff} == {
+        "type_changed",
+        "field_removed",
+        "field_added_required",
+        "made_required",
+    }
 
 
 @pytest.mark.parametrize(("field", "value", "named", "message"), BAD_CASES)

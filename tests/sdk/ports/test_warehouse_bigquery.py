@@ -175,8 +175,12 @@ def test_evolution_appends_fields_and_relaxes_modes_with_one_update_table_call(
 
 def test_evolution_refuses_breaking_changes_without_calling_update(contract: Contract) -> None:
     fake = RecordingClient(live_table(contract))
-    with pytest.raises(SchemaChangeError, match="field 'visits' changes type INT64 -> STRING"):
+    with pytest.raises(SchemaChangeError) as err:
         BigQueryWarehouseWriter(fake).ensure(load("customer_breaking"))
+    assert "visits: type_changed, integer → string (breaking: readers decode another type); " in (
+        str(err.value)
+    )
+    assert "column INT64 -> STRING" in str(err.value)
     assert not [c for c in fake.calls if c[0] == "update_table"]
 
 

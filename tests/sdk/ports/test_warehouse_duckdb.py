@@ -118,16 +118,45 @@ def test_additive_evolution_is_applied(writer: DuckDBWarehouseWriter, masker: Ma
     assert writer.ensure(load("customer_v1_1")).empty  # idempotent
 
 
-def test_breaking_change_is_refused_with_every_reason(writer: DuckDBWarehouseWriter) -> None:
+def test_breaking_change_is_refused_with_the_contract_diff(writer: DuckDBWarehouseWriter) -> None:
     before = writer.con.execute(f"DESCRIBE {TABLE}").fetchall()
     with pytest.raises(SchemaChangeError) as err:
         writer.ensure(load("customer_breaking"))
     text = str(err.value)
-    assert "field 'visits' changes type BIGINT -> VARCHAR" in text
-    assert "field 'active' was removed" in text
-    assert "field 'segment' is new and required" in text
+    # every refused change of the contracts' diff, with its kind and the catalogue's reason
+    assert {(c.kind, c.path) for c in err.value.diff} == {
+        ("type_changed", "visits"),
+        ("field_removed", "active"),
+        ("field_added_required", "segment"),
+    }
+    assert (
+        "visits: type_changed, integer → string (breaking: readers decode another type); "
+        "column BIGINT -> VARCHAR"
+    ) in text
+    assert "active: field_removed, boolean field removed (breaking: readers of the field fail)" in (
+        text
+    )
+    assert "segment: field_added_required, new required string field (breaking:" in text
     assert "publish a new major version" in text
     assert writer.con.execute(f"DESCRIBE {TABLE}").fetchall() == before
+
+
+def test_compatible_but_in_place_impossible_change_is_refused_with_its_reason(
+    writer: DuckDBWarehouseWriter, contract: Contract
+) -> None:
+    """A widened type is compatible for readers (the diff says so), but a column's type is
+    not changed in place: the port refuses it and says both."""
+    data = contract.model_dump(mode="json", exclude_none=True)
+    for f in data["fields"]:
+        if f["name"] == "visits":
+            f["type"] = "float"
+    with pytest.raises(SchemaChangeError) as err:
+        writer.ensure(Contract.model_validate(data))
+    assert [(c.kind, c.path, c.breaking) for c in err.value.diff] == [
+        ("type_widened", "visits", False)
+    ]
+    assert "visits: type_widened, integer → float (compatible for readers" in str(err.value)
+    assert "a column's type is not changed in place); column BIGINT -> DOUBLE" in str(err.value)
 
 
 @pytest.mark.parametrize(("field", "value", "named", "message"), BAD_CASES)

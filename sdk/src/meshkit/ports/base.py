@@ -128,9 +128,13 @@ class RecordRefusedError(PortError):
 
 
 class SchemaChangeError(PortError):
-    """The contract changed the port's schema in a way that is not additive."""
+    """The contract changed the port's schema in a way that is not additive.
 
-    def __init__(self, port: str, changes: Sequence[str]) -> None:
+    ``changes`` explains each refused change in one line; for tables, ``diff`` holds the
+    contracts' diff entries (``meshkit.contracts.diff.Change``) they come from.
+    """
+
+    def __init__(self, port: str, changes: Sequence[str], diff: Sequence[Any] = ()) -> None:
         lines = "\n".join(f"  - {c}" for c in changes)
         super().__init__(
             f"{port}: the contract changes the schema in ways a port cannot evolve into:\n"
@@ -139,6 +143,7 @@ class SchemaChangeError(PortError):
             "publish a new major version (a new table/index/topic) for the rest"
         )
         self.changes = list(changes)
+        self.diff = tuple(diff)
 
 
 class DeliveryError(PortError):

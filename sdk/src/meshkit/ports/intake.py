@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import attrgetter, eq, is_, itemgetter
 from typing import Any
 
 import orjson
@@ -45,6 +47,11 @@ _SCALARS: dict[str, pa.DataType] = {
     "json": pa.string(),
 }
 _Check = Callable[[pa.Array], pa.Array]  # True where a non-null value looks transformed
+_OPS = frozenset({"upsert", "delete"})
+_OP = attrgetter("op")
+_KEY = attrgetter("key")
+_RECORD = attrgetter("record")
+_POSITION = attrgetter("position")
 
 
 def arrow_type(dtype: DataType, members: tuple[PublishedField, ...] = ()) -> pa.DataType:
@@ -94,23 +101,34 @@ class Intake:
     # -- public ---------------------------------------------------------------------------
 
     def table(self, batch: Sequence[Change], *, compact: bool = True) -> pa.Table:
-        """The checked batch as Arrow (see the module docstring); ``RecordRefusedError`` if bad."""
+        """The checked batch as Arrow (see the module docstring); ``RecordRefusedError`` if bad.
+
+        The common case costs a few C-level passes over the batch (``map`` of attribute
+        getters, set unions, Arrow kernels); only when one of them finds something odd
+        does the per-change loop run, to name the change at fault.
+        """
         changes = self.compact(batch) if compact else list(batch)
-        self._check_shape(changes)
-        records = self._rows(changes)
+        records: list[Any] = list(map(_RECORD, changes))
+        deletes = list(map(eq, map(_OP, changes), repeat("delete")))
+        if not self._shape_looks_ok(changes, records, deletes):
+            self._check_shape(changes)  # raises, naming the change at fault
+        rows = self._rows(changes, records, deletes)
         try:
-            array = pa.array(records, type=self.struct)
+            array = pa.array(rows, type=self.struct)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
-            self._find_bad_value(changes, records)
+            self._check_shape(changes)
+            self._find_bad_value(changes, rows)
             raise
         table = pa.Table.from_struct_array(array)
-        deletes = pa.array([c.op == "delete" for c in changes], pa.bool_())
-        self._check_required(table, changes, deletes)
+        if not self._keys_agree(table, changes):
+            self._check_shape(changes)
+        delete_column = pa.array(deletes, pa.bool_())
+        self._check_required(table, changes, delete_column)
         self._check_privacy(table, changes)
         table = table.append_column(
-            POSITION_COLUMN, pa.array([c.position for c in changes], pa.int64())
+            POSITION_COLUMN, pa.array(list(map(_POSITION, changes)), pa.int64())
         )
-        return table.append_column(DELETE_COLUMN, deletes)
+        return table.append_column(DELETE_COLUMN, delete_column)
 
     def check(self, batch: Sequence[Change]) -> None:
         """Only the checks of ``table`` (for writers that send the records as they are)."""
@@ -180,12 +198,49 @@ class Intake:
                     c, k, f"the record's key value {record.get(k)!r} is not the change's key"
                 )
 
-    def _rows(self, changes: Sequence[Change]) -> list[Any]:
-        keys = self.key_fields
-        rows = [
-            c.record if c.record is not None else dict(zip(keys, c.key, strict=True))
-            for c in changes
-        ]
+    def _shape_looks_ok(
+        self, changes: Sequence[Change], records: list[Any], deletes: list[bool]
+    ) -> bool:
+        """True when the batch certainly passes ``_check_shape`` (keys compared later).
+
+        C-level passes only: the ops, records present exactly for upserts, key lengths,
+        every record field declared, positions integers >= 0.
+        """
+        if not set(map(_OP, changes)) <= _OPS:
+            return False
+        if list(map(is_, records, repeat(None))) != deletes:
+            return False
+        if set(map(len, map(_KEY, changes))) - {len(self.key_fields)}:
+            return False
+        if not self.allowed.issuperset(set().union(*filter(None, records))):
+            return False
+        positions = list(map(_POSITION, changes))
+        return set(map(type, positions)) <= {int} and min(positions, default=0) >= 0
+
+    def _keys_agree(self, table: pa.Table, changes: Sequence[Change]) -> bool:
+        """True when every record's key fields equal its change's key (no nulls involved)."""
+        for i, name in enumerate(self.key_fields):
+            column = table.column(name)
+            try:
+                given = pa.array(list(map(itemgetter(i), map(_KEY, changes))), column.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+                return False
+            if column.null_count or given.null_count:
+                return False
+            if not pc.all(pc.equal(column, given)).as_py():
+                return False
+        return True
+
+    def _rows(
+        self, changes: Sequence[Change], records: list[Any], deletes: list[bool]
+    ) -> list[Any]:
+        rows = records
+        if any(deletes):
+            keys = self.key_fields
+            rows = [
+                r if r is not None else dict(zip(keys, c.key, strict=True))
+                for c, r in zip(changes, records, strict=True)
+            ]
         if self.json_fields:
             names = self.json_fields
             rows = [{**r, **{n: json_text(r.get(n)) for n in names}} for r in rows]

@@ -7,9 +7,17 @@ array and json fields are ``jsonb``. When the view's ``key`` differs from the pr
 it gets an index of its own, so ``ViewReader.find`` is one indexed lookup too.
 
 A micro-batch is checked (``Intake``), compacted to the newest change per key, sent with
-``COPY`` into a temporary staging table, then applied in the same transaction: deletes,
-then ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the stored position is older. The
-commit makes the batch visible at once; a replay changes nothing.
+``COPY`` into a temporary staging table, then applied in the same transaction: deletes
+(keys and positions sent as arrays), then ``INSERT ... ON CONFLICT DO UPDATE ... WHERE``
+the stored position is older. The commit makes the batch visible at once; a replay
+changes nothing.
+
+Each ``write`` commits with ``synchronous_commit = off``: it does not wait for its WAL to
+reach disk (a server crash may lose the last fraction of a second of commits, never a
+part of one). ``flush`` then commits one transaction that does wait, and since WAL is
+written in order, every batch committed before it is durable when ``flush`` returns: one
+disk flush per ``flush`` instead of one per batch, and a caller that commits its source
+position after ``flush`` (as the protocol says) never skips a lost batch.
 
 Example::
 
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -30,6 +39,7 @@ import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg2 import sql
 
@@ -86,6 +96,7 @@ class ServingViewWriter:
         self.conn = psycopg2.connect(dsn)
         self._table: _Table | None = None
         self._intake: Intake | None = None
+        self._sql: _Statements | None = None
 
     def ensure(self, contract: Contract) -> Evolution:
         """Create the view's table (and key index), or evolve it additively."""
@@ -124,7 +135,7 @@ class ServingViewWriter:
                     )
             else:
                 existing.pop(POSITION_COLUMN, None)
-                evolution = plan(port, existing, wanted)
+                evolution = plan(port, existing, wanted, contract)
                 for c in evolution.add:
                     cur.execute(
                         sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
@@ -147,91 +158,103 @@ class ServingViewWriter:
                 )
         self._table = t
         self._intake = Intake(contract, port)
+        self._sql = _statements(t, self.conn)
         return evolution
 
     def write(self, batch: Sequence[Change]) -> WriteReport:
-        """Check the whole batch, then apply it in one transaction."""
-        if self._table is None or self._intake is None:
+        """Check the whole batch, then apply it in one transaction (see the module docstring)."""
+        if self._table is None or self._intake is None or self._sql is None:
             raise NotEnsuredError("call ensure(contract) before write()")
         if not batch:
             return WriteReport()
-        t = self._table
-        data = self._intake.table(batch)
-        has_deletes = any(c.op == "delete" for c in batch)
-        csv = _csv(data, t.fields)
-        columns = [*t.names, POSITION_COLUMN]
-        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
-        pos = sql.Identifier(POSITION_COLUMN)
-        updates = sql.SQL(", ").join(
-            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-            for c in columns
-            if c not in t.key
-        )
+        q, data = self._sql, self._intake.table(batch)
+        csv = _csv(data, self._table.fields)
+        deletes: list[list[Any]] = []
+        if pc.any(data.column(DELETE_COLUMN)).as_py():
+            gone = data.filter(data.column(DELETE_COLUMN))
+            deletes = [gone.column(k).to_pylist() for k in (*self._table.key, POSITION_COLUMN)]
         try:
             with self.conn, self.conn.cursor() as cur:
-                cur.execute(
-                    sql.SQL(
-                        "CREATE TEMP TABLE meshkit_stage ON COMMIT DROP AS "
-                        "SELECT {}, NULL::boolean AS {} FROM {} WITH NO DATA"
-                    ).format(cols, sql.Identifier(DELETE_COLUMN), t.ident)
-                )
-                cur.copy_expert(
-                    sql.SQL("COPY meshkit_stage ({}, {}) FROM STDIN WITH (FORMAT csv, HEADER true)")
-                    .format(cols, sql.Identifier(DELETE_COLUMN))
-                    .as_string(cur),
-                    csv,
-                )
-                deleted = self._delete(cur, t, data) if has_deletes else 0
-                cur.execute(
-                    sql.SQL(
-                        "INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM meshkit_stage "
-                        "WHERE NOT {d} ON CONFLICT ({key}) DO UPDATE SET {updates} "
-                        "WHERE t.{pos} < EXCLUDED.{pos}"
-                    ).format(
-                        t=t.ident,
-                        cols=cols,
-                        d=sql.Identifier(DELETE_COLUMN),
-                        key=sql.SQL(", ").join(map(sql.Identifier, t.key)),
-                        updates=updates,
-                        pos=pos,
-                    )
-                )
+                cur.execute(q.begin)
+                cur.copy_expert(q.copy, csv)
+                deleted = 0
+                if deletes:
+                    cur.execute(q.delete, deletes)
+                    deleted = cur.rowcount
+                cur.execute(q.upsert)
                 upserted = cur.rowcount
         except psycopg2.Error as exc:
             raise PortError(f"{self._intake.port}: the batch was rolled back: {exc}") from exc
         written = deleted + upserted
         return WriteReport(written=written, skipped=len(batch) - written)
 
-    @staticmethod
-    def _delete(cur: Any, t: _Table, data: pa.Table) -> int:
-        """Delete rows whose delete is newer: keys and positions sent as arrays (an index
-        lookup per deleted key, whatever the table's size)."""
-        deletes = data.filter(data.column(DELETE_COLUMN))
-        if not deletes.num_rows:
-            return 0
-        types = {f.name: postgres_type(f) for f in t.fields}
-        arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(types[k])) for k in t.key)
-        names = sql.SQL(", ").join(map(sql.Identifier, [*t.key, "p"]))
-        match = sql.SQL(" AND ").join(
-            sql.SQL("t.{k} = d.{k}").format(k=sql.Identifier(k)) for k in t.key
-        )
-        pos = sql.Identifier(POSITION_COLUMN)
-        cur.execute(
-            sql.SQL(
-                "DELETE FROM {} t USING unnest({}, %s::bigint[]) AS d({}) "
-                "WHERE {} AND t.{} < d.p"
-            )
-            .format(t.ident, arrays, names, match, pos),
-            [*(deletes.column(k).to_pylist() for k in t.key),
-             deletes.column(POSITION_COLUMN).to_pylist()],
-        )  # fmt: skip
-        return int(cur.rowcount)
-
     def flush(self) -> None:
-        """Nothing to wait for: each batch is committed when ``write`` returns."""
+        """Make every committed batch durable: each ``write`` commits without waiting for
+        the WAL to reach disk; this commits one transaction that waits for it (WAL is
+        flushed in order, so everything committed before is durable too)."""
+        if self._table is None:
+            return
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit = on")
+            cur.execute("SELECT txid_current()")
 
     def close(self) -> None:
-        self.conn.close()
+        """Flush, then close the connection."""
+        try:
+            if not self.conn.closed:
+                self.flush()
+        finally:
+            self.conn.close()
+
+
+@dataclass(frozen=True)
+class _Statements:
+    begin: str
+    copy: str
+    delete: str
+    upsert: str
+
+
+def _statements(t: _Table, conn: Any) -> _Statements:
+    """The SQL of ``write`` for one table, rendered once."""
+    columns = [*t.names, POSITION_COLUMN]
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    pos = sql.Identifier(POSITION_COLUMN)
+    flag = sql.Identifier(DELETE_COLUMN)
+    updates = sql.SQL(", ").join(
+        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c not in t.key
+    )
+    types = {f.name: postgres_type(f) for f in t.fields}
+    arrays = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(types[k])) for k in t.key)
+    names = sql.SQL(", ").join(map(sql.Identifier, [*t.key, "p"]))
+    match = sql.SQL(" AND ").join(
+        sql.SQL("t.{k} = d.{k}").format(k=sql.Identifier(k)) for k in t.key
+    )
+    begin = sql.SQL(
+        "SET LOCAL synchronous_commit = off; "
+        "CREATE TEMP TABLE meshkit_stage ON COMMIT DROP AS "
+        "SELECT {}, NULL::boolean AS {} FROM {} WITH NO DATA"
+    ).format(cols, flag, t.ident)
+    copy = sql.SQL("COPY meshkit_stage ({}, {}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
+        cols, flag
+    )
+    delete = sql.SQL(
+        "DELETE FROM {} t USING unnest({}, %s::bigint[]) AS d({}) WHERE {} AND t.{} < d.p"
+    ).format(t.ident, arrays, names, match, pos)
+    upsert = sql.SQL(
+        "INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM meshkit_stage "
+        "WHERE NOT {d} ON CONFLICT ({key}) DO UPDATE SET {updates} "
+        "WHERE t.{pos} < EXCLUDED.{pos}"
+    ).format(
+        t=t.ident,
+        cols=cols,
+        d=flag,
+        key=sql.SQL(", ").join(map(sql.Identifier, t.key)),
+        updates=updates,
+        pos=pos,
+    )
+    text = [q.as_string(conn) for q in (begin, copy, delete, upsert)]
+    return _Statements(text[0], text[1], text[2], text[3])
 
 
 class ViewReader:

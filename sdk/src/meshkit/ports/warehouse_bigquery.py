@@ -33,22 +33,15 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from meshkit.contracts import Contract, WarehouseTable
 from meshkit.contracts.exporters.bigquery import bigquery_schema, bigquery_table_options
-from meshkit.ports.base import (
-    POSITION_COLUMN,
-    Change,
-    NotEnsuredError,
-    PortError,
-    RecordRefusedError,
-    WriteReport,
-)
+from meshkit.ports.base import POSITION_COLUMN, Change, PortError, WriteReport
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
+from meshkit.ports.warehouse import Mode, checked_batch
 
-Mode = Literal["upsert", "append"]
 STAGING_TTL = timedelta(hours=1)
 
 
@@ -136,13 +129,13 @@ class BigQueryWarehouseWriter:
             table.description = options.get("description")
             self.client.create_table(table, exists_ok=True, **self._retry)
         else:
-            evolution = self._evolve(port, table, schema)
+            evolution = self._evolve(port, table, schema, contract)
         self._schema = schema
         self._intake = Intake(contract, port)
         self._merge = self._merge_sql(schema, list(contract.primary_key))
         return evolution
 
-    def _evolve(self, port: str, table: Any, wanted: list[Any]) -> Evolution:
+    def _evolve(self, port: str, table: Any, wanted: list[Any], contract: Contract) -> Evolution:
         def columns(fields: Sequence[Any]) -> list[Column]:
             return [
                 Column(f.name, _signature(f), f.mode != "REQUIRED")
@@ -151,7 +144,7 @@ class BigQueryWarehouseWriter:
             ]
 
         existing = {c.name: c for c in columns(table.schema)}
-        evolution = plan(port, existing, columns(wanted))
+        evolution = plan(port, existing, columns(wanted), contract)
         if evolution.empty:
             return evolution
         relax = {c.name for c in evolution.relax}
@@ -188,17 +181,10 @@ class BigQueryWarehouseWriter:
         """Check the batch, load it into a staging table, MERGE it, drop the staging table."""
         from google.cloud import bigquery
 
-        if self._intake is None:
-            raise NotEnsuredError("call ensure(contract) before write()")
-        if not batch:
+        table = checked_batch(self._intake, batch, self.mode)
+        if table is None:
             return WriteReport()
-        if self.mode == "append":
-            bad = next((c for c in batch if c.op == "delete"), None)
-            if bad is not None:
-                raise RecordRefusedError(
-                    self._intake.port, bad, None, "an append-only table takes no deletes"
-                )
-        table = self._intake.table(batch)
+        assert self._intake is not None
         rows = [{k: _json(v) for k, v in r.items()} for r in table.to_pylist()]
         stage_id = f"{self.table_id}__stage_{uuid.uuid4().hex[:12]}"
         stage = bigquery.Table(stage_id, schema=_staging_schema(self._schema))
