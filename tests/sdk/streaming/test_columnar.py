@@ -89,6 +89,9 @@ def edge_cases() -> list[tuple[bytes | None, bytes | None]]:
     add(envelope("c", None, row(9018, birth_date="1990-02-03"), 5018), 9018)  # date as text
     add(envelope("c", "not a row", row(9019), 5019), 9019)  # before must be an object
     add(envelope("c", None, row(9020, id="9020"), 5020), 9020)  # text id
+    add(envelope("c", None, row(9021, signed_up_at="2024-05-01T10:00:00"), 5021), 9021)  # naive
+    add(envelope("c", None, row(9022, balance_cents_eur="NaN"), 5022), 9022)  # not finite
+    add(envelope("c", None, row(9023, balance_cents_eur="12345678901.5"), 5023), 9023)  # range
     return out
 
 

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -85,6 +86,18 @@ class ColumnarPath:
         ]
         names = [name for name, *_ in self.plan]
         self.key_index = [names.index(k) for k in contract.primary_key]
+        # Whole-column casts for text decimals and timestamps (fields the mapping does not
+        # cast first); None from one of them: the column takes the per-value cast.
+        mapping = contract.mapping
+        self.fast: dict[str, Callable[[list[Any], set[type]], list[Any] | None]] = {}
+        for f in contract.fields:
+            m = mapping.fields.get(f.name) if mapping is not None else None
+            if m is not None and m.cast is not None and m.cast != f.data_type:
+                continue
+            if f.data_type.kind == "decimal":
+                self.fast[f.name] = _decimals(f.data_type)
+            elif f.data_type.kind == "timestamp":
+                self.fast[f.name] = _timestamps
         self.checks, residual = _column_checks(contract)
         self.residual: ContractValidator | None = None
         self.residual_names = [n for n in names if n in residual]
@@ -236,6 +249,11 @@ class ColumnarPath:
             if cast is _STRING and types == {int}:
                 cols.append(list(map(str, col)))
                 continue
+            fast = self.fast.get(_name)
+            done = None if fast is None else fast(col, types)
+            if done is not None:
+                cols.append(done)
+                continue
             try:
                 cols.append([None if v is None else cast(v) for v in col])
             except CastError:
@@ -260,7 +278,7 @@ class ColumnarPath:
             index = [i for i, (name, *_rest) in enumerate(self.plan) if name in self.residual_names]
             names = [self.plan[i][0] for i in index]
             columns = [cols[i] for i in index]
-            records = [dict(zip(names, r, strict=False)) for r in zip(*columns, strict=False)]
+            records = list(map(dict, map(zip, repeat(names), zip(*columns, strict=False))))
             result = self.residual.validate_batch(records)
             flagged.update(f.index for f in result.failures)
         return flagged
@@ -281,7 +299,7 @@ class ColumnarPath:
             out = self.out_names
             by_name = dict(zip(names, cols, strict=True)) | masked
             columns = [by_name[n] for n in out]  # equal lengths: no strict zips per row
-            records = [dict(zip(out, r, strict=False)) for r in zip(*columns, strict=False)]
+            records = list(map(dict, map(zip, repeat(out), zip(*columns, strict=False))))
             return rows, records, keys, positions, ts
         mask = self.masker.mask_record
         records, flagged = [], set()
@@ -307,6 +325,43 @@ class ColumnarPath:
                 ValueError):  # fmt: skip
             return None  # the record path says which values and why
         return {n: table.column(n).to_pylist() for n in table.column_names if n in self.touched}
+
+
+def _decimals(dtype: DataType) -> Callable[[list[Any], set[type]], list[Any] | None]:
+    """A text column to decimals, as ``cast`` does it value by value (None: not all fit)."""
+    precision, scale = dtype.precision or 38, dtype.scale or 0
+    quantum = Decimal(1).scaleb(-scale)
+    limit = Decimal(10) ** (precision - scale)
+
+    def column(col: list[Any], types: set[type]) -> list[Any] | None:
+        if not types <= _TEXT:
+            return None
+        try:
+            out = [None if v is None else Decimal(v).quantize(quantum) for v in col]
+        except ArithmeticError:  # InvalidOperation: not a number, too many digits
+            return None
+        values = [d for d in out if d is not None]
+        if not all(map(Decimal.is_finite, values)) or max(map(abs, values), default=0) >= limit:
+            return None
+        return out
+
+    return column
+
+
+def _timestamps(col: list[Any], types: set[type]) -> list[Any] | None:
+    """A column of ISO text to aware datetimes, as ``cast`` does it (None: not all text)."""
+    if not types <= _TEXT:
+        return None
+    try:
+        out = [None if v is None else datetime.fromisoformat(v) for v in col]
+    except ValueError:
+        return None
+    if None in set(map(_tzinfo, filter(None, out))):  # naive: read as UTC
+        return [d if d is None or d.tzinfo is not None else d.replace(tzinfo=UTC) for d in out]
+    return out
+
+
+_tzinfo = attrgetter("tzinfo")
 
 
 def _loads(value: bytes | None) -> Any:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Generic, TypeVar
 
 from meshkit.contracts import Contract, ContractValidator, FieldSpec, Mapping, parse_filter
@@ -259,19 +260,42 @@ class GuardStep:
     ``fields``: the fields checked (default: every top-level text field the contract does
     not declare as personal data). Each value is checked whole, then word by word, so an
     e-mail address inside a comment is found too.
+
+    The scanner's verdict on a text (whole value or word) in a field is remembered (up to
+    ``MEMO_SIZE`` texts, for the current day: a date's plausibility as a birth date
+    depends on today), so the codes, categories and common words that recur in every
+    batch are scanned once.
     """
 
     name = "pii_guard"
+    MEMO_SIZE = 100_000
 
     def __init__(self, contract: Contract, *, fields: Sequence[str] | None = None) -> None:
         if fields is None:
             fields = [f.name for f in contract.fields if _free_text(f)]
         self.fields = list(fields)
+        self._memo: dict[tuple[str, str], str | None] = {}
+        self._day = date.today()
+
+    def _detect(self, text: str, name: str) -> str | None:
+        """The category the scanner finds in ``text`` of field ``name`` (remembered)."""
+        key = (text, name)
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        if len(self._memo) >= self.MEMO_SIZE:
+            self._memo.clear()
+        hit = detect(text, name)
+        found = self._memo[key] = None if hit is None else hit.category
+        return found
 
     def __call__(self, changes: Iterable[ProductChange]) -> StepResult[ProductChange]:
         out: StepResult[ProductChange] = StepResult([])
+        self._today()
+        check = self._check
         for c in changes:
-            found = self.check(c.record) if c.record is not None else None
+            found = check(c.record) if c.record is not None else None
             if found is None:
                 out.oks.append(c)
             else:
@@ -282,17 +306,27 @@ class GuardStep:
 
     def check(self, record: dict[str, Any]) -> tuple[str, str] | None:
         """(field, category) of the first undeclared personal data found, or None."""
+        self._today()
+        return self._check(record)
+
+    def _today(self) -> None:
+        if date.today() != self._day:
+            self._memo.clear()
+            self._day = date.today()
+
+    def _check(self, record: dict[str, Any]) -> tuple[str, str] | None:
+        scan = self._detect
         for name in self.fields:
             value = record.get(name)
             if not isinstance(value, str) or len(value) < 5:
                 continue
-            hit = detect(value, name)
+            hit = scan(value, name)
             if hit is None and " " in value:
                 hit = next(
-                    (h for w in _WORD.findall(value) if (h := detect(w, name)) is not None), None
+                    (h for w in _WORD.findall(value) if (h := scan(w, name)) is not None), None
                 )
             if hit is not None:
-                return name, hit.category
+                return name, hit
         return None
 
 
