@@ -141,6 +141,12 @@ class _Evaluator:
         mark = '"' if self.s.dialect == "duckdb" else "`"
         return ".".join(f"{mark}{p}{mark}" for p in path.split("."))
 
+    def ident(self, name: str) -> str:
+        """One column name, quoted whole (a stored column may hold any character)."""
+        if self.s.dialect == "duckdb":
+            return '"' + name.replace('"', '""') + '"'
+        return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
     def scalar(self, sql: str) -> Any:
         table = self.s.query(sql)
         return table.column(0)[0].as_py() if table.num_rows else None
@@ -225,7 +231,7 @@ class _Evaluator:
         if not names:
             return Outcome(True, "no column left undeclared that could hold personal data",
                            {"sampled_rows": 0})  # fmt: skip
-        columns = ", ".join(self.col(c) for c in names)
+        columns = ", ".join(self.ident(c) for c in names)
         sample = self.s.query(self.s.sample(self.ref, PII_SAMPLE_ROWS, columns))
         findings = [
             f for f in scan_table(sample, declared=declared_of(self.contract)) if f.undeclared
