@@ -1,23 +1,23 @@
 """The one mapping from contract types to Apache Arrow types.
 
-Every Arrow schema meshkit derives from a contract comes from here: the table a batch
+The Arrow schemas meshkit derives from a contract come from here: the table a batch
 asset produces (before the privacy transforms) and the rows a port stores (after them,
 from :mod:`meshkit.contracts.exporters.published`).
 
-===================  ========================
-contract type        Arrow type
-===================  ========================
-``string``, ``json``  ``string``
-``integer``          ``int64``
-``float``            ``float64``
-``decimal(p,s)``     ``decimal128(p, s)``
-``boolean``          ``bool``
-``date``             ``date32``
-``timestamp``        ``timestamp[us, tz=UTC]``
-``bytes``            ``binary``
-``array<T>``         ``list<T>``
-``struct``           ``struct`` of its members
-===================  ========================
+======================  ============================
+contract type           Arrow type
+======================  ============================
+``string``, ``json``    ``string``
+``integer``             ``int64``
+``float``               ``float64``
+``decimal(p,s)``        ``decimal128(p, s)``
+``boolean``             ``bool``
+``date``                ``date32``
+``timestamp``           ``timestamp[us, tz=UTC]``
+``bytes``               ``binary``
+``array<T>``            ``list<T>``
+``struct``              ``struct`` of its members
+======================  ============================
 
 A field is nullable unless it is required. With ``strict=False`` every field and struct
 member is nullable: batch validation casts a table to that schema first and then reports
