@@ -191,10 +191,11 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
     console.print(top)
     console.print(
         "CDC events include a tombstone after each delete; the flow turns a row leaving its\n"
-        "filter into a delete. The Dagster UI on this data (the warehouse is a file):\n"
-        f"  cd domains/orders && PYTHONPATH=src MESHKIT_DUCKDB_PATH={result['warehouse']} "
+        "filter into a delete. The Dagster UI on this data, both domains as two code locations\n"
+        "(domains/workspace.yaml; the warehouse is a file, the stack need not run):\n"
+        f"  cd domains && MESHKIT_DUCKDB_PATH={result['warehouse']} "
         f"MESHKIT_PRIVACY_STATE_DIR={state / 'keys'} "
-        f"MESHKIT_MASTER_KEY=$(cat {state / 'master.key'}) ../../.venv/bin/dagster dev",
+        f"MESHKIT_MASTER_KEY=$(cat {state / 'master.key'}) ../.venv/bin/dagster dev",
         soft_wrap=True,  # one line to copy, however narrow the terminal
     )
 
