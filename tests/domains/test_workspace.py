@@ -31,6 +31,11 @@ def test_workspace_of_the_example_domains_shows_the_cross_domain_edge(
             assert request.get_code_location_error(location) is None, location
         graph = request.asset_graph
         assert graph.get(ORDER_DAILY).parent_keys == {CUSTOMER, ORDER}
+        # streamed products hang off the raw CDC tables their flows read
+        assert graph.get(CUSTOMER).parent_keys == {
+            dg.AssetKey(["customers", "cdc", "public", "customers"])
+        }
+        assert graph.get(ORDER).parent_keys == {dg.AssetKey(["orders", "cdc", "public", "orders"])}
         assert ORDER_DAILY in graph.get(CUSTOMER).child_keys
         assert graph.get(ORDER_DAILY).group_name == "orders"
         assert graph.get(CUSTOMER).group_name == "customers"

@@ -33,7 +33,7 @@ import dagster as dg
 from meshkit.batch.assets import contract_of, load_contracts, product_spec_kwargs
 from meshkit.batch.checks import product_checks
 from meshkit.batch.environment import Environment
-from meshkit.batch.inputs import IO_MANAGER_KEY, input_specs, product_key
+from meshkit.batch.inputs import IO_MANAGER_KEY, input_key, input_specs, product_key
 from meshkit.batch.resources import resources_for
 from meshkit.contracts import Contract, WarehouseTable
 
@@ -70,6 +70,8 @@ def streamed_product_spec(contract: Contract) -> dg.AssetSpec:
     return dg.AssetSpec(
         description=(description + " " if description else "")
         + "Written by the domain's streaming dataflow.",
+        # the flow reads its input ports: the lineage from raw CDC table to product
+        deps=[input_key(port, contract) for port in contract.ports.inputs],
         **kwargs,
     ).with_io_manager_key(IO_MANAGER_KEY)
 
