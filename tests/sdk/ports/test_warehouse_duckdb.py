@@ -9,7 +9,13 @@ import duckdb
 import pytest
 
 from meshkit.contracts import Contract
-from meshkit.ports import Change, DuckDBWarehouseWriter, RecordRefusedError, SchemaChangeError
+from meshkit.ports import (
+    Change,
+    DuckDBWarehouseWriter,
+    PortError,
+    RecordRefusedError,
+    SchemaChangeError,
+)
 from meshkit.privacy import Masker
 from tests.sdk.ports.helpers import (
     BAD_CASES,
@@ -185,3 +191,55 @@ def test_append_mode_inserts_each_key_once(
     assert len(rows(w.con)) == 20
     with pytest.raises(RecordRefusedError, match="append-only table takes no deletes"):
         w.write([Change.delete(key=("c-000001",), position=50)])
+
+
+def test_writes_are_committed_together_by_flush(
+    tmp_path: Path, contract: Contract, masker: Masker
+) -> None:
+    """Group commit: other connections see the writes once ``flush`` returned."""
+    path = tmp_path / "w.duckdb"
+    writer = DuckDBWarehouseWriter(path)
+    writer.ensure(contract)
+    other = duckdb.connect(str(path))  # the same database, another connection
+    changes = workload(masker, 600, seed=5)
+    writer.write(changes[:300])
+    writer.write(changes[300:])
+    assert rows(other) == {}  # not committed yet
+    writer.flush()
+    assert canon_state(contract, rows(other)) == canon_state(contract, expected(changes))
+    writer.close()
+    other.close()
+
+
+def test_failing_statement_rolls_back_every_write_since_the_last_flush(
+    tmp_path: Path, contract: Contract, masker: Masker
+) -> None:
+    """A batch that passes the contract but fails in DuckDB (here a CHECK constraint the
+    table was created with) rolls back the transaction: the writes since the last flush
+    are gone, the flushed ones stay, and the error says to replay."""
+    scratch = DuckDBWarehouseWriter(duckdb.connect())
+    scratch.ensure(contract)
+    ddl = scratch.con.execute(
+        "SELECT sql FROM duckdb_tables() WHERE table_name = 'customer_v1'"
+    ).fetchone()
+    assert ddl is not None
+    checked = ddl[0].rstrip().rstrip(";").removesuffix(")") + ", CHECK (visits < 1000000))"
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA shop")
+        con.execute(checked)
+    writer = DuckDBWarehouseWriter(path)
+    writer.ensure(contract)
+    first = Change.upsert(masker.mask_record(raw(1)), key=("c-000001",), position=1)
+    second = Change.upsert(masker.mask_record(raw(2)), key=("c-000002",), position=2)
+    bad = {**masker.mask_record(raw(3)), "visits": 5_000_000}
+    writer.write([first])
+    writer.flush()
+    writer.write([second])
+    with pytest.raises(PortError, match=r"rolled back .*replay them from the last committed"):
+        writer.write([Change.upsert(bad, key=("c-000003",), position=3)])
+    assert sorted(rows(writer.con)) == ["c-000001"]
+    writer.write([second])  # the replay
+    writer.close()
+    with duckdb.connect(str(path)) as con:
+        assert sorted(rows(con)) == ["c-000001", "c-000002"]

@@ -110,7 +110,9 @@ class Intake:
         changes = self.compact(batch) if compact else list(batch)
         records: list[Any] = list(map(_RECORD, changes))
         deletes = list(map(eq, map(_OP, changes), repeat("delete")))
-        if not self._shape_looks_ok(changes, records, deletes):
+        keys = list(map(_KEY, changes))
+        positions = list(map(_POSITION, changes))
+        if not self._shape_looks_ok(changes, records, deletes, keys, positions):
             self._check_shape(changes)  # raises, naming the change at fault
         rows = self._rows(changes, records, deletes)
         try:
@@ -120,14 +122,12 @@ class Intake:
             self._find_bad_value(changes, rows)
             raise
         table = pa.Table.from_struct_array(array)
-        if not self._keys_agree(table, changes):
+        if not self._keys_agree(table, keys):
             self._check_shape(changes)
         delete_column = pa.array(deletes, pa.bool_())
         self._check_required(table, changes, delete_column)
         self._check_privacy(table, changes)
-        table = table.append_column(
-            POSITION_COLUMN, pa.array(list(map(_POSITION, changes)), pa.int64())
-        )
+        table = table.append_column(POSITION_COLUMN, pa.array(positions, pa.int64()))
         return table.append_column(DELETE_COLUMN, delete_column)
 
     def check(self, batch: Sequence[Change]) -> None:
@@ -199,7 +199,12 @@ class Intake:
                 )
 
     def _shape_looks_ok(
-        self, changes: Sequence[Change], records: list[Any], deletes: list[bool]
+        self,
+        changes: Sequence[Change],
+        records: list[Any],
+        deletes: list[bool],
+        keys: list[tuple[Any, ...]],
+        positions: list[Any],
     ) -> bool:
         """True when the batch certainly passes ``_check_shape`` (keys compared later).
 
@@ -210,19 +215,18 @@ class Intake:
             return False
         if list(map(is_, records, repeat(None))) != deletes:
             return False
-        if set(map(len, map(_KEY, changes))) - {len(self.key_fields)}:
+        if set(map(len, keys)) - {len(self.key_fields)}:
             return False
         if not self.allowed.issuperset(set().union(*filter(None, records))):
             return False
-        positions = list(map(_POSITION, changes))
         return set(map(type, positions)) <= {int} and min(positions, default=0) >= 0
 
-    def _keys_agree(self, table: pa.Table, changes: Sequence[Change]) -> bool:
+    def _keys_agree(self, table: pa.Table, keys: list[tuple[Any, ...]]) -> bool:
         """True when every record's key fields equal its change's key (no nulls involved)."""
         for i, name in enumerate(self.key_fields):
             column = table.column(name)
             try:
-                given = pa.array(list(map(itemgetter(i), map(_KEY, changes))), column.type)
+                given = pa.array(list(map(itemgetter(i), keys)), column.type)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
                 return False
             if column.null_count or given.null_count:

@@ -159,6 +159,8 @@ class ServingViewWriter:
         self._table = t
         self._intake = Intake(contract, port)
         self._sql = _statements(t, self.conn)
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute(self._sql.stage)
         return evolution
 
     def write(self, batch: Sequence[Change]) -> WriteReport:
@@ -175,8 +177,8 @@ class ServingViewWriter:
             deletes = [gone.column(k).to_pylist() for k in (*self._table.key, POSITION_COLUMN)]
         try:
             with self.conn, self.conn.cursor() as cur:
-                cur.execute(q.begin)
-                cur.copy_expert(q.copy, csv)
+                cur.execute("SET LOCAL synchronous_commit = off")
+                cur.copy_expert(q.copy, csv, size=1 << 20)
                 deleted = 0
                 if deletes:
                     cur.execute(q.delete, deletes)
@@ -209,7 +211,7 @@ class ServingViewWriter:
 
 @dataclass(frozen=True)
 class _Statements:
-    begin: str
+    stage: str  # (re)creates the session's staging table, emptied at each commit
     copy: str
     delete: str
     upsert: str
@@ -230,9 +232,9 @@ def _statements(t: _Table, conn: Any) -> _Statements:
     match = sql.SQL(" AND ").join(
         sql.SQL("t.{k} = d.{k}").format(k=sql.Identifier(k)) for k in t.key
     )
-    begin = sql.SQL(
-        "SET LOCAL synchronous_commit = off; "
-        "CREATE TEMP TABLE meshkit_stage ON COMMIT DROP AS "
+    stage = sql.SQL(
+        "DROP TABLE IF EXISTS pg_temp.meshkit_stage; "
+        "CREATE TEMP TABLE meshkit_stage ON COMMIT DELETE ROWS AS "
         "SELECT {}, NULL::boolean AS {} FROM {} WITH NO DATA"
     ).format(cols, flag, t.ident)
     copy = sql.SQL("COPY meshkit_stage ({}, {}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
@@ -253,7 +255,7 @@ def _statements(t: _Table, conn: Any) -> _Statements:
         updates=updates,
         pos=pos,
     )
-    text = [q.as_string(conn) for q in (begin, copy, delete, upsert)]
+    text = [q.as_string(conn) for q in (stage, copy, delete, upsert)]
     return _Statements(text[0], text[1], text[2], text[3])
 
 
