@@ -206,3 +206,19 @@ def test_columnar_equals_record_path_for_every_rule_type_and_transform(
         assert c.record is not None
         assert "secret" not in c.record
         assert c.record["hint"] in {None, "[REDACTED]"}
+
+
+def test_a_batch_that_repeats_a_source_position_loses_nothing(
+    contract: Contract, masker: Masker
+) -> None:
+    """Positions place the record path's outcomes; a hand-made batch may repeat one."""
+    same = SourcePosition(TOPIC, 0, 7)
+    values = [
+        envelope("c", None, row(1), 100),
+        envelope("c", None, row(2, tier="gold"), 101),
+        envelope("c", None, row(3), 102),
+    ]
+    messages = [RawMessage(key_bytes(i), orjson.dumps(v), same) for i, v in enumerate(values)]
+    batch = both(contract, masker, messages)
+    assert [c.key for c in batch.changes] == [("1",), ("3",)]
+    assert [f.step for f in batch.failures] == ["validate"]

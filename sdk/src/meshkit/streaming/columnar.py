@@ -156,6 +156,15 @@ class ColumnarPath:
             changes, failures = guarded.oks, guarded.errs
         if len(rows) == n and not failures:
             return changes, [], 0
+        if len({m.source for m in messages}) != n:
+            # Outcomes find their place by source position; a batch that repeats one (not
+            # a Kafka poll: made by hand) takes the record path as a whole.
+            outcomes, skipped = record_path(messages)
+            return (
+                [o for o in outcomes if type(o) is ProductChange],
+                [o for o in outcomes if type(o) is Failure],
+                skipped,
+            )
         taken = set(rows)
         rest = [m for i, m in enumerate(messages) if i not in taken]
         outcomes, skipped = record_path(rest) if rest else ([], 0)
