@@ -236,8 +236,11 @@ def test_failing_statement_rolls_back_every_write_since_the_last_flush(
     writer.write([first])
     writer.flush()
     writer.write([second])
-    with pytest.raises(PortError, match=r"rolled back .*replay them from the last committed"):
+    with pytest.raises(
+        PortError, match=r"rolled back .*replay them from the last committed"
+    ) as err:
         writer.write([Change.upsert(bad, key=("c-000003",), position=3)])
+    assert "CHECK constraint" in str(err.value), err.value
     assert sorted(rows(writer.con)) == ["c-000001"]
     writer.write([second])  # the replay
     writer.close()

@@ -179,8 +179,10 @@ class DuckDBWarehouseWriter:
             if self._pending is None:
                 self._pending = self._begin()
             written = self._apply(table)
-        except duckdb.Error as exc:
-            self._rollback()
+        except BaseException as exc:
+            self._rollback()  # never leave half a batch in the transaction
+            if not isinstance(exc, duckdb.Error):
+                raise
             raise PortError(
                 f"{self._intake.port}: this batch and every write since the last flush were "
                 f"rolled back (replay them from the last committed position): {exc}"
@@ -205,8 +207,13 @@ class DuckDBWarehouseWriter:
                 inserted = con.execute(self._insert_some, [stale]).fetchall()[0][0]
             else:
                 inserted = con.execute(self._insert).fetchall()[0][0]
-        finally:
-            con.unregister(STAGE)
+        except BaseException:
+            # the transaction may be aborted: the rollback drops the registration, and an
+            # unregister error must not hide the real one
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(STAGE)
+            raise
+        con.unregister(STAGE)
         deleted = pc.sum(replaced.column("gone")).as_py() or 0
         return int(inserted) + int(deleted)
 
