@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2
@@ -149,3 +150,24 @@ def test_bad_record_refused_and_nothing_written(
     assert err.value.field == named
     assert message in str(err.value)
     assert reader.all() == []
+
+
+def test_timestamps_keep_every_microsecond(
+    writer: ServingViewWriter, reader: ViewReader, masker: Masker
+) -> None:
+    """Timestamps are staged as microseconds since the epoch: exact, before 1970 too."""
+    stamps = {
+        "c-000001": datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC),
+        "c-000002": datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    }
+    changes = [
+        Change.upsert(
+            {**masker.mask_record(raw(i + 1)), "updated_at": stamp}, key=(key,), position=i
+        )
+        for i, (key, stamp) in enumerate(stamps.items())
+    ]
+    writer.write(changes)
+    for key, stamp in stamps.items():
+        got = reader.get(key)
+        assert got is not None
+        assert got["updated_at"] == stamp

@@ -232,11 +232,22 @@ def _statements(t: _Table, conn: Any) -> _Statements:
     match = sql.SQL(" AND ").join(
         sql.SQL("t.{k} = d.{k}").format(k=sql.Identifier(k)) for k in t.key
     )
+    # timestamps travel as microseconds since the epoch (pyarrow writes integers to CSV
+    # several times faster than timestamps) and become timestamptz in the INSERT
+    staged = {f.name: "bigint" if f.type.kind == "timestamp" else types[f.name] for f in t.fields}
+    definitions = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(staged[n])) for n in t.names
+    )
     stage = sql.SQL(
         "DROP TABLE IF EXISTS pg_temp.meshkit_stage; "
-        "CREATE TEMP TABLE meshkit_stage ON COMMIT DELETE ROWS AS "
-        "SELECT {}, NULL::boolean AS {} FROM {} WITH NO DATA"
-    ).format(cols, flag, t.ident)
+        "CREATE TEMP TABLE meshkit_stage ({}, {} bigint, {} boolean) ON COMMIT DELETE ROWS"
+    ).format(definitions, pos, flag)
+    values = sql.SQL(", ").join(
+        sql.SQL("'epoch'::timestamptz + {} * interval '1 microsecond'").format(sql.Identifier(c))
+        if staged.get(c) == "bigint" and types.get(c) != "bigint"
+        else sql.Identifier(c)
+        for c in columns
+    )
     copy = sql.SQL("COPY meshkit_stage ({}, {}) FROM STDIN WITH (FORMAT csv, HEADER true)").format(
         cols, flag
     )
@@ -244,12 +255,13 @@ def _statements(t: _Table, conn: Any) -> _Statements:
         "DELETE FROM {} t USING unnest({}, %s::bigint[]) AS d({}) WHERE {} AND t.{} < d.p"
     ).format(t.ident, arrays, names, match, pos)
     upsert = sql.SQL(
-        "INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM meshkit_stage "
+        "INSERT INTO {t} AS t ({cols}) SELECT {values} FROM meshkit_stage "
         "WHERE NOT {d} ON CONFLICT ({key}) DO UPDATE SET {updates} "
         "WHERE t.{pos} < EXCLUDED.{pos}"
     ).format(
         t=t.ident,
         cols=cols,
+        values=values,
         d=flag,
         key=sql.SQL(", ").join(map(sql.Identifier, t.key)),
         updates=updates,
@@ -334,7 +346,8 @@ def _columns(cur: Any, schema: str, table: str) -> dict[str, Column]:
 
 
 def _csv(table: pa.Table, fields: Sequence[PublishedField]) -> io.BytesIO:
-    """The staged batch as CSV for COPY: jsonb columns as JSON text, bytes as ``\\x`` hex."""
+    """The staged batch as CSV for COPY: jsonb columns as JSON text, bytes as ``\\x`` hex,
+    timestamps as microseconds since the epoch."""
     kinds = {f.name: f.type.kind for f in fields}
     columns = [
         _csv_column(kinds.get(name), column)
@@ -347,6 +360,8 @@ def _csv(table: pa.Table, fields: Sequence[PublishedField]) -> io.BytesIO:
 
 
 def _csv_column(kind: str | None, column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    if kind == "timestamp":  # microseconds since the epoch (see the staging table)
+        return pc.cast(column, pa.int64())
     if kind in {"struct", "array"}:
         return pa.array(
             [
