@@ -216,7 +216,7 @@ def test_structs_arrays_encryption_and_dropped_members(
     assert all(e.passed for e in result.get_asset_check_evaluations())
     rows = _table(warehouse).to_pylist()
     first = rows[0]
-    assert first["full_name"].startswith("enc:v1:")
+    assert first["full_name"].startswith("enc:v2:")
     assert first["phone"] == "************0958"
     assert first["address"] == {"postal_code": "1234", "city": "Berlin", "country": "DE"}
     assert first["birth_date"] == dt.date(1990, 1, 1)

@@ -19,7 +19,7 @@ def test_round_trip_keeps_the_value_and_its_type(store: LocalKeyStore, value: ob
     cipher = SubjectCipher(store)
     text = cipher.encrypt(value, subject="c-1", field="f")
     assert text is not None
-    assert text.startswith("enc:v1:")
+    assert text.startswith("enc:v2:")
     back = SubjectCipher(store).decrypt(text, field="f")
     assert back == value
     assert type(back) is type(value)
@@ -101,3 +101,39 @@ def test_unsupported_types_and_missing_subjects(store: LocalKeyStore) -> None:
         cipher.encrypt(1.5, "c", "f")
     with pytest.raises(PrivacyError, match="no data subject"):
         cipher.encrypt_many(["x"], [None], "f")
+
+
+def _v1(store: LocalKeyStore, value: str, subject: str, field: str) -> str:
+    """A ciphertext in the first format (AES-GCM, HMAC-derived nonce), built by hand."""
+    import base64
+    import hmac
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = store.subject_keys([subject])[subject]
+    assert key is not None
+    plain = b"s" + value.encode()
+    aad = f"meshkit-enc-v1|{key.key_ref}|{field}".encode()
+    nonce_key = hmac.digest(key.secret, b"meshkit nonce key v1", "sha256")
+    nonce = hmac.digest(nonce_key, aad + b"\0" + plain, "sha256")[:12]
+    body = base64.urlsafe_b64encode(nonce + AESGCM(key.secret).encrypt(nonce, plain, aad))
+    return f"enc:v1:{key.key_ref}:{body.rstrip(b'=').decode()}"
+
+
+def test_first_format_ciphertexts_still_decrypt_and_shred(store: LocalKeyStore) -> None:
+    old = _v1(store, "ada@example.com", "c-1", "email")
+    assert SubjectCipher(store).decrypt(old, "email") == "ada@example.com"
+    with pytest.raises(DecryptionError, match="authentication"):
+        SubjectCipher(store).decrypt(old, "phone")  # still bound to its field
+    store.erase_subject("c-1")
+    with pytest.raises(SubjectErasedError):
+        SubjectCipher(store, cache_ttl=0).decrypt(old, "email")
+
+
+def test_deterministic_per_subject_and_field_only(store: LocalKeyStore) -> None:
+    cipher = SubjectCipher(store)
+    a = cipher.encrypt("same", "c-1", "f")
+    assert a == SubjectCipher(store).encrypt("same", "c-1", "f")  # replays write the same text
+    assert a != cipher.encrypt("same", "c-2", "f")  # another subject's key
+    assert a != cipher.encrypt("same", "c-1", "g")  # another field
+    assert a != cipher.encrypt("Same", "c-1", "f")

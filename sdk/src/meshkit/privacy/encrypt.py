@@ -1,21 +1,22 @@
-"""Encryption per data subject (AES-256-GCM) and its crypto-shredding semantics.
+"""Encryption per data subject (AES-256-GCM-SIV) and its crypto-shredding semantics.
 
 Each data subject has its own data key in the key store. A ciphertext is the text::
 
-    enc:v1:<key_ref>:<base64url(nonce || ciphertext || tag)>
+    enc:v2:<key_ref>:<base64url(ciphertext || tag)>
 
-``v1`` is the format version, ``key_ref`` the opaque reference of the subject's key (the
+``v2`` is the format version, ``key_ref`` the opaque reference of the subject's key (the
 subject id itself never appears). The associated data binds the ciphertext to that key
-and to the field it was written to (``meshkit-enc-v1|<key_ref>|<field>``), so a ciphertext
+and to the field it was written to (``meshkit-enc-v2|<key_ref>|<field>``), so a ciphertext
 moved to another field or edited fails authentication. The reader needs the grant to the
 key store, not the raw subject id (the subject field may itself be tokenized).
 
-The nonce is synthetic: the first 12 bytes of an HMAC-SHA256, under a key derived from
-the subject's data key, of the associated data and the plaintext (the SIV idea). The
-same value of the same subject in the same field therefore encrypts to the same text on
-the record and the batch path and on a replay (idempotent sinks), and reveals nothing
-more than that equality; different values never share a nonce short of a 96-bit
-collision.
+Encryption is deterministic on purpose: the same value of the same subject in the same
+field encrypts to the same text on the record and the batch path and on a replay
+(idempotent sinks). That is AES-GCM-SIV (RFC 8452, ``cryptography``'s ``AESGCMSIV``), a
+nonce-misuse-resistant AEAD, used with a fixed nonce: it then reveals only whether two
+ciphertexts under one subject's key hold the same value, and nothing else. (Format ``v1``
+built the same property by hand, AES-GCM with a synthetic nonce from an HMAC of the value;
+``v1`` texts still decrypt.)
 
 After ``erase_subject`` the key is gone: decryption yields an "erased" result, and new
 values for that subject are not stored at all (``encrypt`` returns ``None``; the masker
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +36,7 @@ from typing import Any
 
 import pyarrow as pa
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
 
 from meshkit.privacy.errors import (
     DecryptionError,
@@ -46,8 +46,11 @@ from meshkit.privacy.errors import (
 )
 from meshkit.privacy.keys import KeyStore, SubjectKey
 
-PREFIX = "enc:v1:"
-_digest = hmac.digest
+PREFIX = "enc:v2:"
+"""What every ciphertext written now starts with."""
+PREFIX_V1 = "enc:v1:"
+"""The first format (AES-GCM with a synthetic nonce): read, no longer written."""
+_NONCE = bytes(12)  # fixed: AES-GCM-SIV as a deterministic AEAD (see the module docstring)
 
 
 def _encode(v: Any) -> bytes:
@@ -80,12 +83,16 @@ def _decode(p: bytes) -> Any:
 
 
 class _Key:
-    __slots__ = ("aead", "nonce_key", "ref")
+    __slots__ = ("_secret", "ref", "siv")
 
     def __init__(self, key: SubjectKey) -> None:
         self.ref = key.key_ref
-        self.aead = AESGCM(key.secret)
-        self.nonce_key = _digest(key.secret, b"meshkit nonce key v1", "sha256")
+        self.siv = AESGCMSIV(key.secret)
+        self._secret = key.secret
+
+    def open_v1(self, raw: bytes, aad: bytes) -> bytes:
+        """Decrypt a ``v1`` body (nonce || ciphertext || tag under AES-GCM)."""
+        return AESGCM(self._secret).decrypt(raw[:12], raw[12:], aad)
 
 
 @dataclass(frozen=True)
@@ -177,8 +184,9 @@ class SubjectCipher:
 
     def decrypt(self, text: str, field: str) -> Any:
         """The plaintext; ``SubjectErasedError`` after erasure, ``DecryptionError`` if tampered."""
-        if not text.startswith(PREFIX) or text.count(":") != 3:
-            raise DecryptionError(f"field {field!r}: not a meshkit ciphertext ('enc:v1:…')")
+        v1 = text.startswith(PREFIX_V1)
+        if not (v1 or text.startswith(PREFIX)) or text.count(":") != 3:
+            raise DecryptionError(f"field {field!r}: not a meshkit ciphertext ('{PREFIX}…')")
         ref, _, body = text[len(PREFIX) :].partition(":")
         try:
             raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
@@ -186,7 +194,10 @@ class SubjectCipher:
             raise DecryptionError(f"field {field!r}: ciphertext is not base64url") from None
         key = self._key_by_ref(ref)
         try:
-            plain = key.aead.decrypt(raw[:12], raw[12:], _aad(ref, field))
+            if v1:
+                plain = key.open_v1(raw, f"meshkit-enc-v1|{ref}|{field}".encode())
+            else:
+                plain = key.siv.decrypt(_NONCE, raw, _aad(ref, field))
         except InvalidTag:
             raise DecryptionError(
                 f"field {field!r}: ciphertext failed authentication (tampered, truncated, "
@@ -211,12 +222,9 @@ class SubjectCipher:
 
 
 def _aad(ref: str, field: str) -> bytes:
-    return f"meshkit-enc-v1|{ref}|{field}".encode()
+    return f"meshkit-enc-v2|{ref}|{field}".encode()
 
 
 def _seal(key: _Key, value: Any, field: str) -> str:
-    plain = _encode(value)
-    aad = _aad(key.ref, field)
-    nonce = _digest(key.nonce_key, aad + b"\0" + plain, "sha256")[:12]
-    body = base64.urlsafe_b64encode(nonce + key.aead.encrypt(nonce, plain, aad))
+    body = base64.urlsafe_b64encode(key.siv.encrypt(_NONCE, _encode(value), _aad(key.ref, field)))
     return f"{PREFIX}{key.ref}:{body.rstrip(b'=').decode()}"

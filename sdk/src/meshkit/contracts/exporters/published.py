@@ -1,7 +1,7 @@
 """The schema of a product as it leaves the domain: every field after its privacy transform.
 
 A transform can change what a port stores: ``drop`` removes the field; ``tokenize`` and
-``encrypt`` turn any value into text (``tok:…``, ``enc:v1:…``); ``encrypt`` writes null
+``encrypt`` turn any value into text (``tok:…``, ``enc:v2:…``); ``encrypt`` writes null
 for an erased data subject and ``redact`` may write null, so those fields are nullable
 in every port. ``mask``, ``generalize`` and ``redact`` keep the field's type.
 """
