@@ -9,7 +9,7 @@
   contract's schema; only when that fails is each value looked at, to name the culprit);
 - a required field is null;
 - a personal-data field still looks untransformed (cheap, vectorised checks of the
-  transform's output shape: a token starts ``tok:``, a ciphertext ``enc:v1:``, a masked
+  transform's output shape: a token starts ``tok:``, a ciphertext ``enc:v…:``, a masked
   value with the mask character, a generalized date on the first of the month, ...).
   This is a guard against forgetting the masker, not a proof: the scanner verifies data.
 
@@ -31,43 +31,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meshkit.contracts import Contract, Generalize, Mask, Redact
+from meshkit.contracts.arrow import arrow_field
 from meshkit.contracts.exporters.published import PublishedField, published_fields
-from meshkit.contracts.types import DataType
 from meshkit.ports.base import POSITION_COLUMN, Change, RecordRefusedError
 
 DELETE_COLUMN = "_meshkit_delete"
-_SCALARS: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "float": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "bytes": pa.binary(),
-    "json": pa.string(),
-}
 _Check = Callable[[pa.Array], pa.Array]  # True where a non-null value looks transformed
 _OPS = frozenset({"upsert", "delete"})
 _OP = attrgetter("op")
 _KEY = attrgetter("key")
 _RECORD = attrgetter("record")
 _POSITION = attrgetter("position")
-
-
-def arrow_type(dtype: DataType, members: tuple[PublishedField, ...] = ()) -> pa.DataType:
-    """The Arrow type of a published field's type."""
-    if dtype.kind == "decimal":
-        return pa.decimal128(dtype.precision or 38, dtype.scale or 0)
-    if dtype.kind == "array":
-        assert dtype.element is not None
-        return pa.list_(arrow_type(dtype.element, members))
-    if dtype.kind == "struct":
-        return pa.struct([arrow_field(m) for m in members])
-    return _SCALARS[dtype.kind]
-
-
-def arrow_field(f: PublishedField) -> pa.Field:
-    return pa.field(f.name, arrow_type(f.type, f.fields), nullable=not f.required)
 
 
 def json_text(value: Any) -> Any:
@@ -351,7 +325,7 @@ def _privacy_check(f: PublishedField) -> tuple[_Check, str] | None:
     if t.kind == "tokenize":
         return _regex(r"^tok:[^:]+:[0-9a-f]{64}$"), "a token 'tok:<key>.<version>:<hex>'"
     if t.kind == "encrypt":
-        return (lambda a: pc.starts_with(a, "enc:v1:")), "a ciphertext 'enc:v1:...'"
+        return (lambda a: pc.starts_with(a, "enc:v")), "a ciphertext 'enc:v2:...'"
     if isinstance(t, Mask):
         char = re.escape(t.char)
         if t.keep_email_domain:

@@ -41,6 +41,7 @@ import pyarrow as pa
 
 from meshkit.contracts import Contract, ContractValidator, FieldSpec
 from meshkit.contracts import quality as q
+from meshkit.contracts.arrow import arrow_type
 from meshkit.contracts.types import DataType
 from meshkit.privacy import Masker, TransformError
 from meshkit.streaming.cast import Cast, CastError, caster
@@ -56,15 +57,6 @@ _DICT = frozenset({dict})
 _DICT_OR_NONE = frozenset({dict, type(None)})
 _TEXT = frozenset({str, type(None)})
 _UPSERTS = frozenset({"c", "r", "u"})
-_ARROW: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "float": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "bytes": pa.binary(),
-}
 _Check = Callable[[list[Any]], set[int]]  # a column -> the rows it flags
 _BAD = object()  # a value that is not JSON
 _get: Callable[[Any, str], Any] = dict.get  # mapped over a column of dicts
@@ -391,10 +383,10 @@ def _drop(flagged: set[int], *columns: list[Any]) -> list[list[Any]]:
 
 
 def _arrow_type(f: FieldSpec) -> pa.DataType | None:
-    t = f.data_type
-    if t.kind == "decimal":
-        return pa.decimal128(t.precision or 38, t.scale or 0)
-    return _ARROW.get(t.kind)
+    """The Arrow type of a field masked as a column (None: JSON, arrays, structs)."""
+    if f.data_type.kind in {"json", "array", "struct"}:
+        return None
+    return arrow_type(f.data_type)
 
 
 # -- column checks ------------------------------------------------------------------------
