@@ -23,9 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from meshkit.contracts import Contract
-from meshkit.contracts.diff import KINDS
+from meshkit.contracts.diff import KINDS, diff_fields
 from meshkit.contracts.diff import Change as DiffChange
-from meshkit.contracts.diff.fields import diff_fields
 from meshkit.contracts.exporters.published import PublishedField, published_fields
 from meshkit.contracts.model import FieldSpec
 from meshkit.contracts.types import DataType
