@@ -184,3 +184,55 @@ def test_bad_record_refused_and_nothing_indexed(
     assert err.value.field == named
     assert message in str(err.value)
     assert documents(client, writer.alias) == {}
+
+
+def test_failures_across_chunks_name_the_right_changes(
+    client: Elasticsearch, prefix: str, contract: Contract, masker: Masker
+) -> None:
+    """Bulk results are matched to changes by position, also over several requests."""
+    letters: list[DeadLetter] = []
+    w = SearchIndexWriter(client, prefix=prefix, check=False, dead_letter=letters.extend,
+                          backoff=0.01, chunk_size=3)  # fmt: skip
+    w.ensure(contract)
+    w.write([Change.upsert(masker.mask_record(raw(i)), key=(f"c-{i:06d}",), position=100)
+             for i in range(4)])  # fmt: skip
+    changes = [
+        Change.upsert(masker.mask_record(raw(0, 1)), key=("c-000000",), position=50),  # older
+        Change.upsert(
+            {**masker.mask_record(raw(7)), "visits": "many"}, key=("c-000007",), position=101
+        ),
+        Change.delete(key=("c-000001",), position=101),
+        Change.delete(key=("c-000099",), position=101),  # never indexed
+        Change.upsert({**masker.mask_record(raw(8)), "nope": 1}, key=("c-000008",), position=101),
+        Change.upsert(masker.mask_record(raw(9)), key=("c-000009",), position=101),
+        Change.upsert(
+            {**masker.mask_record(raw(10)), "tier": object()}, key=("c-000010",), position=101
+        ),
+        Change.upsert(masker.mask_record(raw(11)), key=("c-000011",), position=101),
+    ]
+    report = w.write(changes)
+    assert report.written == 3  # the delete of c-000001, c-000009 and c-000011
+    assert report.skipped == 2  # the older version of c-000000, the delete of c-000099
+    assert {d.change.key[0]: d.reason.split(":")[0] for d in report.dead_letters} == {
+        "c-000007": "400 mapper_parsing_exception",
+        "c-000008": "400 strict_dynamic_mapping_exception",
+        "c-000010": "400 not serialisable",
+    }
+    assert letters == report.dead_letters
+    docs = documents(client, w.alias)
+    assert sorted(docs) == ["c-000000", "c-000002", "c-000003", "c-000009", "c-000011"]
+    assert docs["c-000000"]["tier"] == masker.mask_record(raw(0))["tier"]  # not replaced
+
+
+def test_document_values_as_json(
+    writer: SearchIndexWriter, client: Elasticsearch, masker: Masker
+) -> None:
+    """Decimals as exact strings, timestamps and dates in ISO 8601; PII only as tokens."""
+    rec = masker.mask_record(raw(3))
+    writer.write([Change.upsert(rec, key=("c-000003",), position=1)])
+    doc = documents(client, writer.alias)["c-000003"]
+    assert doc["balance"] == str(rec["balance"])
+    assert doc["updated_at"] == rec["updated_at"].isoformat()
+    assert doc["email"] == rec["email"]
+    assert "phone" not in doc
+    assert "born" not in doc

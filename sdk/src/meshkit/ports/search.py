@@ -6,15 +6,20 @@ tokens: other PII fields are left out of the documents). The alias ``<domain>.<p
 points at the newest major's index: ``ensure`` of a new major creates its index and moves
 the alias in one atomic ``update_aliases``.
 
-Writes go through ``elasticsearch.helpers.streaming_bulk`` (``raise_on_error=False``),
-one action per key (the batch compacted to its newest change per key). Idempotence uses
+Writes are ``_bulk`` requests of ``chunk_size`` actions, one action per key (the batch
+compacted to its newest change per key): the NDJSON body (action line, then the document
+for an ``index``; a ``delete`` has no document) is serialised in one pass with orjson and
+sent pre-serialised with ``client.bulk``; the response is matched to the actions by
+position (the bulk API answers in request order). Idempotence uses
 Elasticsearch's external versioning: the version of a document is its change's source
 position, so an older or replayed change is refused by the server with a version
 conflict (409), which counts as already applied. Per item:
 
 - ok, 409 (older or same version), 404 on delete (already gone): done;
-- 429 and 5xx (and transport errors): retried ``retries`` times with back-off;
-- any other failure (e.g. a value the mapping cannot parse): a dead letter, after retries.
+- 429 and 5xx (per item, or for the whole request): retried ``retries`` times with
+  back-off;
+- any other failure (e.g. a value the mapping cannot parse, or a value that cannot be
+  serialised to JSON at all): a dead letter, after retries.
 
 Dead letters are never dropped: they go to the ``dead_letter`` callback when one is given
 (and ``write`` returns them in its report), otherwise ``write`` raises ``DeliveryError``
@@ -25,12 +30,14 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from elasticsearch.helpers import streaming_bulk
+from elasticsearch import ApiError
+from elasticsearch.serializer import JsonSerializer
 
 from meshkit.contracts import Contract
 from meshkit.contracts.exporters.elasticsearch import elasticsearch_mapping, indexed
@@ -49,6 +56,9 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 _RETRYABLE = {429, 500, 502, 503, 504}
+_MAX_CHUNK_BYTES = 100 * 1024 * 1024  # Elasticsearch's default http.max_content_length
+# what the bulk response needs to carry: items in request order, without _index/_id/...
+_FILTER = "items.*.status,items.*.result,items.*.error"
 
 
 def document_id(key: tuple[Any, ...]) -> str:
@@ -87,7 +97,7 @@ class SearchIndexWriter:
         self.index = ""
         self.alias = ""
         self._intake: Intake | None = None
-        self._fields: tuple[PublishedField, ...] = ()
+        self._shape = _NO_FIELDS
 
     # -- ensure ---------------------------------------------------------------------------
 
@@ -122,7 +132,7 @@ class SearchIndexWriter:
         self._point_alias(alias, index, contract.major)
         self.index, self.alias = index, alias
         self._intake = Intake(contract, port)
-        self._fields = published_fields(contract)
+        self._shape = _Shape.of(published_fields(contract))
         return added
 
     def _point_alias(self, alias: str, index: str, major: int) -> None:
@@ -155,18 +165,9 @@ class SearchIndexWriter:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             retry: dict[str, Change] = {}
-            for ok, item in streaming_bulk(
-                self.client,
-                (self._action(i, c) for i, c in pending.items()),
-                chunk_size=self.chunk_size,
-                raise_on_error=False,
-                raise_on_exception=False,
-                max_retries=0,
-            ):
-                ((op, result),) = item.items()
-                doc_id = str(result.get("_id"))
+            for doc_id, op, result in self._bulk(pending):
                 status = int(result.get("status", 0))
-                if ok:
+                if 200 <= status < 300:
                     report.written += result.get("result") != "not_found"
                     continue
                 if status == 409 or (op == "delete" and status == 404):
@@ -187,16 +188,64 @@ class SearchIndexWriter:
             self.dead_letter(report.dead_letters)
         return report
 
-    def _action(self, doc_id: str, change: Change) -> dict[str, Any]:
-        base = {
-            "_index": self.alias,
-            "_id": doc_id,
-            "version": change.position,
-            "version_type": "external",
-        }
-        if change.record is None:
-            return {"_op_type": "delete", **base}
-        return {"_op_type": "index", "_source": _document(self._fields, change.record), **base}
+    def _bulk(self, pending: Mapping[str, Change]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+        """Send ``pending`` in chunks; yield (document id, op, bulk item result) per change.
+
+        A document that cannot be serialised is not sent: its result is a 400 with the
+        serialisation error. A request the server refuses as a whole gives every action of
+        the chunk that request's status (so 429 and 5xx are retried).
+        """
+        index = orjson.dumps(self.alias)
+        lines: list[bytes] = []
+        sent: list[tuple[str, str]] = []
+        size = 0
+        for doc_id, change in pending.items():
+            meta = b'{"_index":%b,"_id":%b,"version":%d,"version_type":"external"}}\n' % (
+                index,
+                orjson.dumps(doc_id),
+                change.position,
+            )
+            if change.record is None:
+                lines += (b'{"delete":', meta)
+                sent.append((doc_id, "delete"))
+                size += 10 + len(meta)
+            else:
+                try:
+                    source = orjson.dumps(
+                        _document(self._shape, change.record),
+                        default=_default,
+                        option=orjson.OPT_APPEND_NEWLINE,
+                    )
+                except TypeError as e:
+                    yield doc_id, "index", {"status": 400, "error": f"not serialisable: {e}"}
+                    continue
+                lines += (b'{"index":', meta, source)
+                sent.append((doc_id, "index"))
+                size += 9 + len(meta) + len(source)
+            if len(sent) >= self.chunk_size or size >= _MAX_CHUNK_BYTES:
+                yield from self._send(lines, sent)
+                lines, sent, size = [], [], 0
+        if sent:
+            yield from self._send(lines, sent)
+
+    def _send(
+        self, lines: list[bytes], sent: list[tuple[str, str]]
+    ) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+        try:
+            # a pre-serialised NDJSON body is passed through as is
+            body: Any = b"".join(lines)
+            items = self.client.bulk(operations=body, filter_path=_FILTER).body.get("items", [])
+        except ApiError as e:
+            failed = {"status": e.status_code, "error": str(e)}
+            for doc_id, op in sent:
+                yield doc_id, op, failed
+            return
+        for n, (doc_id, op) in enumerate(sent):
+            if n < len(items):
+                ((_, result),) = items[n].items()
+                yield doc_id, op, result
+            else:  # not answered: retried
+                yield doc_id, op, {"status": 0, "error": "no item in the bulk response"}
 
     def flush(self) -> None:
         """Make everything written visible to searches (bulk responses already confirmed it)."""
@@ -207,29 +256,53 @@ class SearchIndexWriter:
         self.flush()
 
 
-def _document(fields: Sequence[PublishedField], record: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What of a record goes into a document, worked out once per contract."""
+
+    indexed: tuple[tuple[str, _Shape | None], ...]  # (name, struct members' shape)
+    names: frozenset[str]  # every field of the contract, indexed or not
+
+    @classmethod
+    def of(cls, fields: Sequence[PublishedField]) -> _Shape:
+        return cls(
+            tuple((f.name, cls.of(f.fields) if f.fields else None) for f in fields if indexed(f)),
+            frozenset(f.name for f in fields),
+        )
+
+
+_NO_FIELDS = _Shape((), frozenset())
+
+
+def _document(shape: _Shape, record: Mapping[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {}
-    for f in fields:
-        if f.name not in record or not indexed(f):
+    for name, inner in shape.indexed:
+        if name not in record:
             continue
-        value = record[f.name]
-        if f.fields and value is not None:
+        value = record[name]
+        if inner is not None and value is not None:
             if isinstance(value, list):
-                value = [_document(f.fields, v) if v is not None else None for v in value]
+                value = [_document(inner, v) if v is not None else None for v in value]
             elif isinstance(value, Mapping):
-                value = _document(f.fields, value)
-        doc[f.name] = _json(value)
-    # names outside the contract are kept, so the strict mapping reports them
-    doc.update({k: _json(v) for k, v in record.items() if k not in {f.name for f in fields}})
+                value = _document(inner, value)
+        doc[name] = value
+    if not shape.names.issuperset(record):
+        # names outside the contract are kept, so the strict mapping reports them
+        doc.update({k: v for k, v in record.items() if k not in shape.names})
     return doc
 
 
-def _json(value: Any) -> Any:
+_client_default = JsonSerializer().default
+
+
+def _default(value: Any) -> Any:
+    """JSON for what orjson does not serialise itself: decimals as exact strings, bytes as
+    base64, the rest as the elasticsearch client would (UUIDs, numpy and pandas values)."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
-    return value
+    return _client_default(value)
 
 
 def _reason(result: Mapping[str, Any]) -> str:
