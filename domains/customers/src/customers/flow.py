@@ -1,75 +1,31 @@
-"""The Bytewax dataflow of the customer product, built from meshkit's operators.
+"""The Bytewax dataflow of the customer product: meshkit's whole flow for a contract.
 
     CDC topic customers.cdc.public.customers
       → parse (Debezium envelopes) → map (the contract's mapping) → validate → mask
-      → PII guard → output ports (Kafka topic, warehouse table) + dead-letter topic
+      → PII guard → output ports (Kafka topic, warehouse table, search index)
+      + dead-letter topic
 
 Run it (settings from the MESHKIT_STREAMING_* variables, see meshkit's docs/streaming.md):
 
     python -m bytewax.run customers.flow:flow
 
-Each step returns its good records and its failures; every failure reaches the
-dead-letter port with its reason, so records in = records out + dead letters.
+Every failure reaches the dead-letter port with its reason, so records in = records out
++ dead letters. The contract's mapping (projection, renames, casts, the filter that
+leaves out the CRM's test accounts) is all this product needs.
 """
 
 from pathlib import Path
-from typing import Any
 
-import bytewax.operators as op
 import meshkit.streaming as ms
 from bytewax.dataflow import Dataflow
 from meshkit.batch import load_contract
-from meshkit.privacy import Masker
-from meshkit.streaming.flows import open_store
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "customer.yaml"
 
 
-def build(
-    settings: ms.StreamingSettings | None = None,
-    *,
-    source: Any = None,
-    open_ports: Any = None,
-) -> Dataflow:
-    """The dataflow; `source` and `open_ports` replace the Kafka input and the ports in tests."""
-    settings = settings or ms.StreamingSettings()
-    contract = load_contract(CONTRACT)
-    masker = Masker.from_contract(contract, store=open_store(settings, contract))
-
-    def default_ports() -> ms.PortSet:
-        letters = ms.KafkaDeadLetterPort(settings.brokers, ms.dead_letter_topic(contract))
-        letters.ensure()
-        return ms.PortSet(
-            ms.port_writers(contract, settings),
-            letters,
-            ms.DeadLetters(contract),
-        )
-
-    flow = Dataflow("customers_customer")
-    raw = op.input(
-        "cdc",
-        flow,
-        source
-        or ms.cdc_source(
-            settings.brokers, contract, tail=settings.tail, batch_size=settings.batch_size
-        ),
-    )
-    parsed = ms.parse("parse", raw)
-    mapped = ms.map_changes("map", parsed.oks, contract)
-    valid = ms.validate("validate", mapped.oks, contract)
-    masked = ms.mask("mask", valid.oks, masker)
-    guarded = ms.pii_guard("pii_guard", masked.oks, contract)
-    failures = op.merge(
-        "failures",
-        parsed.errs,
-        mapped.errs,
-        valid.errs,
-        masked.errs,
-        guarded.errs,
-    )
-    sink = ms.PortSink(open_ports or default_ports, stats_dir=settings.stats_dir)
-    ms.write_ports("ports", guarded.oks, failures, sink)
-    return flow
+def build(settings: ms.StreamingSettings | None = None) -> Dataflow:
+    """The dataflow, with settings from the environment unless given (tests give them)."""
+    return ms.build_flow(load_contract(CONTRACT), settings or ms.StreamingSettings())
 
 
 def __getattr__(name: str) -> Dataflow:

@@ -1,16 +1,17 @@
-"""The Bytewax dataflow of the order product, built from meshkit's operators.
+"""The Bytewax dataflow of the orders domain: the order product and the customer_orders view.
 
     CDC topic orders.cdc.public.orders
-      → parse (Debezium envelopes) → map (the contract's mapping) → validate → mask
-      → PII guard → output ports (Kafka topic, warehouse table) + dead-letter topic
-      → top 5 orders per customer → serving view customer_orders (when a view DSN is set)
+      ├→ meshkit's whole flow for order.yaml: parse → map → validate → mask → PII guard
+      │  → output ports (Kafka topic, warehouse table) + dead-letter topic
+      └→ parse → map → validate → top 5 orders per customer → serving view
+         customer_orders (when a view DSN is set)
 
 Run it (settings from the MESHKIT_STREAMING_* variables, see meshkit's docs/streaming.md):
 
     python -m bytewax.run orders.flow:flow
 
-Each step returns its good records and its failures; every failure reaches the
-dead-letter port with its reason, so records in = records out + dead letters.
+Every failure reaches the order product's dead-letter port with its reason, so records
+in = records out + dead letters.
 """
 
 from pathlib import Path
@@ -20,8 +21,6 @@ import bytewax.operators as op
 import meshkit.streaming as ms
 from bytewax.dataflow import Dataflow
 from meshkit.batch import load_contract
-from meshkit.privacy import Masker
-from meshkit.streaming.flows import open_store
 
 from orders import recent
 
@@ -29,57 +28,23 @@ CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "order.yaml"
 VIEW_CONTRACT = CONTRACT.with_name("customer_orders.yaml")
 
 
-def build(
-    settings: ms.StreamingSettings | None = None,
-    *,
-    source: Any = None,
-    open_ports: Any = None,
-) -> Dataflow:
-    """The dataflow; `source` and `open_ports` replace the Kafka input and the ports in tests."""
+def build(settings: ms.StreamingSettings | None = None) -> Dataflow:
+    """The dataflow, with settings from the environment unless given (tests give them)."""
     settings = settings or ms.StreamingSettings()
     contract = load_contract(CONTRACT)
-    masker = Masker.from_contract(contract, store=open_store(settings, contract))
-
-    def default_ports() -> ms.PortSet:
-        letters = ms.KafkaDeadLetterPort(settings.brokers, ms.dead_letter_topic(contract))
-        letters.ensure()
-        return ms.PortSet(
-            ms.port_writers(contract, settings),
-            letters,
-            ms.DeadLetters(contract),
-        )
-
-    flow = Dataflow("orders_order")
-    raw = op.input(
-        "cdc",
-        flow,
-        source
-        or ms.cdc_source(
-            settings.brokers, contract, tail=settings.tail, batch_size=settings.batch_size
-        ),
-    )
-    parsed = ms.parse("parse", raw)
-    mapped = ms.map_changes("map", parsed.oks, contract)
-    valid = ms.validate("validate", mapped.oks, contract)
-    masked = ms.mask("mask", valid.oks, masker)
-    guarded = ms.pii_guard("pii_guard", masked.oks, contract)
-    failures = op.merge(
-        "failures",
-        parsed.errs,
-        mapped.errs,
-        valid.errs,
-        masked.errs,
-        guarded.errs,
-    )
-    sink = ms.PortSink(open_ports or default_ports, stats_dir=settings.stats_dir)
-    ms.write_ports("ports", guarded.oks, failures, sink)
+    flow = ms.build_flow(contract, settings)  # the order product: meshkit's whole flow
     if settings.view_dsn is not None:
-        _recent_orders_view(settings, parsed.oks, guarded.oks)
+        _recent_orders_view(flow, contract, settings)
     return flow
 
 
-def _recent_orders_view(settings: ms.StreamingSettings, raw: Any, products: Any) -> None:
-    """The customer_orders serving view, kept from the same changes (see orders.recent)."""
+def _recent_orders_view(flow: Dataflow, contract: Any, settings: ms.StreamingSettings) -> None:
+    """The customer_orders serving view: a second branch of the flow over the same CDC
+    topic, built from meshkit's operators because it aggregates (see orders.recent).
+
+    Orders the product refuses fail the same validation here and stay out of the view;
+    their dead letters are the product branch's, so this branch reports none.
+    """
     view = load_contract(VIEW_CONTRACT)
 
     def view_ports() -> ms.PortSet:
@@ -87,13 +52,19 @@ def _recent_orders_view(settings: ms.StreamingSettings, raw: Any, products: Any)
         letters.ensure()
         return ms.PortSet(ms.port_writers(view, settings), letters, ms.DeadLetters(view))
 
+    source = ms.cdc_source(
+        settings.brokers, contract, tail=settings.tail, batch_size=settings.batch_size
+    )
+    parsed = ms.parse("view_parse", op.input("view_cdc", flow, source))
+    mapped = ms.map_changes("view_map", parsed.oks, contract)
+    valid = ms.validate("view_validate", mapped.oks, contract)
     members = op.merge(
         "members",
-        op.map("member_upserts", products, recent.members_from_products),
-        op.map("member_deletes", raw, recent.members_from_deletes),
+        op.map("member_upserts", valid.oks, recent.members_from_products),
+        op.map("member_deletes", parsed.oks, recent.members_from_deletes),
     )
     lists = ms.top_n("recent_orders", members, recent.TOP)
-    no_failures = op.filter("no_failures", raw, lambda _batch: False)
+    no_failures = op.filter("no_failures", parsed.errs, lambda _batch: False)
     stats = settings.stats_dir / "customer_orders" if settings.stats_dir else None
     ms.write_ports("view", lists, no_failures, ms.PortSink(view_ports, stats_dir=stats))
 
