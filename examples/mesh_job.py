@@ -182,7 +182,8 @@ def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
         raise RuntimeError(f"a service of the demo is not running: {endpoints}")
     brokers, search_url = endpoints.kafka, endpoints.search
     warehouse = state / "warehouse.duckdb"
-    customers, orders = import_domain("customers"), import_domain("orders")
+    for name in ("customers", "orders"):
+        import_domain(name)
     c_service = importlib.import_module("customers.service")
     o_service = importlib.import_module("orders.service")
     c_flow = importlib.import_module("customers.flow")
@@ -260,7 +261,6 @@ def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
         task = progress.add_task("erase one customer (crypto-shredding)", total=1)
         erasure = shred_one_customer(runs["customers"].contract, warehouse, brokers, state)
         progress.update(task, completed=1)
-    del customers, orders
     return {
         "runs": runs, "batch": batch, "warehouse": warehouse, "dsn": dsn, "erasure": erasure,
         "view": view,

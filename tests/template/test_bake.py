@@ -4,6 +4,7 @@ definitions pass (one baked repo per combination, shared by the tests of that co
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -73,8 +74,10 @@ def test_own_test_suite_passes(baked: Baked, tmp_path: Path) -> None:
          str(tmp_path / "t")],
         baked.repo,
     )  # fmt: skip
-    assert " passed" in out
-    assert "failed" not in out
+    # the summary line, not any "failed" in the output (librdkafka logs "Connect ...
+    # failed" when a producer outlives the test broker at teardown)
+    assert re.search(r"\b\d+ passed\b", out), out[-3000:]
+    assert not re.search(r"\b\d+ (failed|errors?)\b", out), out[-3000:]
 
 
 def test_pre_commit_hooks_pass(baked: Baked, pre_commit_home: Path) -> None:
