@@ -47,7 +47,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meshkit.contracts import Contract
-from meshkit.contracts.exporters.duckdb import duckdb_columns, duckdb_table_name, quote
+from meshkit.contracts.exporters.duckdb import (
+    column_sql,
+    duckdb_columns,
+    duckdb_table_name,
+    quote,
+    uncompressed_columns,
+)
 from meshkit.ports.base import POSITION_COLUMN, Change, PortError, WriteReport
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
@@ -89,7 +95,11 @@ class DuckDBWarehouseWriter:
         existing = self._columns(schema, table)
         evolution = Evolution()
         if not existing:
-            cols = [f"{quote(c.name)} {c.type}{'' if c.nullable else ' NOT NULL'}" for c in wanted]
+            plain = uncompressed_columns(contract)
+            cols = [
+                column_sql(c.name, c.type, not c.nullable, uncompressed=c.name in plain)
+                for c in wanted
+            ]
             cols.append(f"{quote(POSITION_COLUMN)} BIGINT NOT NULL")
             self.con.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({', '.join(cols)})")
             self._comment(contract)
@@ -98,10 +108,10 @@ class DuckDBWarehouseWriter:
             evolution = plan(port, existing, self._normalised(wanted), contract)
             self.con.execute("BEGIN")
             try:
+                plain = uncompressed_columns(contract)
                 for c in evolution.add:
-                    self.con.execute(
-                        f"ALTER TABLE {self.table} ADD COLUMN {quote(c.name)} {c.type}"
-                    )
+                    column = column_sql(c.name, c.type, False, uncompressed=c.name in plain)
+                    self.con.execute(f"ALTER TABLE {self.table} ADD COLUMN {column}")
                 for c in evolution.relax:
                     self.con.execute(
                         f"ALTER TABLE {self.table} ALTER COLUMN {quote(c.name)} DROP NOT NULL"

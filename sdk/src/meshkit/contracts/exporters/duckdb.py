@@ -4,6 +4,13 @@ Types: string → VARCHAR, integer → BIGINT, float → DOUBLE, decimal(p,s) �
 boolean → BOOLEAN, date → DATE, timestamp → TIMESTAMPTZ, bytes → BLOB, json → JSON,
 array<T> → T[], struct → STRUCT(...). Required fields are NOT NULL at the top level.
 DuckDB has no table partitioning or clustering; those port options are for BigQuery.
+
+Tokenized and encrypted columns are stored uncompressed (``USING COMPRESSION
+uncompressed``): their values are random-looking text that DuckDB's string compression
+(FSST) shrinks by about half at about three times the write cost. Per million
+``tok:…`` tokens: 0.08 s and 83 MB on disk uncompressed against 0.21 s and 38 MB
+compressed; writes are what the ports and the batch path wait on, and the local
+warehouse is a development store.
 """
 
 from __future__ import annotations
@@ -46,9 +53,28 @@ def _type(dtype: DataType, members: tuple[PublishedField, ...]) -> str:
     return _SCALARS[dtype.kind]
 
 
+UNCOMPRESSED = " USING COMPRESSION uncompressed"
+_HIGH_ENTROPY = frozenset({"tokenize", "encrypt"})
+
+
 def duckdb_columns(contract: Contract) -> list[tuple[str, str, bool]]:
     """``(name, type, not_null)`` of every column of the contract's table."""
     return [(f.name, duckdb_type(f), f.required) for f in published_fields(contract)]
+
+
+def uncompressed_columns(contract: Contract) -> frozenset[str]:
+    """Columns stored without compression: tokens and ciphertexts (see the module doc)."""
+    return frozenset(
+        f.name for f in published_fields(contract) if f.transform_kind in _HIGH_ENTROPY
+    )
+
+
+def column_sql(name: str, type_: str, not_null: bool, *, uncompressed: bool = False) -> str:
+    """One column definition of ``CREATE TABLE`` / ``ADD COLUMN``."""
+    return (
+        f"{quote(name)} {type_}{' NOT NULL' if not_null else ''}"
+        f"{UNCOMPRESSED if uncompressed else ''}"
+    )
 
 
 def duckdb_table_name(contract: Contract) -> tuple[str, str]:
@@ -64,7 +90,11 @@ def duckdb_ddl(contract: Contract, *, extra_columns: str = "") -> str:
     column list; the output-port writer adds its bookkeeping column this way.
     """
     schema, table = duckdb_table_name(contract)
-    cols = [f"  {quote(n)} {t}{' NOT NULL' if nn else ''}" for n, t, nn in duckdb_columns(contract)]
+    plain = uncompressed_columns(contract)
+    cols = [
+        f"  {column_sql(n, t, nn, uncompressed=n in plain)}"
+        for n, t, nn in duckdb_columns(contract)
+    ]
     if extra_columns:
         cols.append(f"  {extra_columns}")
     body = ",\n".join(cols)

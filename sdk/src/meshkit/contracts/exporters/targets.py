@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from meshkit.contracts.exporters.base import Exporter, to_json
 from meshkit.contracts.exporters.bigquery import bigquery_schema
-from meshkit.contracts.exporters.duckdb import duckdb_columns, duckdb_table_name, quote
+from meshkit.contracts.exporters.duckdb import (
+    column_sql,
+    duckdb_columns,
+    duckdb_table_name,
+    quote,
+    uncompressed_columns,
+)
 from meshkit.contracts.exporters.elasticsearch import elasticsearch_mapping
 from meshkit.contracts.exporters.kafka import kafka_key_fields, kafka_topic_config
 from meshkit.contracts.model import Contract
@@ -46,7 +52,8 @@ class DuckDbExporter(Exporter):
         schema, table = duckdb_table_name(contract)
         columns = duckdb_columns(contract)
         not_null = {name for name, _, nn in columns if nn}
-        lines = [f"  {quote(n)} {t}{' NOT NULL' if nn else ''}" for n, t, nn in columns]
+        plain = uncompressed_columns(contract)
+        lines = [f"  {column_sql(n, t, nn, uncompressed=n in plain)}" for n, t, nn in columns]
         note = ""
         if contract.primary_key:
             key = ", ".join(quote(k) for k in contract.primary_key)
