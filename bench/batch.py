@@ -23,6 +23,12 @@ Dagster on the same table (``tokenize`` is the part of ``mask`` spent on the e-m
 ``plain_masked`` is plain DuckDB writing the *masked* table, the floor of ``write``),
 except ``dagster``: the fastest materialisation minus the time its I/O manager reported
 (validate, mask, write) and its checks step took, i.e. the run outside both.
+
+``plain_transforms`` is a second, fairer floor: hand-written DuckDB SQL applying the same
+three transforms while it writes the table (HMAC-SHA256 in SQL, the phone masked, the
+year), still without validation or checks; ``ratio_same_work=`` is meshkit against it.
+The issue's ``ratio=`` compares against a table written *without* the privacy policy,
+so it charges meshkit for the cryptography itself (see docs/batch.md).
 """
 
 from __future__ import annotations
@@ -175,6 +181,10 @@ def main() -> None:
         f"meshkit: {meshkit_s:.3f} s ({meshkit_cpu:.2f} s CPU)"
     )
     print("meshkit steps: " + ", ".join(f"{k} {v:.3f} s" for k, v in steps.items()))
+    print(
+        f"plain DuckDB SQL doing the same 3 transforms: {steps['plain_transforms']:.3f} s "
+        f"(meshkit / that = {meshkit_s / steps['plain_transforms']:.2f})"
+    )
     report(
         BenchResult(
             "batch",
@@ -188,6 +198,7 @@ def main() -> None:
                 "plain_s": plain_s,
                 "meshkit_cpu_s": meshkit_cpu,
                 "plain_cpu_s": plain_cpu,
+                "ratio_same_work": meshkit_s / steps["plain_transforms"],
             }
             | {f"{k}_s": v for k, v in steps.items()},
         )
@@ -260,11 +271,35 @@ def _steps(
 
     out["write"], _ = best(write)
     out["plain_masked"], _ = best(lambda: plain(masked))
+    with LocalKeyStore.open() as store:
+        secret = store.token_key("bench").secret
+    out["plain_transforms"], _ = best(
+        lambda: _plain_transforms(tmp / f"pt-{next(files)}", table, secret)
+    )
     with duckdb.connect(str(tmp / "steps-0.duckdb")) as con:
         session = DuckDBSession(con)
         checks = [(name, rule) for name, _, rule in check_specs(contract)]
         out["checks"], _ = best(lambda: evaluate(contract, session, checks))
     return out
+
+
+def _plain_transforms(path: Path, table: pa.Table, secret: bytes) -> None:
+    """Hand-written DuckDB SQL doing the same three transforms in one ``CREATE TABLE AS``:
+    HMAC-SHA256 of the e-mail (as SQL, like meshkit's batch tokenizer), the phone masked
+    but its last 4 characters, the birth date truncated to its year. No validation, no
+    checks, no key store: the floor for writing this product as its policy requires."""
+    padded = secret.ljust(64, b"\0")
+    ipad, opad = bytes(b ^ 0x36 for b in padded), bytes(b ^ 0x5C for b in padded)
+    with duckdb.connect(str(path)) as con:
+        con.register("source", table)
+        con.execute("CREATE SCHEMA bench")
+        con.execute(
+            "CREATE TABLE bench.sales_v1 AS SELECT * REPLACE ("
+            " 'tok:bench.1:' || sha256($opad || unhex(sha256($ipad || encode(email)))) AS email,"
+            " repeat('*', length(phone) - 4) || right(phone, 4) AS phone,"
+            " date_trunc('year', birth_date)::DATE AS birth_date) FROM source",
+            {"ipad": ipad, "opad": opad},
+        )
 
 
 if __name__ == "__main__":
