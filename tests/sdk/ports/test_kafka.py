@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -11,15 +13,18 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from meshkit.contracts import Contract
+from meshkit.contracts.exporters.published import published_fields
 from meshkit.local.kafka import admin_config, consumer_config
-from meshkit.ports import Change, RecordRefusedError, SchemaChangeError
-from meshkit.ports.kafka import KafkaTopicWriter
+from meshkit.ports import Change, PortError, RecordRefusedError, SchemaChangeError
+from meshkit.ports.kafka import AvroCodec, KafkaTopicWriter, ValueDecoder, decode_value
 from meshkit.privacy import Masker
 from tests.sdk.ports.helpers import (
     BAD_CASES,
     batch_with_bad_record,
     canon_state,
     expected,
+    load,
+    raw,
     workload,
 )
 
@@ -85,6 +90,8 @@ def test_messages_keys_headers_and_final_state(
     headers = dict(first.headers())
     assert headers["meshkit-product"] == b"shop.customer"
     assert headers["meshkit-version"] == b"1.0.0"
+    assert headers["meshkit-format"] == b"json"
+    assert "meshkit-schema" not in headers
     assert headers["meshkit-position"] == str(changes[0].position).encode()
     assert first.key() == changes[0].key[0].encode()
     deletes = [m for m in messages if m.value() is None]
@@ -140,3 +147,118 @@ def test_delete_is_a_tombstone(
     writer.flush()
     (message,) = read_topic(kafka_broker, kafka_topic, 1)
     assert (message.key(), message.value()) == (b"c-000001", None)
+
+
+# -- Avro values --------------------------------------------------------------------------
+
+
+def full(contract: Contract, record: Any) -> dict[str, Any]:
+    """A record with every published field (a missing optional field decodes as None)."""
+    return {f.name: record.get(f.name) for f in published_fields(contract)}
+
+
+def edge_records(masker: Masker) -> list[dict[str, Any]]:
+    """Nulls in every nullable field, and decimals, timestamps and dates at their edges."""
+    nullable = ("phone", "born", "visits", "balance", "score", "active", "address", "tags")
+    nulls = {**masker.mask_record(raw(1)), **dict.fromkeys(nullable)}
+    edges = {
+        **masker.mask_record(raw(2)),
+        "balance": Decimal("-9999999999.99"),  # decimal(12,2) at its limit, negative
+        "visits": -(2**63),
+        "score": -0.0,
+        "address": {"city": None, "country": "FR"},
+        "tags": [],
+        "updated_at": datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),  # before 1970
+    }
+    small = {**masker.mask_record(raw(3)), "balance": Decimal("0.5"), "born": date(1900, 1, 1),
+             "updated_at": datetime(2038, 1, 19, 3, 14, 8, 1, tzinfo=UTC)}  # fmt: skip
+    return [nulls, edges, small]
+
+
+def test_avro_round_trip_through_the_broker(
+    kafka_broker: str, kafka_topic: str, contract: Contract, masker: Masker
+) -> None:
+    w = KafkaTopicWriter(kafka_broker, topic=kafka_topic, value_format="avro")
+    w.ensure(contract)
+    specials = [
+        Change.upsert(r, key=(r["customer_id"],), position=10_000 + i)
+        for i, r in enumerate(edge_records(masker))
+    ]
+    changes = workload(masker, 400, seed=5)
+    gone = max(k[0] for k in expected(changes))  # a live key, not one of the specials
+    w.write(changes)
+    w.write([*specials, Change.delete(key=(gone,), position=20_000)])
+    w.flush()
+    messages = read_topic(kafka_broker, kafka_topic, len(changes) + 4)
+    assert len(messages) == len(changes) + 4
+
+    fingerprint = AvroCodec(contract).fingerprint
+    assert len(fingerprint) == 64
+    decode = ValueDecoder(contract)
+    state: dict[str, Any] = {}
+    for m in messages:
+        headers = dict(m.headers())
+        assert headers["meshkit-format"] == b"avro"
+        assert headers["meshkit-schema"] == fingerprint.encode()
+        assert headers["meshkit-product"] == b"shop.customer"
+        assert headers["meshkit-version"] == b"1.0.0"
+        key = m.key().decode()
+        record = decode(m.value(), m.headers())
+        if record is None:
+            state.pop(key, None)
+        else:
+            state[key] = record
+    assert messages[-1].value() is None  # the delete is a tombstone, not an Avro value
+    assert dict(messages[-1].headers())["meshkit-position"] == b"20000"
+
+    want = {k[0]: full(contract, r) for k, r in expected([*changes, *specials]).items()}
+    del want[gone]
+    assert state == want  # Decimal, datetime, date, None compare by value
+    for r in edge_records(masker):
+        got = state[r["customer_id"]]
+        assert got == full(contract, r)
+        assert type(got["updated_at"]) is datetime
+        assert got["updated_at"].tzinfo is not None
+    assert state["c-000002"]["balance"] == Decimal("-9999999999.99")
+    assert state["c-000003"]["born"] == date(1900, 1, 1)
+
+
+def test_avro_is_smaller_than_json(contract: Contract, masker: Masker) -> None:
+    codec = AvroCodec(contract)
+    record = masker.mask_record(raw(5))
+    assert decode_value(contract, codec.encode(record), value_format="avro") == full(
+        contract, record
+    )
+    assert len(codec.encode(record)) < len(orjson.dumps(record, default=str)) / 2
+
+
+def test_json_values_decode_to_the_same_record(
+    writer: KafkaTopicWriter, kafka_broker: str, kafka_topic: str, contract: Contract,
+    masker: Masker,
+) -> None:  # fmt: skip
+    records = edge_records(masker)
+    writer.write([Change.upsert(r, key=(r["customer_id"],), position=i)
+                  for i, r in enumerate(records)])  # fmt: skip
+    writer.flush()
+    messages = read_topic(kafka_broker, kafka_topic, len(records))
+    decode = ValueDecoder(contract)
+    assert [decode(m.value(), m.headers()) for m in messages] == [
+        full(contract, r) for r in records
+    ]
+
+
+def test_decoder_refuses_a_value_of_another_schema(contract: Contract, masker: Masker) -> None:
+    codec = AvroCodec(contract)
+    value = codec.encode(masker.mask_record(raw(1)))
+    headers = [("meshkit-format", b"avro"), ("meshkit-schema", codec.fingerprint.encode()),
+               ("meshkit-version", b"1.0.0")]  # fmt: skip
+    newer = load("customer_v1_1")
+    assert AvroCodec(newer).fingerprint != codec.fingerprint
+    with pytest.raises(PortError, match=r"contract version 1\.0\.0.*decode it with that"):
+        decode_value(newer, value, headers)
+    assert decode_value(contract, None, headers) is None  # a tombstone
+
+
+def test_value_format_is_checked(kafka_broker: str) -> None:
+    with pytest.raises(ValueError, match="value_format must be 'json' or 'avro'"):
+        KafkaTopicWriter(kafka_broker, value_format="protobuf")  # type: ignore[arg-type]

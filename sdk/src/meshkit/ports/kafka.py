@@ -1,11 +1,26 @@
 """The streaming port: the product's Kafka topic ``<domain>.<product>.v<major>``.
 
 Each change becomes one message: the key is the primary key (the value's text for a
-one-field key, a JSON array otherwise), the value the record as JSON, and a delete a
-tombstone (null value), so a compacted topic keeps the newest state per key. Headers
-carry ``meshkit-product`` (``<domain>.<product>``), ``meshkit-version`` (the contract's
-version) and ``meshkit-position`` (the change's source position, for consumers that
-deduplicate a replay).
+one-field key, a JSON array otherwise), the value the record, and a delete a tombstone
+(null value), so a compacted topic keeps the newest state per key. Headers carry
+``meshkit-product`` (``<domain>.<product>``), ``meshkit-version`` (the contract's
+version), ``meshkit-format`` (``json`` or ``avro``) and ``meshkit-position`` (the
+change's source position, for consumers that deduplicate a replay).
+
+Value formats (``value_format=``):
+
+- ``json`` (default): the record as JSON; decimals as exact text, bytes as base64,
+  dates and timestamps ISO 8601.
+- ``avro``: the record as schemaless Avro binary with the contract's Avro schema
+  (``meshkit.contracts.exporters.avro``), plus a ``meshkit-schema`` header holding the
+  SHA-256 fingerprint of the schema's Parsing Canonical Form (hex), so a consumer can
+  tell which schema wrote a message. This is not the Confluent wire format (magic byte
+  and registry id in front of the value): that needs a schema registry, which the
+  platform does not have yet. A ``json`` field is its JSON text in Avro.
+
+``decode_value(contract, value, headers)`` (or a reusable ``ValueDecoder``) turns a
+message value of either format back into the record: decimals, dates, timestamps and
+bytes as Python values, ``json`` fields parsed.
 
 The producer is idempotent (``enable.idempotence``, ``acks=all``): its own retries never
 duplicate or reorder messages. ``write`` only queues; ``flush`` returns once the broker
@@ -23,18 +38,24 @@ keys to other partitions).
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+import io
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
 from confluent_kafka.cimpl import NewTopic
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from meshkit.contracts import Contract
+from meshkit.contracts.exporters.avro import avro_schema
 from meshkit.contracts.exporters.kafka import kafka_topic_config
+from meshkit.contracts.exporters.published import PublishedField, published_fields
 from meshkit.errors import ServiceError
 from meshkit.ports.base import (
     Change,
@@ -42,10 +63,16 @@ from meshkit.ports.base import (
     DeliveryError,
     NotEnsuredError,
     Op,
+    PortError,
+    RecordRefusedError,
     SchemaChangeError,
     WriteReport,
 )
-from meshkit.ports.intake import Intake
+from meshkit.ports.intake import Intake, json_text
+
+ValueFormat = Literal["json", "avro"]
+FORMAT_HEADER = "meshkit-format"
+SCHEMA_HEADER = "meshkit-schema"
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,
@@ -87,10 +114,16 @@ class KafkaTopicWriter:
         *,
         config: dict[str, Any] | None = None,
         topic: str | None = None,
+        value_format: ValueFormat = "json",
     ) -> None:
-        """``config`` adds producer settings; ``topic`` overrides the contract's topic name."""
+        """``config`` adds producer settings; ``topic`` overrides the contract's topic name;
+        ``value_format`` is ``json`` or ``avro`` (see the module docstring)."""
+        if value_format not in get_args(ValueFormat):
+            raise ValueError(f"value_format must be 'json' or 'avro', not {value_format!r}")
         self.bootstrap_servers = bootstrap_servers
+        self.value_format: ValueFormat = value_format
         self._topic_override = topic
+        self._avro: AvroCodec | None = None
         self._producer = Producer(
             {**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap_servers, **(config or {})}
         )
@@ -142,7 +175,11 @@ class KafkaTopicWriter:
         self._headers = [
             ("meshkit-product", contract.id.encode()),
             ("meshkit-version", contract.version.encode()),
+            (FORMAT_HEADER, self.value_format.encode()),
         ]
+        if self.value_format == "avro":
+            self._avro = AvroCodec(contract)
+            self._headers.append((SCHEMA_HEADER, self._avro.fingerprint.encode()))
 
     def write(self, batch: Sequence[Change]) -> WriteReport:
         """Check the whole batch, then queue one message per change (in batch order)."""
@@ -151,10 +188,14 @@ class KafkaTopicWriter:
         self._intake.check(batch)
         produce, poll = self._producer.produce, self._producer.poll
         topic, headers, delivered = self.topic, self._headers, self._delivered
-        dumps = orjson.dumps
-        for change in batch:
-            record = change.record
-            value = None if record is None else dumps(record, default=json_default)
+        if self._avro is not None:
+            values = self._avro.encode_batch(batch, self._intake.port)  # all, or refused
+        else:
+            dumps = orjson.dumps
+            values = [
+                None if c.record is None else dumps(c.record, default=json_default) for c in batch
+            ]
+        for change, value in zip(batch, values, strict=True):
             h = [*headers, ("meshkit-position", str(change.position).encode())]
             key = encode_key(change.key)
             while True:
@@ -188,3 +229,173 @@ class KafkaTopicWriter:
 
     def close(self) -> None:
         self.flush()
+
+
+# -- Avro values and decoding -------------------------------------------------------------
+
+_Convert = Callable[[Any], Any]
+
+
+class AvroCodec:
+    """Schemaless Avro values of one contract: the parsed schema, its fingerprint, and the
+    conversions Avro needs (``json`` fields as their text, decimals to the schema's scale)."""
+
+    def __init__(self, contract: Contract) -> None:
+        schema = avro_schema(contract)
+        self.schema = parse_schema(schema)
+        self.fingerprint: str = fingerprint(to_parsing_canonical_form(schema), "SHA-256")
+        fields = published_fields(contract)
+        self._to_avro = _record_converter(fields, _to_avro)
+        self._from_avro = _record_converter(fields, _from_avro)
+
+    def encode(self, record: Mapping[str, Any]) -> bytes:
+        out = io.BytesIO()
+        schemaless_writer(out, self.schema, self._to_avro(record))
+        return out.getvalue()
+
+    def encode_batch(self, batch: Sequence[Change], port: str) -> list[bytes | None]:
+        """Every value of ``batch`` (None for a delete); ``RecordRefusedError`` names the first
+        change Avro cannot encode, before anything of the batch is produced."""
+        out = io.BytesIO()
+        schema, convert, values = self.schema, self._to_avro, list[bytes | None]()
+        for change in batch:
+            if change.record is None:
+                values.append(None)
+                continue
+            try:
+                schemaless_writer(out, schema, convert(change.record))
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                raise RecordRefusedError(
+                    port, change, None, f"cannot be encoded as Avro: {exc}"
+                ) from exc
+            values.append(out.getvalue())
+            out.seek(0)
+            out.truncate()
+        return values
+
+    def decode(self, value: bytes) -> dict[str, Any]:
+        record = schemaless_reader(io.BytesIO(value), self.schema, None)
+        assert isinstance(record, dict)
+        return cast(dict[str, Any], self._from_avro(record))
+
+
+class ValueDecoder:
+    """Turns message values of a product topic back into records (see ``decode_value``).
+
+    Build one per contract and reuse it: the Avro schema is parsed once.
+    """
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self._avro = AvroCodec(contract)
+        self._from_json = _record_converter(published_fields(contract), _from_json)
+
+    def __call__(
+        self,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes | None]] | Mapping[str, bytes | None] | None = None,
+        *,
+        value_format: ValueFormat | None = None,
+    ) -> dict[str, Any] | None:
+        """The record of a message value (None for a tombstone).
+
+        The format is the ``meshkit-format`` header's, else ``value_format``, else JSON.
+        An Avro value whose ``meshkit-schema`` header names another schema raises
+        ``PortError`` (it was written with another contract version: decode it with the
+        contract the ``meshkit-version`` header names).
+        """
+        if value is None:
+            return None
+        h = dict(headers or {})
+        fmt = (h.get(FORMAT_HEADER) or b"").decode() or value_format or "json"
+        if fmt == "json":
+            return cast(dict[str, Any], self._from_json(orjson.loads(value)))
+        if fmt != "avro":
+            raise PortError(f"unknown {FORMAT_HEADER} {fmt!r} (json or avro)")
+        written = (h.get(SCHEMA_HEADER) or b"").decode()
+        if written and written != self._avro.fingerprint:
+            version = (h.get("meshkit-version") or b"?").decode()
+            raise PortError(
+                f"the value was written with Avro schema {written[:16]}… (contract version "
+                f"{version}), not {self._avro.fingerprint[:16]}… of {self.contract.address} "
+                f"{self.contract.version}: decode it with that contract version"
+            )
+        return self._avro.decode(value)
+
+
+def decode_value(
+    contract: Contract,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes | None]] | Mapping[str, bytes | None] | None = None,
+    *,
+    value_format: ValueFormat | None = None,
+) -> dict[str, Any] | None:
+    """The record of one message value of the product topic, in either format (None for a
+    tombstone). For many messages build a ``ValueDecoder`` once instead."""
+    return ValueDecoder(contract)(value, headers, value_format=value_format)
+
+
+def _record_converter(
+    fields: Sequence[PublishedField], per_kind: Callable[[PublishedField, str], _Convert | None]
+) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
+    """A function converting a record's fields that need it (the record itself if none)."""
+    converts = [(f.name, c) for f in fields if (c := _converter(f, f.type, per_kind))]
+    if not converts:
+        return lambda record: record
+
+    def convert(record: Mapping[str, Any]) -> Mapping[str, Any]:
+        out = dict(record)
+        for name, c in converts:
+            v = out.get(name)
+            if v is not None:
+                out[name] = c(v)
+        return out
+
+    return convert
+
+
+def _converter(
+    field: PublishedField, dtype: Any, per_kind: Callable[[PublishedField, str], _Convert | None]
+) -> _Convert | None:
+    if dtype.kind == "struct":
+        inner = _record_converter(field.fields, per_kind)
+        members = [m for m in field.fields if _converter(m, m.type, per_kind)]
+        return inner if members else None
+    if dtype.kind == "array":
+        element = _converter(field, dtype.element, per_kind)
+        if element is None:
+            return None
+        return lambda v: [None if x is None else element(x) for x in v]
+    if dtype.kind == "decimal":
+        return per_kind(field, f"decimal:{dtype.scale or 0}")
+    return per_kind(field, dtype.kind)
+
+
+def _to_avro(_field: PublishedField, kind: str) -> _Convert | None:
+    if kind == "json":
+        return json_text
+    if kind.startswith("decimal:"):
+        exponent = -int(kind.split(":")[1])
+        quantum = Decimal(1).scaleb(exponent)
+
+        def decimal(v: Any) -> Decimal:
+            d = v if isinstance(v, Decimal) else Decimal(str(v))
+            exp = d.as_tuple().exponent
+            return d.quantize(quantum) if isinstance(exp, int) and exp < exponent else d
+
+        return decimal
+    return None
+
+
+def _from_avro(_field: PublishedField, kind: str) -> _Convert | None:
+    return orjson.loads if kind == "json" else None
+
+
+def _from_json(_field: PublishedField, kind: str) -> _Convert | None:
+    if kind.startswith("decimal:"):
+        return lambda v: Decimal(str(v))
+    return {
+        "timestamp": lambda v: datetime.fromisoformat(v) if isinstance(v, str) else v,
+        "date": lambda v: date.fromisoformat(v) if isinstance(v, str) else v,
+        "bytes": lambda v: base64.b64decode(v) if isinstance(v, str) else v,
+    }.get(kind)
