@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -236,3 +242,213 @@ def test_document_values_as_json(
     assert doc["email"] == rec["email"]
     assert "phone" not in doc
     assert "born" not in doc
+
+
+# -- a bulk request that fails as a whole -------------------------------------------------
+
+
+class FlakyProxy(ThreadingHTTPServer):
+    """An HTTP proxy to the search server that can fail ``_bulk`` requests as a whole.
+
+    ``fail`` lists the statuses the next ``_bulk`` requests get, one each; ``always`` the
+    status every ``_bulk`` request gets; ``drop`` closes the connection of every ``_bulk``
+    request without an answer. Everything else is forwarded as is.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = urlsplit(upstream)
+        self.fail: list[int] = []
+        self.always: int | None = None
+        self.drop = False
+        self.bulk_requests = 0
+        self.lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FlakyProxy
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _handle(self) -> None:
+        proxy = self.server
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if urlsplit(self.path).path.endswith("/_bulk"):
+            with proxy.lock:
+                proxy.bulk_requests += 1
+                status = proxy.fail.pop(0) if proxy.fail else proxy.always
+                drop = proxy.drop
+            if drop:
+                self.close_connection = True
+                return
+            if status is not None:
+                error = {"type": "es_rejected_execution_exception", "reason": "busy, try later"}
+                self._answer(status, json.dumps({"error": error, "status": status}).encode())
+                return
+        host = proxy.upstream.hostname or "127.0.0.1"
+        conn = http.client.HTTPConnection(host, proxy.upstream.port, timeout=30)
+        try:
+            headers = {
+                k: v for k, v in self.headers.items() if k.lower() not in {"host", "connection"}
+            }
+            conn.request(self.command, self.path, body or None, headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status)
+            skip = {"connection", "transfer-encoding", "content-length"}
+            for k, v in resp.getheaders():
+                if k.lower() not in skip:
+                    self.send_header(k, v)
+            length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+            self.send_header("Content-Length", length or str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        finally:
+            conn.close()
+
+    def _answer(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+
+@pytest.fixture
+def proxy(search_server: SearchEndpoint) -> Iterator[FlakyProxy]:
+    server = FlakyProxy(search_server.url)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def upserts(masker: Masker, n: int, position: int = 1) -> list[Change]:
+    return [
+        Change.upsert(masker.mask_record(raw(i)), key=(f"c-{i:06d}",), position=position)
+        for i in range(n)
+    ]
+
+
+def test_whole_request_429_is_retried_with_backoff_then_lands(
+    proxy: FlakyProxy, client: Elasticsearch, prefix: str, contract: Contract, masker: Masker
+) -> None:
+    """The client's own immediate resends are off: one request per attempt, with back-off."""
+    with SearchEndpoint(proxy.url).client() as flaky:  # the client's default retry settings
+        w = SearchIndexWriter(flaky, prefix=prefix, retries=3, backoff=0.05)
+        w.ensure(contract)
+        proxy.fail = [429, 503]
+        start = time.perf_counter()
+        report = w.write(upserts(masker, 30))
+        took = time.perf_counter() - start
+    assert proxy.bulk_requests == 3  # two refused, the third one lands
+    assert took >= 0.05 + 0.1  # the writer's back-off: 0.05 s, then 0.1 s
+    assert (report.written, report.dead_letters) == (30, [])
+    assert len(documents(client, prefix + "shop.customer")) == 30
+
+
+def test_whole_request_failing_after_the_retries_raises_and_is_not_dead_lettered(
+    proxy: FlakyProxy, client: Elasticsearch, prefix: str, contract: Contract, masker: Masker
+) -> None:
+    letters: list[DeadLetter] = []
+    with SearchEndpoint(proxy.url).client() as flaky:
+        w = SearchIndexWriter(flaky, prefix=prefix, retries=2, backoff=0.01,
+                              dead_letter=letters.extend)  # fmt: skip
+        w.ensure(contract)
+        proxy.always = 503
+        batch = upserts(masker, 5)
+        with pytest.raises(DeliveryError) as err:
+            w.write(batch)
+        assert proxy.bulk_requests == 3  # the first attempt and two retries, no more
+        assert letters == []  # the records are fine: not dead letters, the caller replays
+        assert [d.change for d in err.value.failures] == batch
+        assert err.value.failures[0].reason == (
+            "the bulk request failed with HTTP 503: es_rejected_execution_exception: "
+            "busy, try later (after 3 attempts)"
+        )
+        assert "5 changes were not delivered" in str(err.value)
+        assert documents(client, prefix + "shop.customer") == {}
+        proxy.always = None
+        assert w.write(batch).written == 5  # the replay, once the server is back
+    assert len(documents(client, prefix + "shop.customer")) == 5
+
+
+def test_whole_request_refused_for_good_is_raised_at_once(
+    proxy: FlakyProxy, prefix: str, contract: Contract, masker: Masker
+) -> None:
+    """413 (or 400, 401, 403, ...) for the request: not retried, not dead letters."""
+    letters: list[DeadLetter] = []
+    with SearchEndpoint(proxy.url).client() as flaky:
+        w = SearchIndexWriter(flaky, prefix=prefix, backoff=0.01, dead_letter=letters.extend)
+        w.ensure(contract)
+        proxy.always = 413
+        with pytest.raises(DeliveryError, match=r"3 changes were not delivered.*HTTP 413"):
+            w.write(upserts(masker, 3))
+    assert proxy.bulk_requests == 1
+    assert letters == []
+
+
+def test_connection_errors_are_retried_then_raised(
+    proxy: FlakyProxy, prefix: str, contract: Contract, masker: Masker
+) -> None:
+    with SearchEndpoint(proxy.url).client(max_retries=0) as flaky:
+        w = SearchIndexWriter(flaky, prefix=prefix, retries=2, backoff=0.01)
+        w.ensure(contract)
+        proxy.drop = True
+        with pytest.raises(DeliveryError, match=r"ConnectionError.*\(after 3 attempts\)"):
+            w.write(upserts(masker, 2))
+    assert proxy.bulk_requests == 3
+
+
+def test_mapping_changes_name_the_field_and_the_old_and_new_mapping(
+    writer: SearchIndexWriter, client: Elasticsearch
+) -> None:
+    with pytest.raises(SchemaChangeError) as err:
+        writer.ensure(load("customer_breaking"))
+    assert err.value.changes == [
+        "field 'visits' changes mapping: type long -> keyword",
+        "field 'active' was removed (the index maps it, the contract no longer publishes or "
+        "indexes it)",
+    ]
+    data = yaml.safe_load((FIXTURES / "customer.yaml").read_text())
+    address = next(f for f in data["fields"] if f["name"] == "address")
+    address["fields"] = [{"name": "city", "type": "integer"}, {"name": "zip", "type": "string"}]
+    with pytest.raises(SchemaChangeError) as err:
+        writer.ensure(Contract.model_validate(data))
+    assert err.value.changes == [
+        'field \'address.city\' changes mapping: fields {"keyword":{"type":"keyword"}} -> '
+        "(none), type text -> long",
+        "field 'address.zip' is new inside the existing object 'address' (members of an "
+        "object are not added in place)",
+        "field 'address.country' was removed",
+    ]
+    assert "  - field 'address.city' changes mapping" in str(err.value)
+    index = writer.index
+    props = client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert "zip" not in props["address"]["properties"]  # nothing was changed

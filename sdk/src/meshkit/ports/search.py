@@ -16,10 +16,24 @@ position, so an older or replayed change is refused by the server with a version
 conflict (409), which counts as already applied. Per item:
 
 - ok, 409 (older or same version), 404 on delete (already gone): done;
-- 429 and 5xx (per item, or for the whole request): retried ``retries`` times with
-  back-off;
+- 429 and 5xx, or no item in the response: retried ``retries`` times with exponential
+  back-off (``backoff``, ``2 * backoff``, ...), only the changes still failing;
 - any other failure (e.g. a value the mapping cannot parse, or a value that cannot be
-  serialised to JSON at all): a dead letter, after retries.
+  serialised to JSON at all): a dead letter.
+
+A request that fails as a whole (an HTTP 429 or 5xx for the ``_bulk`` request itself, or
+a connection error or timeout after the client's own connection retries) is retried the
+same way. The writer turns off the client's retries on status for ``_bulk`` (the client
+would resend at once, without back-off, up to ``max_retries`` times per attempt), so its
+own back-off is the one retry policy. A whole request refused with another status (400,
+401, 403, 413, ...) is not retried.
+
+What still fails for one of these passing reasons after the retries (429/5xx per item or
+for the request, no answer) or was refused with the whole request is not the records'
+fault, so it is never a dead letter: ``write`` raises ``DeliveryError`` naming those
+changes (and any dead letters of the same batch, which then do not go to the callback),
+having applied the rest. The caller does not commit its position and replays the batch
+later; the external versions make that replay harmless.
 
 Dead letters are never dropped: they go to the ``dead_letter`` callback when one is given
 (and ``write`` returns them in its report), otherwise ``write`` raises ``DeliveryError``
@@ -36,7 +50,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from elasticsearch import ApiError
+from elasticsearch import ApiError, TransportError
 from elasticsearch.serializer import JsonSerializer
 
 from meshkit.contracts import Contract
@@ -56,6 +70,7 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 _RETRYABLE = {429, 500, 502, 503, 504}
+_WHOLE_REQUEST = "_meshkit_whole_request"  # marks a result made up for a failed request
 _MAX_CHUNK_BYTES = 100 * 1024 * 1024  # Elasticsearch's default http.max_content_length
 # what the bulk response needs to carry: items in request order, without _index/_id/...
 _FILTER = "items.*.status,items.*.result,items.*.error"
@@ -88,6 +103,9 @@ class SearchIndexWriter:
         prefix: str = "",
     ) -> None:
         self.client = client
+        # the writer retries bulk requests itself, with back-off (the client would resend a
+        # 429/502/503/504 at once); connection retries (another node) stay the client's
+        self._bulk_client = client.options(retry_on_status=())
         self.prefix = prefix
         self.retries = retries
         self.backoff = backoff
@@ -116,12 +134,16 @@ class SearchIndexWriter:
             current = self.client.indices.get_mapping(index=index)[index]["mappings"]
             props = current.get("properties", {})
             refused = [
-                f"field {name!r} changes mapping {props[name]} -> {spec}"
+                line
                 for name, spec in mapping["properties"].items()
-                if name in props and _normal(props[name]) != _normal(spec)
+                if name in props
+                for line in _mapping_changes(name, _normal(props[name]), _normal(spec))
             ]
             refused += [
-                f"field {name!r} was removed" for name in props if name not in mapping["properties"]
+                f"field {name!r} was removed (the index maps it, the contract no longer "
+                "publishes or indexes it)"
+                for name in props
+                if name not in mapping["properties"]
             ]
             if refused:
                 raise SchemaChangeError(port, refused)
@@ -161,9 +183,12 @@ class SearchIndexWriter:
         pending = {document_id(c.key): c for c in Intake.compact(batch)}
         report = WriteReport(skipped=len(batch) - len(pending))
         failures: dict[str, str] = {}
+        unconfirmed: list[DeadLetter] = []  # whole request refused: not the records' fault
+        attempts = 0
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
+            attempts += 1
             retry: dict[str, Change] = {}
             for doc_id, op, result in self._bulk(pending):
                 status = int(result.get("status", 0))
@@ -176,12 +201,17 @@ class SearchIndexWriter:
                 failures[doc_id] = _reason(result)
                 if status in _RETRYABLE or not status:
                     retry[doc_id] = pending[doc_id]
+                elif result.get(_WHOLE_REQUEST):
+                    unconfirmed.append(DeadLetter(pending[doc_id], failures[doc_id]))
                 else:
                     report.dead_letters.append(DeadLetter(pending[doc_id], failures[doc_id]))
             pending = retry
             if not pending:
                 break
-        report.dead_letters += [DeadLetter(c, failures[i]) for i, c in pending.items()]
+        if pending or unconfirmed:
+            tried = f" (after {attempts} attempts)"
+            unconfirmed += [DeadLetter(c, failures[i] + tried) for i, c in pending.items()]
+            raise DeliveryError(f"search index {self.index}", unconfirmed + report.dead_letters)
         if report.dead_letters:
             if self.dead_letter is None:
                 raise DeliveryError(f"search index {self.index}", report.dead_letters)
@@ -192,8 +222,8 @@ class SearchIndexWriter:
         """Send ``pending`` in chunks; yield (document id, op, bulk item result) per change.
 
         A document that cannot be serialised is not sent: its result is a 400 with the
-        serialisation error. A request the server refuses as a whole gives every action of
-        the chunk that request's status (so 429 and 5xx are retried).
+        serialisation error. A request that fails as a whole gives every action of the
+        chunk that request's status (0 without one), marked as a whole-request failure.
         """
         index = orjson.dumps(self.alias)
         lines: list[bytes] = []
@@ -234,9 +264,13 @@ class SearchIndexWriter:
         try:
             # a pre-serialised NDJSON body is passed through as is
             body: Any = b"".join(lines)
-            items = self.client.bulk(operations=body, filter_path=_FILTER).body.get("items", [])
-        except ApiError as e:
-            failed = {"status": e.status_code, "error": str(e)}
+            response = self._bulk_client.bulk(operations=body, filter_path=_FILTER)
+            items = response.body.get("items", [])
+        except (ApiError, TransportError) as e:
+            # the request failed as a whole: a status (ApiError), or none (connection error
+            # or timeout: status 0, retried like a 5xx)
+            status = e.status_code if isinstance(e, ApiError) else 0
+            failed = {"status": status, "error": _request_error(e), _WHOLE_REQUEST: True}
             for doc_id, op in sent:
                 yield doc_id, op, failed
             return
@@ -305,11 +339,68 @@ def _default(value: Any) -> Any:
     return _client_default(value)
 
 
+def _request_error(e: ApiError | TransportError) -> str:
+    """Why a whole bulk request failed, in one line (the server's error type and reason)."""
+    if isinstance(e, ApiError):
+        error = e.body.get("error") if isinstance(e.body, Mapping) else None
+        if isinstance(error, Mapping):
+            what = f"{error.get('type')}: {error.get('reason')}"
+        else:
+            what = str(error or e.body or e.message)[:200]
+        return f"the bulk request failed with HTTP {e.status_code}: {what}"
+    return f"the bulk request failed: {type(e).__name__}: {e.message}"
+
+
 def _reason(result: Mapping[str, Any]) -> str:
     error = result.get("error")
+    if result.get(_WHOLE_REQUEST):
+        return str(error)
     if isinstance(error, Mapping):
         return f"{result.get('status')} {error.get('type')}: {error.get('reason')}"
     return f"{result.get('status')} {error or result.get('exception') or 'failed'}"
+
+
+def _mapping_changes(path: str, old: Any, new: Any) -> list[str]:
+    """How the index's mapping of field ``path`` differs from the contract's, one line per
+    field: the attributes that differ (``type long -> keyword``), or a member of an object
+    removed or added (members of an existing object are not changed in place)."""
+    if old == new:
+        return []
+    if not (isinstance(old, Mapping) and isinstance(new, Mapping)):
+        return [f"field {path!r}: mapping {old!r} -> {new!r}"]
+    lines: list[str] = []
+    old_props, new_props = old.get("properties"), new.get("properties")
+    if isinstance(old_props, Mapping) and isinstance(new_props, Mapping):
+        for name, spec in new_props.items():
+            if name in old_props:
+                lines += _mapping_changes(f"{path}.{name}", old_props[name], spec)
+            else:
+                lines.append(
+                    f"field {f'{path}.{name}'!r} is new inside the existing object {path!r} "
+                    "(members of an object are not added in place)"
+                )
+        lines += [
+            f"field {f'{path}.{name}'!r} was removed" for name in old_props if name not in new_props
+        ]
+        old = {k: v for k, v in old.items() if k != "properties"}
+        new = {k: v for k, v in new.items() if k != "properties"}
+    attrs = [
+        f"{k} {_shown(old.get(k))} -> {_shown(new.get(k))}"
+        for k in sorted({*old, *new})
+        if old.get(k) != new.get(k)
+    ]
+    if attrs:
+        lines.insert(0, f"field {path!r} changes mapping: {', '.join(attrs)}")
+    return lines
+
+
+def _shown(value: Any) -> str:
+    """A mapping attribute's value in a message (``(none)`` when the mapping lacks it)."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, str | int | float | bool):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _normal(mapping: Any) -> Any:
