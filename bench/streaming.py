@@ -13,12 +13,18 @@ updates of 50,000 customers) to a two-partition CDC topic, then measures, in the
   ``KafkaTopicWriter``: parse, map, validate, mask, confirmed by Kafka), 1 worker; also
   with 2 workers (``workers2=``) and with the DuckDB warehouse port added (``warehouse=``);
 - latency: the declarative flow as ``python -m bytewax.run`` (recovery on) under a steady
-  5,000 events/s, from the event's commit time to a consumer of the product topic
+  load, from the event's commit time to a consumer of the product topic
   (``kafka_p50_ms``/``kafka_p99_ms``) and to the confirmed write of the warehouse and the
-  search index (``warehouse_p99_ms``, ``search_p99_ms``).
+  search index (``warehouse_p99_ms``, ``search_p99_ms``). Measured at 2,000 events/s
+  (the figures the targets apply to) and again at 5,000 events/s (fields ending in
+  ``_at5000``), near what this machine's two cores sustain for the flow, the broker, the
+  search server and the feeder together. ``steady=1`` says the flow kept up: the Kafka
+  latency of the last third of the events is within 0.5 s of the first third's. When it
+  is 0, the percentiles measure a growing backlog, not the flow's latency.
 
 ``ratio=`` is value / passthrough (target >= 0.4); ``ratio_naive=`` value / naive (target
->= 1.5). PASS needs both.
+>= 1.5); latency targets at 2,000 events/s: p99 < 1 s to Kafka and the warehouse, < 2 s
+to search. PASS needs all three.
 """
 
 from __future__ import annotations
@@ -67,7 +73,9 @@ from meshkit.streaming import (
 
 RATIO_TARGET = 0.4
 NAIVE_TARGET = 1.5
-LOAD_RATE = 5_000
+LOAD_RATE = 2_000  # events/s of the latency run the targets apply to
+STRESS_RATE = 5_000
+LATENCY_TARGETS_MS = {"kafka_p99_ms": 1000.0, "warehouse_p99_ms": 1000.0, "search_p99_ms": 2000.0}
 CONTRACT = """
 domain: {domain}
 name: customer
@@ -102,7 +110,10 @@ mapping:
 class _Result(BenchResult):
     @property
     def passed(self) -> bool:
-        return super().passed and float(self.extra["ratio_naive"]) >= NAIVE_TARGET
+        latency_ok = all(
+            float(self.extra.get(k, "nan")) < limit for k, limit in LATENCY_TARGETS_MS.items()
+        )
+        return super().passed and float(self.extra["ratio_naive"]) >= NAIVE_TARGET and latency_ok
 
 
 def _event(i: int, lsn: int, ts_ms: int, op_: str = "c") -> bytes:
@@ -238,11 +249,14 @@ def _meshkit(
 
 
 def _latency(
-    bootstrap: str, search_url: str, contract_text: str, keys: Path, seconds: float, tmp: Path
+    bootstrap: str, search_url: str, keys: Path, seconds: float, rate: int, tmp: Path
 ) -> dict[str, float]:
     """Commit-to-port latency under a steady load (see the module docstring)."""
+    contract_text = CONTRACT.format(domain=f"lat{uuid.uuid4().hex[:6]}")
     contract, _ = parse_contract(contract_text)
     assert contract is not None
+    tmp = tmp / f"latency-{rate}"
+    tmp.mkdir()
     (tmp / "customer.yaml").write_text(contract_text)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     source = _topic(admin, f"{contract.domain}.cdc.public.customers")
@@ -261,7 +275,7 @@ def _latency(
          "-r", str(rec), "-s", "1", "-b", "0"], env=env,
     )  # fmt: skip
     sent: dict[bytes, float] = {}
-    got: list[float] = []
+    got: list[float] = []  # in the order the consumer received them
     stop = threading.Event()
 
     def consume() -> None:
@@ -286,7 +300,7 @@ def _latency(
     start = time.time()
     i = 0
     while time.time() - start < seconds:
-        due = start + i / LOAD_RATE
+        due = start + i / rate
         wait = due - time.time()
         if wait > 0:  # checked once: a second clock read could make it negative
             time.sleep(wait)
@@ -308,11 +322,15 @@ def _latency(
         stats = read_stats(tmp / "stats")["latency_ms"]
     except (OSError, KeyError, ValueError):  # the flow died before its first snapshot
         stats = {}
+    third = len(got) // 3
+    first, last = sorted(got[:third]), sorted(got[-third:]) if third else []
+    steady = bool(first) and last[len(last) // 2] - first[len(first) // 2] < 0.5
     got.sort()
     out = {
         "kafka_p50_ms": 1000 * got[len(got) // 2] if got else float("nan"),
         "kafka_p99_ms": 1000 * got[int(len(got) * 0.99)] if got else float("nan"),
         "latency_events": float(len(got)),
+        "steady": float(steady),
     }
     for port, name in (("warehouse_table", "warehouse"), ("search_index", "search")):
         values = next(iter(stats.get(port, {}).values()), {})
@@ -353,9 +371,15 @@ def main() -> None:
                 wh = _meshkit(bootstrap, source, n, contract, masker, workers=1,
                               warehouse=tmp / "bench.duckdb")  # fmt: skip
                 print(f"meshkit flow + DuckDB warehouse:    {wh:,.0f} events/s")
-            latency = _latency(bootstrap, search_url, contract_text, tmp / "keys",
-                               3.0 if args.quick else 10.0, tmp)  # fmt: skip
-            print("latency (ms): " + ", ".join(f"{k}={v:.0f}" for k, v in latency.items()))
+            latency = _latency(bootstrap, search_url, tmp / "keys",
+                               3.0 if args.quick else 10.0, LOAD_RATE, tmp)  # fmt: skip
+            print(f"latency at {LOAD_RATE:,} events/s (ms): "
+                  + ", ".join(f"{k}={v:.0f}" for k, v in latency.items()))  # fmt: skip
+            if not args.quick:
+                stress = _latency(bootstrap, search_url, tmp / "keys", 10.0, STRESS_RATE, tmp)
+                print(f"latency at {STRESS_RATE:,} events/s (ms): "
+                      + ", ".join(f"{k}={v:.0f}" for k, v in stress.items()))  # fmt: skip
+                latency |= {f"{k}_at{STRESS_RATE}": v for k, v in stress.items()}
         finally:
             search.stop()
             broker.stop()
