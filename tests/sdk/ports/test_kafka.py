@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -16,10 +17,17 @@ from meshkit.contracts import Contract
 from meshkit.contracts.exporters.published import published_fields
 from meshkit.local.kafka import admin_config, consumer_config
 from meshkit.ports import Change, PortError, RecordRefusedError, SchemaChangeError
-from meshkit.ports.kafka import AvroCodec, KafkaTopicWriter, ValueDecoder, decode_value
+from meshkit.ports.kafka import (
+    AvroCodec,
+    KafkaTopicWriter,
+    ValueDecoder,
+    decode_value,
+    json_default,
+)
 from meshkit.privacy import Masker
 from tests.sdk.ports.helpers import (
     BAD_CASES,
+    FIXTURES,
     batch_with_bad_record,
     canon_state,
     expected,
@@ -116,10 +124,6 @@ def test_replay_after_crash_keeps_the_compacted_state(
 
 
 def test_partition_count_change_is_refused(kafka_broker: str, kafka_topic: str) -> None:
-    import yaml
-
-    from tests.sdk.ports.helpers import FIXTURES
-
     data = yaml.safe_load((FIXTURES / "customer.yaml").read_text())
     data["ports"]["outputs"][0]["partitions"] = 4
     w = KafkaTopicWriter(kafka_broker, topic=kafka_topic)
@@ -262,3 +266,35 @@ def test_decoder_refuses_a_value_of_another_schema(contract: Contract, masker: M
 def test_value_format_is_checked(kafka_broker: str) -> None:
     with pytest.raises(ValueError, match="value_format must be 'json' or 'avro'"):
         KafkaTopicWriter(kafka_broker, value_format="protobuf")  # type: ignore[arg-type]
+
+
+def test_json_bytes_and_struct_arrays_round_trip_in_both_formats(masker: Masker) -> None:
+    """Without the broker: the conversions of fields the customer contract lacks."""
+    data = yaml.safe_load((FIXTURES / "customer.yaml").read_text())
+    data["fields"] += [
+        {"name": "extra", "type": "json"},
+        {"name": "blob", "type": "bytes"},
+        {"name": "lines", "type": "array<struct>", "fields": [
+            {"name": "sku", "type": "string", "required": True},
+            {"name": "price", "type": "decimal(10,2)"},
+        ]},
+    ]  # fmt: skip
+    contract = Contract.model_validate(data)
+    record = {
+        **masker.mask_record(raw(4)),
+        "extra": {"a": [1, 2.5, None], "b": "x"},
+        "blob": b"\x00\xffbytes",
+        "lines": [{"sku": "s-1", "price": Decimal("1.5")}, {"sku": "s-2", "price": None}],
+    }
+    want = {**full(contract, record), "lines": [
+        {"sku": "s-1", "price": Decimal("1.50")}, {"sku": "s-2", "price": None}]}  # fmt: skip
+    decode = ValueDecoder(contract)
+    avro = AvroCodec(contract).encode(record)
+    assert decode(avro, {"meshkit-format": b"avro"}) == want
+    as_json = orjson.dumps(record, default=json_default)
+    assert decode(as_json, {"meshkit-format": b"json"}) == want
+    assert decode(as_json) == want  # no header: JSON
+    text = {**record, "extra": '{"already": "text"}'}  # a json field given as its text
+    assert decode(AvroCodec(contract).encode(text), value_format="avro")["extra"] == {  # type: ignore[index]
+        "already": "text"
+    }

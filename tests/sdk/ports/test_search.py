@@ -252,7 +252,9 @@ class FlakyProxy(ThreadingHTTPServer):
 
     ``fail`` lists the statuses the next ``_bulk`` requests get, one each; ``always`` the
     status every ``_bulk`` request gets; ``drop`` closes the connection of every ``_bulk``
-    request without an answer. Everything else is forwarded as is.
+    request without an answer; ``item_status`` answers every ``_bulk`` request with 200
+    and that status for each of its items (without the ``X-Elastic-Product`` header when
+    ``product_header`` is false). Everything else is forwarded as is.
     """
 
     daemon_threads = True
@@ -262,6 +264,8 @@ class FlakyProxy(ThreadingHTTPServer):
         self.fail: list[int] = []
         self.always: int | None = None
         self.drop = False
+        self.item_status: int | None = None
+        self.product_header = True
         self.bulk_requests = 0
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
@@ -285,9 +289,20 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             with proxy.lock:
                 proxy.bulk_requests += 1
                 status = proxy.fail.pop(0) if proxy.fail else proxy.always
-                drop = proxy.drop
+                drop, item_status = proxy.drop, proxy.item_status
             if drop:
                 self.close_connection = True
+                return
+            if item_status is not None:
+                error = {"type": "es_rejected_execution_exception", "reason": "queue full"}
+                actions = [json.loads(line) for line in body.splitlines() if line.strip()]
+                items = [
+                    {op: {"status": item_status, "error": error}}
+                    for a in actions
+                    for op in a
+                    if op in {"index", "delete"}
+                ]
+                self._answer(200, json.dumps({"errors": True, "items": items}).encode())
                 return
             if status is not None:
                 error = {"type": "es_rejected_execution_exception", "reason": "busy, try later"}
@@ -318,6 +333,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _answer(self, status: int, data: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if self.server.product_header:
+            self.send_header("X-Elastic-Product", "Elasticsearch")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -424,6 +441,40 @@ def test_connection_errors_are_retried_then_raised(
         with pytest.raises(DeliveryError, match=r"ConnectionError.*\(after 3 attempts\)"):
             w.write(upserts(masker, 2))
     assert proxy.bulk_requests == 3
+
+
+def test_items_still_rejected_after_the_retries_are_raised_not_dead_lettered(
+    proxy: FlakyProxy, client: Elasticsearch, prefix: str, contract: Contract, masker: Masker
+) -> None:
+    """A per-item 429 (the server's queue full) is as passing as a whole-request one."""
+    letters: list[DeadLetter] = []
+    with SearchEndpoint(proxy.url).client() as flaky:
+        w = SearchIndexWriter(flaky, prefix=prefix, retries=1, backoff=0.01,
+                              dead_letter=letters.extend)  # fmt: skip
+        w.ensure(contract)
+        proxy.item_status = 429
+        with pytest.raises(DeliveryError) as err:
+            w.write(upserts(masker, 4))
+    assert proxy.bulk_requests == 2
+    assert letters == []
+    assert err.value.failures[0].reason == (
+        "429 es_rejected_execution_exception: queue full (after 2 attempts)"
+    )
+    assert documents(client, prefix + "shop.customer") == {}
+
+
+def test_an_answer_not_from_elasticsearch_confirms_nothing(
+    proxy: FlakyProxy, prefix: str, contract: Contract, masker: Masker
+) -> None:
+    """A 200 without the product header (the client raises UnsupportedProductError): its
+    items said "ok" but were not checked, so nothing is counted as written."""
+    with SearchEndpoint(proxy.url).client() as flaky:
+        w = SearchIndexWriter(flaky, prefix=prefix, backoff=0.01)
+        w.ensure(contract)
+        proxy.item_status, proxy.product_header = 201, False
+        with pytest.raises(DeliveryError, match=r"HTTP 200: UnsupportedProductError"):
+            w.write(upserts(masker, 2))
+    assert proxy.bulk_requests == 1
 
 
 def test_mapping_changes_name_the_field_and_the_old_and_new_mapping(

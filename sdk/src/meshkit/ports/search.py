@@ -192,6 +192,13 @@ class SearchIndexWriter:
             retry: dict[str, Change] = {}
             for doc_id, op, result in self._bulk(pending):
                 status = int(result.get("status", 0))
+                if result.get(_WHOLE_REQUEST):  # whatever its status (even a 2xx: see _send)
+                    failures[doc_id] = _reason(result)
+                    if status in _RETRYABLE or not status:
+                        retry[doc_id] = pending[doc_id]
+                    else:
+                        unconfirmed.append(DeadLetter(pending[doc_id], failures[doc_id]))
+                    continue
                 if 200 <= status < 300:
                     report.written += result.get("result") != "not_found"
                     continue
@@ -201,8 +208,6 @@ class SearchIndexWriter:
                 failures[doc_id] = _reason(result)
                 if status in _RETRYABLE or not status:
                     retry[doc_id] = pending[doc_id]
-                elif result.get(_WHOLE_REQUEST):
-                    unconfirmed.append(DeadLetter(pending[doc_id], failures[doc_id]))
                 else:
                     report.dead_letters.append(DeadLetter(pending[doc_id], failures[doc_id]))
             pending = retry
@@ -267,8 +272,9 @@ class SearchIndexWriter:
             response = self._bulk_client.bulk(operations=body, filter_path=_FILTER)
             items = response.body.get("items", [])
         except (ApiError, TransportError) as e:
-            # the request failed as a whole: a status (ApiError), or none (connection error
-            # or timeout: status 0, retried like a 5xx)
+            # the request failed as a whole: a status (ApiError; a 2xx one too, e.g. the
+            # client's UnsupportedProductError for an answer not from Elasticsearch, whose
+            # items say nothing), or none (connection error or timeout: status 0, retried)
             status = e.status_code if isinstance(e, ApiError) else 0
             failed = {"status": status, "error": _request_error(e), _WHOLE_REQUEST: True}
             for doc_id, op in sent:
@@ -346,7 +352,7 @@ def _request_error(e: ApiError | TransportError) -> str:
         if isinstance(error, Mapping):
             what = f"{error.get('type')}: {error.get('reason')}"
         else:
-            what = str(error or e.body or e.message)[:200]
+            what = f"{type(e).__name__}: {str(error or e.message)[:200]}"
         return f"the bulk request failed with HTTP {e.status_code}: {what}"
     return f"the bulk request failed: {type(e).__name__}: {e.message}"
 
