@@ -20,7 +20,7 @@ from meshkit.ports.base import (
 )
 from meshkit.ports.evolution import Column, Evolution
 from meshkit.ports.intake import Intake
-from meshkit.ports.kafka import KafkaTopicWriter
+from meshkit.ports.kafka import KafkaTopicWriter, ValueDecoder, decode_value
 from meshkit.ports.search import SearchIndexWriter
 from meshkit.ports.view import ServingViewWriter, ViewReader
 from meshkit.ports.warehouse_bigquery import BigQueryWarehouseWriter
@@ -44,7 +44,9 @@ __all__ = [
     "SchemaChangeError",
     "SearchIndexWriter",
     "ServingViewWriter",
+    "ValueDecoder",
     "ViewReader",
     "WriteReport",
     "changes_of",
+    "decode_value",
 ]
