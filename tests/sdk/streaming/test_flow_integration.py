@@ -13,6 +13,7 @@ from meshkit.testing import SearchEndpoint
 from tests.sdk.streaming.flowkit import (
     OVERSIZED_LIMIT,
     assert_ports_equal,
+    avro_topic_state,
     customer_stream,
     dead_letters,
     expected_state,
@@ -77,3 +78,45 @@ def test_declarative_flow_writes_every_port_and_dead_letters_the_poison(
     assert counts["received"] == len(stream.messages)
     assert counts["dead_letters"] == len(stream.poison)
     assert counts["received"] == counts["written"] + counts["skipped"] + counts["dead_letters"]
+
+
+def test_declarative_flow_writes_avro_when_the_topic_port_says_so(
+    kafka_broker: str, keystore_dir: Path, tmp_path: Path
+) -> None:
+    contract = unique_contract()
+    text = contract.model_dump_json()
+    port = next(p for p in contract.ports.outputs if p.kind == "kafka_topic")
+    contract = contract.model_copy(
+        update={
+            "ports": contract.ports.model_copy(
+                update={
+                    "outputs": tuple(
+                        p.model_copy(update={"format": "avro"}) if p is port else p
+                        for p in contract.ports.outputs
+                    )
+                }
+            )
+        }
+    )
+    assert text != contract.model_dump_json()
+    stream = customer_stream(800, customers=150, seed=3)
+    topic = setup_input(kafka_broker, contract, stream)
+    settings = StreamingSettings(
+        brokers=kafka_broker,
+        warehouse=tmp_path / "warehouse.duckdb",
+        keystore_dir=keystore_dir,
+        tail=False,
+        batch_size=200,
+        ports=("kafka_topic", "warehouse_table"),
+    )
+    run_main(build_flow(contract, settings))
+
+    with LocalKeyStore.open(keystore_dir) as store:
+        expected = expected_state(contract, Masker.from_contract(contract, store=store), stream,
+                                  topic)  # fmt: skip
+    assert len(expected) > 50
+    assert_ports_equal(
+        expected,
+        warehouse=warehouse_state(tmp_path / "warehouse.duckdb", contract),
+        topic=avro_topic_state(kafka_broker, contract),
+    )

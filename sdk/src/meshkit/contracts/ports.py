@@ -104,6 +104,13 @@ class KafkaTopic(_Output):
     key: tuple[FieldPath, ...] | None = Field(
         default=None, description="The message key fields (default: the primary key)."
     )
+    format: Literal["json", "avro"] = Field(
+        default="json",
+        description=(
+            "Message values: `json`, or `avro` (schemaless binary of the contract's Avro "
+            "schema, named by its fingerprint in the `meshkit-schema` header)."
+        ),
+    )
 
 
 class Partitioning(ContractModel):

@@ -118,7 +118,7 @@ def port_writers(contract: Contract, settings: StreamingSettings) -> dict[str, P
             continue
         writer: PortWriter
         if isinstance(port, KafkaTopic):
-            writer = KafkaTopicWriter(settings.brokers)
+            writer = KafkaTopicWriter(settings.brokers, value_format=port.format)
         elif isinstance(port, WarehouseTable):
             writer = DuckDBWarehouseWriter(_need(settings.warehouse, "WAREHOUSE", port.kind))
         elif isinstance(port, ServingView):

@@ -86,6 +86,7 @@ _KINDS: tuple[ChangeKind, ...] = (
     _k("topic_retention_extended", False, "ports", "messages stay longer"),
     _k("topic_retention_shortened", True, "ports", "replays from older offsets fail"),
     _k("topic_compaction_changed", True, "ports", "the topic's history changes meaning"),
+    _k("topic_format_changed", True, "ports", "consumers cannot decode the new values"),
     _k("table_partitioning_changed", True, "ports", "the table must be rebuilt; filters change"),
     _k("table_clustering_changed", False, "ports", "storage layout only"),
     _k("searchable_added", False, "ports", "more fields searchable"),

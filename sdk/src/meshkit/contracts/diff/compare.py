@@ -260,6 +260,16 @@ def _kafka(old: KafkaTopic, new: KafkaTopic) -> list[Change]:
     if old.compaction != new.compaction:
         a, b = str(old.compaction).lower(), str(new.compaction).lower()
         out.append(Change("topic_compaction_changed", f"{path}.compaction", f"{a} → {b}", a, b))
+    if old.format != new.format:
+        out.append(
+            Change(
+                "topic_format_changed",
+                f"{path}.format",
+                f"{old.format} → {new.format}",
+                old.format,
+                new.format,
+            )
+        )
     return out
 
 
