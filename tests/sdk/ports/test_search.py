@@ -262,6 +262,7 @@ class FlakyProxy(ThreadingHTTPServer):
     def __init__(self, upstream: str) -> None:
         self.upstream = urlsplit(upstream)
         self.fail: list[int] = []
+        self.retry_after: str | None = None  # a Retry-After header on the refusals
         self.always: int | None = None
         self.drop = False
         self.item_status: int | None = None
@@ -306,7 +307,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 return
             if status is not None:
                 error = {"type": "es_rejected_execution_exception", "reason": "busy, try later"}
-                self._answer(status, json.dumps({"error": error, "status": status}).encode())
+                extra = {"Retry-After": proxy.retry_after} if proxy.retry_after else {}
+                self._answer(status, json.dumps({"error": error, "status": status}).encode(), extra)
                 return
         host = proxy.upstream.hostname or "127.0.0.1"
         conn = http.client.HTTPConnection(host, proxy.upstream.port, timeout=30)
@@ -330,8 +332,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         finally:
             conn.close()
 
-    def _answer(self, status: int, data: bytes) -> None:
+    def _answer(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Type", "application/json")
         if self.server.product_header:
             self.send_header("X-Elastic-Product", "Elasticsearch")
@@ -388,6 +392,22 @@ def test_whole_request_429_is_retried_with_backoff_then_lands(
     assert took >= 0.05 + 0.1  # the writer's back-off: 0.05 s, then 0.1 s
     assert (report.written, report.dead_letters) == (30, [])
     assert len(documents(client, prefix + "shop.customer")) == 30
+
+
+def test_retry_after_of_a_429_is_honoured_when_longer_than_the_backoff(
+    proxy: FlakyProxy, client: Elasticsearch, prefix: str, contract: Contract, masker: Masker
+) -> None:
+    with SearchEndpoint(proxy.url).client() as flaky:
+        w = SearchIndexWriter(flaky, prefix=prefix, retries=2, backoff=0.01)
+        w.ensure(contract)
+        proxy.fail, proxy.retry_after = [429], "1"
+        start = time.perf_counter()
+        report = w.write(upserts(masker, 10))
+        took = time.perf_counter() - start
+    assert proxy.bulk_requests == 2
+    assert took >= 1.0  # the server's 1 s, not the writer's 0.01 s
+    assert report.written == 10
+    assert len(documents(client, prefix + "shop.customer")) == 10
 
 
 def test_whole_request_failing_after_the_retries_raises_and_is_not_dead_lettered(

@@ -25,8 +25,10 @@ A request that fails as a whole (an HTTP 429 or 5xx for the ``_bulk`` request it
 a connection error or timeout after the client's own connection retries) is retried the
 same way. The writer turns off the client's retries on status for ``_bulk`` (the client
 would resend at once, without back-off, up to ``max_retries`` times per attempt), so its
-own back-off is the one retry policy. A whole request refused with another status (400,
-401, 403, 413, ...) is not retried.
+own back-off is the one retry policy, except that a ``Retry-After`` header on a 429 or
+503 answer is honoured when it asks for a longer wait (up to ``MAX_RETRY_AFTER``
+seconds). A whole request refused with another status (400, 401, 403, 413, ...) is not
+retried.
 
 What still fails for one of these passing reasons after the retries (429/5xx per item or
 for the request, no answer) or was refused with the whole request is not the records'
@@ -43,6 +45,7 @@ naming them, after the rest of the batch was applied.
 from __future__ import annotations
 
 import base64
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +74,8 @@ if TYPE_CHECKING:
 
 _RETRYABLE = {429, 500, 502, 503, 504}
 _WHOLE_REQUEST = "_meshkit_whole_request"  # marks a result made up for a failed request
+_RETRY_AFTER = "_meshkit_retry_after"  # seconds a whole-request answer asked us to wait
+MAX_RETRY_AFTER = 60.0  # a longer Retry-After is capped: the caller's own timeouts matter
 _MAX_CHUNK_BYTES = 100 * 1024 * 1024  # Elasticsearch's default http.max_content_length
 # what the bulk response needs to carry: items in request order, without _index/_id/...
 _FILTER = "items.*.status,items.*.result,items.*.error"
@@ -185,14 +190,17 @@ class SearchIndexWriter:
         failures: dict[str, str] = {}
         unconfirmed: list[DeadLetter] = []  # whole request refused: not the records' fault
         attempts = 0
+        asked = 0.0  # the longest Retry-After of the last attempt
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                time.sleep(max(self.backoff * 2 ** (attempt - 1), asked))
             attempts += 1
+            asked = 0.0
             retry: dict[str, Change] = {}
             for doc_id, op, result in self._bulk(pending):
                 status = int(result.get("status", 0))
                 if result.get(_WHOLE_REQUEST):  # whatever its status (even a 2xx: see _send)
+                    asked = max(asked, float(result.get(_RETRY_AFTER, 0.0)))
                     failures[doc_id] = _reason(result)
                     if status in _RETRYABLE or not status:
                         retry[doc_id] = pending[doc_id]
@@ -276,7 +284,12 @@ class SearchIndexWriter:
             # client's UnsupportedProductError for an answer not from Elasticsearch, whose
             # items say nothing), or none (connection error or timeout: status 0, retried)
             status = e.status_code if isinstance(e, ApiError) else 0
-            failed = {"status": status, "error": _request_error(e), _WHOLE_REQUEST: True}
+            failed: dict[str, Any] = {
+                "status": status,
+                "error": _request_error(e),
+                _WHOLE_REQUEST: True,
+                _RETRY_AFTER: _retry_after(e) if status in (429, 503) else 0.0,
+            }
             for doc_id, op in sent:
                 yield doc_id, op, failed
             return
@@ -294,6 +307,18 @@ class SearchIndexWriter:
 
     def close(self) -> None:
         self.flush()
+
+
+def _retry_after(error: ApiError | TransportError) -> float:
+    """The seconds of a ``Retry-After: <seconds>`` answer header (0 without a usable one;
+    the HTTP-date form is not used by Elasticsearch), capped at ``MAX_RETRY_AFTER``."""
+    meta = getattr(error, "meta", None)
+    headers = getattr(meta, "headers", None) or {}
+    try:
+        seconds = float(headers.get("Retry-After", 0))
+    except (TypeError, ValueError):
+        return 0.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else 0.0
 
 
 @dataclass(frozen=True, slots=True)
