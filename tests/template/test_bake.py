@@ -74,10 +74,10 @@ def test_own_test_suite_passes(baked: Baked, tmp_path: Path) -> None:
          str(tmp_path / "t")],
         baked.repo,
     )  # fmt: skip
-    # the summary line, not any "failed" in the output (librdkafka logs "Connect ...
-    # failed" when a producer outlives the test broker at teardown)
-    assert re.search(r"\b\d+ passed\b", out), out[-3000:]
-    assert not re.search(r"\b\d+ (failed|errors?)\b", out), out[-3000:]
+    # `run` checked pytest's exit code (0: every test passed, none errored); the output
+    # is only asked whether tests ran. Not for "failed": librdkafka logs "Connect to
+    # ...:<port> failed" when a producer outlives the test broker at teardown.
+    assert re.search(r"^\d+ passed\b", out, re.MULTILINE), out[-3000:]
 
 
 def test_pre_commit_hooks_pass(baked: Baked, pre_commit_home: Path) -> None:
