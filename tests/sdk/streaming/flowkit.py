@@ -26,12 +26,18 @@ from tests.sdk.streaming.helpers import FIXTURES, envelope, row
 OVERSIZED_LIMIT = 64 * 1024
 
 
-def unique_contract(name: str = "customer", directory: Path | None = None) -> Contract:
+def unique_contract(
+    name: str = "customer", directory: Path | None = None, replace: dict[str, str] | None = None
+) -> Contract:
     """The fixture contract under a fresh domain, so topics, tables and indexes are new
-    (written to ``directory/<name>.yaml`` when given)."""
+    (written to ``directory/<name>.yaml`` when given); ``replace`` maps snippets of the
+    fixture's text to what they become (e.g. a port's options)."""
     text = (FIXTURES / f"{name}.yaml").read_text()
     domain = f"t{uuid.uuid4().hex[:10]}"
     text = text.replace("domain: shop", f"domain: {domain}")
+    for old, new in (replace or {}).items():
+        assert old in text, f"{old!r} is not in the fixture {name}.yaml"
+        text = text.replace(old, new)
     contract, problems = parse_contract(text)
     assert contract is not None, problems
     if directory is not None:

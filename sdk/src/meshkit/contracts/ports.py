@@ -89,6 +89,10 @@ class _Output(ContractModel):
         return contract.address
 
 
+TopicFormat = Literal["json", "avro"]
+"""How a product topic's message values are encoded."""
+
+
 class KafkaTopic(_Output):
     """The streaming port: a Kafka topic named by the product's address."""
 
@@ -104,7 +108,7 @@ class KafkaTopic(_Output):
     key: tuple[FieldPath, ...] | None = Field(
         default=None, description="The message key fields (default: the primary key)."
     )
-    format: Literal["json", "avro"] = Field(
+    format: TopicFormat = Field(
         default="json",
         description=(
             "Message values: `json`, or `avro` (schemaless binary of the contract's Avro "

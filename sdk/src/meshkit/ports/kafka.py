@@ -42,7 +42,7 @@ import io
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast, get_args
 
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -56,6 +56,7 @@ from meshkit.contracts import Contract
 from meshkit.contracts.exporters.avro import avro_schema
 from meshkit.contracts.exporters.kafka import kafka_topic_config
 from meshkit.contracts.exporters.published import PublishedField, published_fields
+from meshkit.contracts.ports import TopicFormat as ValueFormat
 from meshkit.errors import ServiceError
 from meshkit.ports.base import (
     Change,
@@ -70,7 +71,6 @@ from meshkit.ports.base import (
 )
 from meshkit.ports.intake import Intake, json_text
 
-ValueFormat = Literal["json", "avro"]
 FORMAT_HEADER = "meshkit-format"
 SCHEMA_HEADER = "meshkit-schema"
 
@@ -256,21 +256,14 @@ class AvroCodec:
     def encode_batch(self, batch: Sequence[Change], port: str) -> list[bytes | None]:
         """Every value of ``batch`` (None for a delete); ``RecordRefusedError`` names the first
         change Avro cannot encode, before anything of the batch is produced."""
-        out = io.BytesIO()
-        schema, convert, values = self.schema, self._to_avro, list[bytes | None]()
+        values: list[bytes | None] = []
         for change in batch:
-            if change.record is None:
-                values.append(None)
-                continue
             try:
-                schemaless_writer(out, schema, convert(change.record))
+                values.append(None if change.record is None else self.encode(change.record))
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
                 raise RecordRefusedError(
                     port, change, None, f"cannot be encoded as Avro: {exc}"
                 ) from exc
-            values.append(out.getvalue())
-            out.seek(0)
-            out.truncate()
         return values
 
     def decode(self, value: bytes) -> dict[str, Any]:
