@@ -74,10 +74,17 @@ def test_declarative_flow_writes_every_port_and_dead_letters_the_poison(
     assert steps == {"parse", "map", "validate"}
     assert all("@example.com" not in str(v) for v in letters.values())
 
-    counts = read_stats(tmp_path / "stats")["counts"]
+    stats = read_stats(tmp_path / "stats")
+    counts = stats["counts"]
     assert counts["received"] == len(stream.messages)
     assert counts["dead_letters"] == len(stream.poison)
     assert counts["received"] == counts["written"] + counts["skipped"] + counts["dead_letters"]
+    # each port's latency at write and when a flush confirmed it (here: at the end)
+    for port in ("kafka_topic", "warehouse_table", "serving_view", "search_index"):
+        (written,) = stats["latency_ms"][port].values()
+        (committed,) = stats["committed_ms"][port].values()
+        assert written["samples"] == committed["samples"] > 200
+        assert committed["p50"] >= written["p50"] and committed["p99"] >= written["p99"]
 
 
 def test_declarative_flow_writes_avro_when_the_topic_port_says_so(
