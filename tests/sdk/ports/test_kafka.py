@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -121,6 +124,36 @@ def test_replay_after_crash_keeps_the_compacted_state(
     messages = read_topic(kafka_broker, kafka_topic, 800)
     assert len(messages) == 800  # at-least-once: the replayed 200 are there twice
     assert canon_state(contract, compacted(messages)) == canon_state(contract, expected(changes))
+
+
+def _kafka_threads() -> int:
+    """This process's librdkafka threads (Linux names them ``rdk:main``, ``rdk:broker…``);
+    clients other tests left for the garbage collector are collected first."""
+    gc.collect()
+    names = []
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            names.append((task / "comm").read_text())
+    return sum(n.startswith("rdk:") for n in names)
+
+
+def test_close_flushes_and_releases_the_producer(
+    kafka_broker: str, kafka_topic: str, contract: Contract, masker: Masker
+) -> None:
+    """Its connections and threads end at ``close``, not whenever the garbage collector
+    finds the writer: a broker stopped later must not find a client still reconnecting."""
+    before = _kafka_threads()
+    w = KafkaTopicWriter(kafka_broker, topic=kafka_topic)
+    w.ensure(contract)
+    changes = workload(masker, 50, seed=8)
+    w.write(changes)
+    assert _kafka_threads() > before
+    w.close()
+    assert _kafka_threads() == before
+    assert len(read_topic(kafka_broker, kafka_topic, len(changes))) == len(changes)
+    w.close()  # a second close does nothing
+    with pytest.raises(PortError, match="closed"):
+        w.write(changes)
 
 
 def test_partition_count_change_is_refused(kafka_broker: str, kafka_topic: str) -> None:

@@ -97,6 +97,15 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def close_producer(producer: Producer) -> None:
+    """Release a flushed producer's connections and threads now. Otherwise they live until
+    the garbage collector frees the producer, and librdkafka logs a failed connection for
+    every broker that went away before then, e.g. at the end of a test session."""
+    close = getattr(producer, "close", None)  # not in the type stubs of confluent-kafka
+    if close is not None:
+        close()
+
+
 def encode_key(key: tuple[Any, ...]) -> bytes:
     """A message key: the value's text for a one-field key, a JSON array otherwise."""
     if len(key) == 1:
@@ -131,6 +140,7 @@ class KafkaTopicWriter:
         self.topic = ""
         self._headers: list[tuple[str, str | bytes | None]] = []
         self._failed: list[DeadLetter] = []
+        self._closed = False
 
     def ensure(self, contract: Contract) -> None:
         """Create the topic from the contract, or align its retention and cleanup policy."""
@@ -185,6 +195,8 @@ class KafkaTopicWriter:
         """Check the whole batch, then queue one message per change (in batch order)."""
         if self._intake is None:
             raise NotEnsuredError("call ensure(contract) before write()")
+        if self._closed:
+            raise PortError(f"Kafka topic {self.topic}: the writer is closed")
         self._intake.check(batch)
         produce, poll = self._producer.produce, self._producer.poll
         topic, headers, delivered = self.topic, self._headers, self._delivered
@@ -228,7 +240,12 @@ class KafkaTopicWriter:
             raise DeliveryError(f"Kafka topic {self.topic}", failed)
 
     def close(self) -> None:
+        """Flush, then release the producer (writing after ``close`` fails)."""
+        if self._closed:
+            return
         self.flush()
+        self._closed = True
+        close_producer(self._producer)
 
 
 # -- Avro values and decoding -------------------------------------------------------------

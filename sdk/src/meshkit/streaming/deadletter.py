@@ -32,6 +32,7 @@ from confluent_kafka.cimpl import NewTopic
 from meshkit.contracts import Contract
 from meshkit.errors import ServiceError
 from meshkit.ports import DeadLetter as PortDeadLetter
+from meshkit.ports.kafka import close_producer
 from meshkit.privacy.detectors import detect
 from meshkit.streaming.records import Failure
 
@@ -174,6 +175,7 @@ class KafkaDeadLetterPort:
             }
         )
         self._failed: list[str] = []
+        self._closed = False
 
     def ensure(self, partitions: int = 1) -> None:
         """Create the dead-letter topic when it does not exist (never alters one)."""
@@ -215,4 +217,9 @@ class KafkaDeadLetterPort:
             )
 
     def close(self) -> None:
+        """Flush, then release the producer (writing after ``close`` fails)."""
+        if self._closed:
+            return
         self.flush()
+        self._closed = True
+        close_producer(self._producer)
