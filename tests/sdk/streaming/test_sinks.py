@@ -41,7 +41,8 @@ def test_the_warehouse_port_commits_when_its_queue_runs_empty(
         for i, (key, value) in enumerate(stream.messages)
     ]
     batch = Pipeline(contract, masker, guard=False)(messages)
-    assert batch.changes and not batch.failures
+    assert batch.changes
+    assert not batch.failures
     writer = DuckDBWarehouseWriter(tmp_path / "w.duckdb")
     writer.ensure(contract)
     letters = KafkaDeadLetterPort(kafka_broker, dead_letter_topic(contract))
