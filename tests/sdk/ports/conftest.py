@@ -9,7 +9,6 @@ import pytest
 
 from meshkit.contracts import Contract
 from meshkit.privacy import LocalKeyStore, Masker
-from meshkit.privacy.keys import MASTER_KEY_ENV, new_master_key
 from tests.sdk.ports.helpers import load
 
 
@@ -19,12 +18,11 @@ def contract() -> Contract:
 
 
 @pytest.fixture(scope="session")
-def masker(contract: Contract, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Masker]:
+def masker(
+    contract: Contract, tmp_path_factory: pytest.TempPathFactory, session_master_key: str
+) -> Iterator[Masker]:
     """The contract's masker over a key store in a temporary directory."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv(MASTER_KEY_ENV, new_master_key())
     store_dir: Path = tmp_path_factory.mktemp("keys")
     with LocalKeyStore.open(store_dir) as store:
         store.create_token_key("customer")
         yield Masker.from_contract(contract, store=store)
-    mp.undo()

@@ -151,7 +151,8 @@ def test_close_flushes_and_releases_the_producer(
     w.close()
     assert _kafka_threads() == before
     assert len(read_topic(kafka_broker, kafka_topic, len(changes))) == len(changes)
-    w.close()  # a second close does nothing
+    w.close()  # a second close, or a flush after it, does nothing
+    w.flush()
     with pytest.raises(PortError, match="closed"):
         w.write(changes)
 

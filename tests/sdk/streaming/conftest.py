@@ -9,7 +9,6 @@ import pytest
 
 from meshkit.contracts import Contract
 from meshkit.privacy import LocalKeyStore, Masker
-from meshkit.privacy.keys import MASTER_KEY_ENV, new_master_key
 from tests.sdk.streaming.helpers import load
 
 
@@ -19,15 +18,12 @@ def contract() -> Contract:
 
 
 @pytest.fixture(scope="session")
-def keystore_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def keystore_dir(tmp_path_factory: pytest.TempPathFactory, session_master_key: str) -> Path:
     """A key store directory with the 'customer' token key, its master key in the env."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv(MASTER_KEY_ENV, new_master_key())
     directory: Path = tmp_path_factory.mktemp("keys")
     with LocalKeyStore.open(directory) as store:
         store.create_token_key("customer")
-    yield directory
-    mp.undo()
+    return directory
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from meshkit.contracts import Contract
-from meshkit.ports import Change, DuckDBWarehouseWriter
+from meshkit.ports import Change, DuckDBWarehouseWriter, Intake
 from meshkit.privacy import Masker
 from meshkit.streaming import (
     DeadLetters,
@@ -23,11 +23,7 @@ from tests.sdk.streaming.flowkit import customer_stream
 
 def _live_keys(changes: Sequence[Change]) -> set[tuple[Any, ...]]:
     """The keys whose newest change is an upsert."""
-    newest: dict[tuple[Any, ...], Change] = {}
-    for c in changes:
-        if c.key not in newest or c.position >= newest[c.key].position:
-            newest[c.key] = c
-    return {k for k, c in newest.items() if c.op == "upsert"}
+    return {c.key for c in Intake.compact(changes) if c.op == "upsert"}
 
 
 def test_the_warehouse_port_commits_when_its_queue_runs_empty(

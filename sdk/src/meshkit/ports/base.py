@@ -84,7 +84,12 @@ class WriteReport:
 
 
 class PortWriter(Protocol):
-    """An output-port writer (Kafka topic, warehouse table, search index, serving view)."""
+    """An output-port writer (Kafka topic, warehouse table, search index, serving view).
+
+    Optional: a class attribute ``flush_when_idle = True`` tells a streaming sink that a
+    ``flush`` is cheap enough to call whenever no batch waits for the port (the DuckDB
+    warehouse), so readers see writes without waiting for the next snapshot.
+    """
 
     def ensure(self, contract: Contract) -> object:
         """Create the port from the contract, or evolve it additively; refuse anything else.

@@ -230,6 +230,8 @@ class KafkaTopicWriter:
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until the broker confirmed every message; ``DeliveryError`` otherwise."""
+        if self._closed:  # close flushed everything
+            return
         remaining = self._producer.flush(timeout)
         if remaining:
             raise ServiceError(

@@ -207,6 +207,8 @@ class KafkaDeadLetterPort:
         self._producer.poll(0)
 
     def flush(self, timeout: float = 60.0) -> None:
+        if self._closed:  # close flushed everything
+            return
         left = self._producer.flush(timeout)
         failed, self._failed = self._failed, []
         if left or failed:
