@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 
 from meshkit.contracts import Contract
-from meshkit.ports import Change, RecordRefusedError, SchemaChangeError
+from meshkit.ports import Change, PortError, RecordRefusedError, SchemaChangeError
 from meshkit.ports.view import ServingViewWriter, ViewReader
 from meshkit.privacy import Masker
 from tests.sdk.ports.helpers import (
@@ -67,12 +67,23 @@ def test_create_view_table_with_primary_key(
     assert pk == [("PRIMARY KEY (customer_id)",)]
 
 
+@pytest.mark.parametrize(("connections", "size"), [(1, 500), (2, 500), (2, 4500)])
 def test_upserts_deletes_and_reads_by_key(
-    writer: ServingViewWriter, reader: ViewReader, contract: Contract, masker: Masker
+    postgres_database: str,
+    reader: ViewReader,
+    contract: Contract,
+    masker: Masker,
+    connections: int,
+    size: int,
 ) -> None:
-    changes = workload(masker, 3000)
-    for i in range(0, len(changes), 500):
-        writer.write(changes[i : i + 500])
+    """Batches of 4,500 are applied in two parts, on two connections at once."""
+    writer = ServingViewWriter(postgres_database, connections=connections)
+    writer.ensure(contract)
+    changes = workload(masker, 9000)
+    for i in range(0, len(changes), size):
+        assert writer.write(changes[i : i + size]).staged == len(changes[i : i + size])
+    writer.close()
+    assert writer.applied.written + writer.applied.skipped == 9000
     want = expected(changes)
     assert canon_state(contract, state(reader)) == canon_state(contract, want)
     key, record = next(iter(want.items()))
@@ -92,8 +103,11 @@ def test_replay_after_crash_is_idempotent(
     first.ensure(contract)
     for b in batches[:5]:
         first.write(b)
-    snapshot = state(reader)
-    assert first.write(batches[4]).written == 0
+    first.flush()
+    snapshot, written = state(reader), first.applied.written
+    first.write(batches[4])
+    first.flush()
+    assert first.applied.written == written  # the replay wrote nothing
     assert state(reader) == snapshot
     first.close()
     second = ServingViewWriter(postgres_database)
@@ -115,6 +129,7 @@ def test_additive_evolution_and_refused_breaking_change(
     )
     rec = {**masker.mask_record(raw(3)), "nickname": "Bo", "tier": None}
     writer.write([Change.upsert(rec, key=("c-000003",), position=1)])
+    writer.flush()
     reader = ViewReader(postgres_database, v11)
     got = reader.get("c-000003")
     reader.close()
@@ -149,6 +164,7 @@ def test_bad_record_refused_and_nothing_written(
         writer.write(batch_with_bad_record(masker, field, value))
     assert err.value.field == named
     assert message in str(err.value)
+    writer.flush()
     assert reader.all() == []
 
 
@@ -167,7 +183,35 @@ def test_timestamps_keep_every_microsecond(
         for i, (key, stamp) in enumerate(stamps.items())
     ]
     writer.write(changes)
+    writer.flush()
     for key, stamp in stamps.items():
         got = reader.get(key)
         assert got is not None
         assert got["updated_at"] == stamp
+
+
+def test_a_failed_batch_is_reported_by_the_next_call_and_stops_the_writes(
+    writer: ServingViewWriter, reader: ViewReader, postgres_database: str, masker: Masker
+) -> None:
+    """A batch that passes the contract but fails in PostgreSQL (a CHECK constraint the
+    table has beyond the contract) is rolled back on its background thread; the next
+    ``write`` raises ``PortError`` saying so and does not send its own batch."""
+    with psycopg2.connect(postgres_database) as conn, conn.cursor() as cur:
+        cur.execute(
+            'ALTER TABLE "shop.customer.v1" ADD CONSTRAINT few_visits CHECK (visits < 1000000)'
+        )
+    conn.close()
+
+    def upsert(i: int, **change: Any) -> Change:
+        return Change.upsert({**masker.mask_record(raw(i)), **change}, key=(f"c-{i:06d}",),
+                             position=i)  # fmt: skip
+
+    writer.write([upsert(1)])
+    writer.flush()
+    writer.write([upsert(2, visits=5_000_000)])  # accepted: the contract allows it
+    with pytest.raises(PortError, match=r"rolled back .* this one was not sent; replay from"):
+        writer.write([upsert(3)])
+    assert sorted(state(reader)) == ["c-000001"]
+    writer.write([upsert(2), upsert(3)])  # the replay, without the bad value
+    writer.flush()
+    assert sorted(state(reader)) == ["c-000001", "c-000002", "c-000003"]

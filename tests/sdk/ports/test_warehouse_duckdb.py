@@ -78,15 +78,23 @@ def test_token_column_is_stored_uncompressed(writer: DuckDBWarehouseWriter, mask
     assert used["customer_id"] != ["Uncompressed"]  # other text columns stay compressed
 
 
+@pytest.mark.parametrize("stage_rows", [250_000, 700])
 def test_upserts_and_deletes_end_in_the_newest_state(
-    writer: DuckDBWarehouseWriter, contract: Contract, masker: Masker
+    tmp_path: Path, contract: Contract, masker: Masker, stage_rows: int
 ) -> None:
+    """Applied as one at the flush, or every 700 staged rows (a key's changes then span
+    several applies)."""
+    writer = DuckDBWarehouseWriter(tmp_path / "w.duckdb", stage_rows=stage_rows)
+    writer.ensure(contract)
     changes = workload(masker, 3000)
     for i in range(0, len(changes), 500):
-        writer.write(changes[i : i + 500])
+        assert writer.write(changes[i : i + 500]).staged == 500
+    writer.flush()
     want = expected(changes)
     assert len(want) < 3000  # the workload did update and delete
     assert canon_state(contract, rows(writer.con)) == canon_state(contract, want)
+    assert writer.applied.written + writer.applied.skipped == 3000
+    assert writer.applied.written >= len(want)
 
 
 def test_replay_after_crash_leaves_the_table_as_if_once(
@@ -99,30 +107,43 @@ def test_replay_after_crash_leaves_the_table_as_if_once(
     first.ensure(contract)
     for b in batches[:6]:
         first.write(b)
-    snapshot = rows(first.con)
+    first.flush()
+    snapshot, written = rows(first.con), first.applied.written
     # the last batch replayed (written, but the caller crashed before committing): no-op
-    assert first.write(batches[5]).written == 0
+    first.write(batches[5])
+    first.flush()
+    assert first.applied.written == written
     assert rows(first.con) == snapshot
     # a replay from an older committed position: once caught up, the same table
     for b in batches[2:6]:
         first.write(b)
+    first.flush()
     assert rows(first.con) == snapshot
     first.close()  # the "crash": a new process resumes from its last committed position
     second = DuckDBWarehouseWriter(path)
     second.ensure(contract)
     for b in batches[3:]:
         second.write(b)
+    second.flush()
     assert canon_state(contract, rows(second.con)) == canon_state(contract, expected(changes))
 
 
+@pytest.mark.parametrize("flush_each", [False, True])
 def test_older_change_never_overwrites_a_newer_one(
-    writer: DuckDBWarehouseWriter, masker: Masker
+    writer: DuckDBWarehouseWriter, masker: Masker, flush_each: bool
 ) -> None:
+    """Whether the changes meet in one apply or in the table."""
     new = masker.mask_record(raw(1, version=2))
     old = masker.mask_record(raw(1, version=1))
-    writer.write([Change.upsert(new, key=("c-000001",), position=10)])
-    writer.write([Change.upsert(old, key=("c-000001",), position=5)])
-    writer.write([Change.delete(key=("c-000001",), position=7)])
+    for change in (
+        Change.upsert(new, key=("c-000001",), position=10),
+        Change.upsert(old, key=("c-000001",), position=5),
+        Change.delete(key=("c-000001",), position=7),
+    ):
+        writer.write([change])
+        if flush_each:
+            writer.flush()
+    writer.flush()
     row = rows(writer.con)["c-000001"]
     assert (row["tier"], row["_meshkit_pos"]) == (new["tier"], 10)
 
@@ -134,6 +155,7 @@ def test_additive_evolution_is_applied(writer: DuckDBWarehouseWriter, masker: Ma
     assert [c.name for c in evolution.relax] == ["tier"]
     rec = {**masker.mask_record(raw(2)), "nickname": "Bo", "tier": None}
     writer.write([Change.upsert(rec, key=("c-000002",), position=2)])
+    writer.flush()
     got = rows(writer.con)
     assert got["c-000002"]["nickname"] == "Bo"
     assert got["c-000002"]["tier"] is None
@@ -191,6 +213,7 @@ def test_bad_record_is_refused_naming_the_field_and_nothing_is_written(
     assert err.value.field == named
     assert message in str(err.value)
     assert "('c-000099',)" in str(err.value)
+    writer.flush()
     assert rows(writer.con) == {}
 
 
@@ -204,7 +227,9 @@ def test_append_mode_inserts_each_key_once(
         for i in range(20)
     ]
     w.write(batch)
+    w.flush()
     w.write(batch[10:])  # replayed
+    w.flush()
     assert len(rows(w.con)) == 20
     with pytest.raises(RecordRefusedError, match="append-only table takes no deletes"):
         w.write([Change.delete(key=("c-000001",), position=50)])
@@ -253,13 +278,40 @@ def test_failing_statement_rolls_back_every_write_since_the_last_flush(
     writer.write([first])
     writer.flush()
     writer.write([second])
+    writer.write([Change.upsert(bad, key=("c-000003",), position=3)])  # staged
     with pytest.raises(
         PortError, match=r"rolled back .*replay them from the last committed"
     ) as err:
-        writer.write([Change.upsert(bad, key=("c-000003",), position=3)])
+        writer.flush()
     assert "CHECK constraint" in str(err.value), err.value
     assert sorted(rows(writer.con)) == ["c-000001"]
     writer.write([second])  # the replay
     writer.close()
     with duckdb.connect(str(path)) as con:
         assert sorted(rows(con)) == ["c-000001", "c-000002"]
+
+
+def test_staged_rows_are_applied_at_the_limit_and_committed_by_flush(
+    tmp_path: Path, contract: Contract, masker: Masker
+) -> None:
+    """``stage_rows`` bounds what a writer holds in memory: the write that reaches it
+    applies the staged changes (the writer's connection sees them), but only ``flush``
+    commits them for other connections."""
+    path = tmp_path / "w.duckdb"
+    writer = DuckDBWarehouseWriter(path, stage_rows=250)
+    writer.ensure(contract)
+    other = duckdb.connect(str(path))
+    changes = [
+        Change.upsert(masker.mask_record(raw(i)), key=(f"c-{i:06d}",), position=i)
+        for i in range(300)
+    ]
+    writer.write(changes[:200])
+    assert (writer.applied.written, len(rows(writer.con))) == (0, 0)  # staged only
+    writer.write(changes[200:])  # 300 staged >= 250: applied
+    assert writer.applied.written == 300
+    assert len(rows(writer.con)) == 300
+    assert rows(other) == {}
+    writer.flush()
+    assert len(rows(other)) == 300
+    writer.close()
+    other.close()

@@ -76,11 +76,18 @@ class DeadLetter:
 
 @dataclass
 class WriteReport:
-    """What one ``write`` did: changes sent, skipped as already applied, and dead letters."""
+    """What one ``write`` did: changes sent, skipped as already applied, and dead letters.
+
+    ``staged``: changes checked and accepted, to be applied by a later ``write`` or by
+    ``flush`` (a writer that applies many micro-batches at once, the DuckDB warehouse);
+    whether each is then written or skipped as already applied is counted in that
+    writer's ``applied`` report.
+    """
 
     written: int = 0
     skipped: int = 0
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    staged: int = 0
 
 
 class PortWriter(Protocol):

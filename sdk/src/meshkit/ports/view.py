@@ -6,11 +6,24 @@ published columns, the primary key as its primary key, and ``_meshkit_pos``. Str
 array and json fields are ``jsonb``. When the view's ``key`` differs from the primary key
 it gets an index of its own, so ``ViewReader.find`` is one indexed lookup too.
 
-A micro-batch is checked (``Intake``), compacted to the newest change per key, sent with
-``COPY`` into a temporary staging table, then applied in the same transaction: deletes
-(keys and positions sent as arrays), then ``INSERT ... ON CONFLICT DO UPDATE ... WHERE``
-the stored position is older. The commit makes the batch visible at once; a replay
-changes nothing.
+A micro-batch is checked (``Intake``; a bad change raises ``RecordRefusedError`` from
+``write``, and nothing of the batch is sent), compacted to the newest change per key,
+sent with ``COPY`` into a temporary staging table, then applied in the same transaction:
+deletes (keys and positions sent as arrays), then ``INSERT ... ON CONFLICT DO UPDATE ...
+WHERE`` the stored position is older. The commit makes the batch visible at once; a
+replay changes nothing.
+
+**One batch in flight, in parts.** The server's part of a batch (``COPY``, ``DELETE``,
+``INSERT``: three quarters of the time on one connection) runs on background threads
+while ``write`` returns and the caller checks and converts its next batch. A batch is
+split by row into up to ``connections`` parts (default 2) of at least ``MIN_PART``
+(2,000) changes, each applied in its own transaction on its own connection, at the same time: the
+batch is compacted first, so the parts touch disjoint keys and cannot conflict.
+``write`` returns ``WriteReport(staged=n)`` once the batch is checked and handed over; it
+first waits for the batch before it, so only one is in flight, and if a part of that one
+failed it raises its ``PortError`` and does not send this one. ``flush`` waits for the
+batch in flight; ``applied`` counts what the batches wrote and skipped. A reader may see
+one part of a batch before the other; a failed part is replayed like any lost batch.
 
 Each ``write`` commits with ``synchronous_commit = off``: it does not wait for its WAL to
 reach disk (a server crash may lose the last fraction of a second of commits, never a
@@ -31,6 +44,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,19 +101,41 @@ class _Table:
         self.view_key = view_key(contract)
 
 
+MIN_PART = 2_000
+"""A batch is split across connections only when each part gets at least this many
+changes (below that, a part's round trips cost more than the overlap saves)."""
+
+
 class ServingViewWriter:
     """Serving-view writer for PostgreSQL (see the module docstring)."""
 
-    def __init__(self, dsn: str, *, schema: str = "public") -> None:
+    flush_when_idle = True
+    """A streaming sink may flush whenever no batch waits for this port: the batch in
+    flight is then known to be applied (visible to readers), and durable."""
+
+    def __init__(self, dsn: str, *, schema: str = "public", connections: int = 2) -> None:
+        if connections < 1:
+            raise ValueError(f"connections must be at least 1, not {connections}")
         self.dsn = dsn
         self.schema = schema
         self.conn = psycopg2.connect(dsn)
+        self.applied = WriteReport()
+        """Changes the batches wrote, and skipped as superseded or already applied."""
+        self._conns = [self.conn]
+        self._wanted_conns = connections
         self._table: _Table | None = None
         self._intake: Intake | None = None
         self._sql: _Statements | None = None
+        self._pool: ThreadPoolExecutor | None = None  # the background threads, at first write
+        self._inflight: list[Future[int]] = []
+        self._inflight_size = 0
 
     def ensure(self, contract: Contract) -> Evolution:
-        """Create the view's table (and key index), or evolve it additively."""
+        """Create the view's table (and key index), or evolve it additively.
+
+        The batch in flight is waited for first (``flush``).
+        """
+        self.flush()
         t = _Table(contract, self.schema)
         port = f'{contract.address} (PostgreSQL table {self.schema}."{contract.address}")'
         wanted = [Column(f.name, postgres_type(f), not f.required) for f in t.fields]
@@ -159,41 +195,92 @@ class ServingViewWriter:
         self._table = t
         self._intake = Intake(contract, port)
         self._sql = _statements(t, self.conn)
-        with self.conn, self.conn.cursor() as cur:
-            cur.execute(self._sql.stage)
+        while len(self._conns) < self._wanted_conns:
+            self._conns.append(psycopg2.connect(self.dsn))
+        for conn in self._conns:
+            with conn, conn.cursor() as cur:
+                cur.execute(self._sql.stage)
         return evolution
 
     def write(self, batch: Sequence[Change]) -> WriteReport:
-        """Check the whole batch, then apply it in one transaction (see the module docstring)."""
+        """Check the whole batch, then hand it, in parts, to the background threads, which
+        apply each part in one transaction (see the module docstring)."""
         if self._table is None or self._intake is None or self._sql is None:
             raise NotEnsuredError("call ensure(contract) before write()")
         if not batch:
             return WriteReport()
-        q, data = self._sql, self._intake.table(batch)
-        csv = _csv(data, self._table.fields)
-        deletes: list[list[Any]] = []
-        if pc.any(data.column(DELETE_COLUMN)).as_py():
-            gone = data.filter(data.column(DELETE_COLUMN))
-            deletes = [gone.column(k).to_pylist() for k in (*self._table.key, POSITION_COLUMN)]
-        try:
-            with self.conn, self.conn.cursor() as cur:
-                cur.execute("SET LOCAL synchronous_commit = off")
-                cur.copy_expert(q.copy, csv, size=1 << 20)
-                deleted = 0
-                if deletes:
-                    cur.execute(q.delete, deletes)
-                    deleted = cur.rowcount
-                cur.execute(q.upsert)
-                upserted = cur.rowcount
-        except psycopg2.Error as exc:
-            raise PortError(f"{self._intake.port}: the batch was rolled back: {exc}") from exc
-        written = deleted + upserted
-        return WriteReport(written=written, skipped=len(batch) - written)
+        data, fields = self._intake.table(batch), self._table.fields
+        n = max(1, min(len(self._conns), data.num_rows // MIN_PART))
+        size = -(-data.num_rows // n)
+        parts = [data.slice(i * size, size) for i in range(n)]
+        work = [(_csv(part, fields), self._deletes(part)) for part in parts]
+        self._wait(following=True)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(len(self._conns), thread_name_prefix="meshkit-view")
+        self._inflight = [
+            self._pool.submit(self._apply, conn, self._sql, csv, deletes)
+            for conn, (csv, deletes) in zip(self._conns, work, strict=False)
+        ]
+        self._inflight_size = len(batch)
+        return WriteReport(staged=len(batch))
+
+    def _deletes(self, data: pa.Table) -> list[list[Any]]:
+        """The keys and positions of the deletes in ``data``, as arrays for ``q.delete``."""
+        assert self._table is not None
+        if not pc.any(data.column(DELETE_COLUMN)).as_py():
+            return []
+        gone = data.filter(data.column(DELETE_COLUMN))
+        return [gone.column(k).to_pylist() for k in (*self._table.key, POSITION_COLUMN)]
+
+    @staticmethod
+    def _apply(
+        conn: psycopg2.extensions.connection,
+        q: _Statements,
+        csv: io.BytesIO,
+        deletes: list[list[Any]],
+    ) -> int:
+        """Apply one part of a batch in one transaction (on a background thread); the
+        number of changes it wrote."""
+        with conn, conn.cursor() as cur:
+            cur.execute("SET LOCAL synchronous_commit = off")
+            cur.copy_expert(q.copy, csv, size=1 << 20)
+            deleted = 0
+            if deletes:
+                cur.execute(q.delete, deletes)
+                deleted = cur.rowcount
+            cur.execute(q.upsert)
+            return int(deleted + cur.rowcount)
+
+    def _wait(self, *, following: bool = False) -> None:
+        """Wait for every part of the batch in flight; ``PortError`` if one was rolled back."""
+        futures, self._inflight = self._inflight, []
+        if not futures:
+            return
+        written, failed = 0, None
+        for future in futures:  # every part ends, applied or rolled back, before we go on
+            try:
+                written += future.result()
+            except psycopg2.Error as exc:
+                failed = failed or exc
+        if failed is not None:
+            assert self._intake is not None
+            what = (
+                "the previous batch was rolled back (in part or whole) and this one was not sent"
+                if following
+                else "the last batch was rolled back (in part or whole)"
+            )
+            raise PortError(
+                f"{self._intake.port}: {what}; replay from the last committed position: {failed}"
+            ) from failed
+        self.applied.written += written
+        self.applied.skipped += self._inflight_size - written
 
     def flush(self) -> None:
-        """Make every committed batch durable: each ``write`` commits without waiting for
-        the WAL to reach disk; this commits one transaction that waits for it (WAL is
-        flushed in order, so everything committed before is durable too)."""
+        """Wait for the batch in flight, then make every committed batch durable: each
+        batch commits without waiting for the WAL to reach disk; this commits one
+        transaction that waits for it (WAL is flushed in order, so everything committed
+        before is durable too)."""
+        self._wait()
         if self._table is None:
             return
         with self.conn, self.conn.cursor() as cur:
@@ -201,12 +288,16 @@ class ServingViewWriter:
             cur.execute("SELECT txid_current()")
 
     def close(self) -> None:
-        """Flush, then close the connection."""
+        """Flush, then stop the background threads and close the connections."""
         try:
             if not self.conn.closed:
                 self.flush()
         finally:
-            self.conn.close()
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+            for conn in self._conns:
+                conn.close()
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 ``checked_batch(intake, batch, mode)`` is the start of every warehouse ``write``: it refuses a
 write before ``ensure``, refuses deletes into an append-only table, checks the whole
-batch against the contract and returns it compacted to the newest change per key, as the
-Arrow table to stage (``None`` for an empty batch: nothing to do).
+batch against the contract and returns it (compacted to the newest change per key unless the
+writer compacts later) as the Arrow table to stage (``None`` for an empty batch: nothing to do).
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ Mode = Literal["upsert", "append"]
 """``upsert``: upsert and delete by key; ``append`` (event tables): insert each key once."""
 
 
-def checked_batch(intake: Intake | None, batch: Sequence[Change], mode: Mode) -> pa.Table | None:
-    """The checked, compacted batch to apply, or None when ``batch`` is empty.
+def checked_batch(
+    intake: Intake | None, batch: Sequence[Change], mode: Mode, *, compact: bool = True
+) -> pa.Table | None:
+    """The checked batch to apply (with ``compact``, only the newest change per key), or
+    None when ``batch`` is empty.
 
     Raises ``NotEnsuredError`` before ``ensure`` and ``RecordRefusedError`` (nothing of
     the batch written) for a bad change or a delete into an append-only table.
@@ -36,4 +39,4 @@ def checked_batch(intake: Intake | None, batch: Sequence[Change], mode: Mode) ->
             raise RecordRefusedError(
                 intake.port, bad, None, "an append-only table takes no deletes"
             )
-    return intake.table(batch)
+    return intake.table(batch, compact=compact)
