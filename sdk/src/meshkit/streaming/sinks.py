@@ -28,13 +28,15 @@ with per-port latency percentiles, to ``<stats_dir>/<partition>.json`` at each s
 and at the end; ``read_stats(stats_dir)`` sums the partitions. Two latencies per port,
 from each change's source commit time: ``latency_ms`` when the port's ``write`` returned,
 and ``committed_ms`` when a ``flush`` confirmed it. The second is when a reader sees the
-change in a transactional port (a DuckDB writer commits at ``flush``; the search writer
-refreshes there). Ports flush at each snapshot, so that includes the wait for it: up to
-one epoch interval (``-s`` of ``bytewax.run``; Bytewax's default is 10 s). A writer whose
-``flush_when_idle`` is true (the DuckDB warehouse: its commit costs milliseconds) is also
-flushed by its port thread whenever its queue runs empty, so a light load is visible
-within one write; under load the thread writes and commits several batches at once
-(group commit). Flushing early is safe: a replay of what it committed changes nothing.
+change (a DuckDB writer stages at ``write`` and applies and commits at ``flush``; the
+serving view applies a batch in the background, done at the latest at ``flush``; the
+search writer refreshes there). Ports flush at each snapshot, so that includes the wait
+for it: up to one epoch interval (``-s`` of ``bytewax.run``; Bytewax's default is 10 s).
+A writer whose ``flush_when_idle`` is true (the DuckDB warehouse and the serving view:
+their flush costs milliseconds) is also flushed by its port thread whenever its queue
+runs empty, so a light load is visible within one write; under load the thread writes
+several batches before a flush applies and commits them at once. Flushing early is
+safe: a replay of what it committed changes nothing.
 """
 
 from __future__ import annotations
