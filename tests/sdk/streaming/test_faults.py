@@ -142,9 +142,10 @@ def test_kill_9_at_random_moments_is_effectively_once(
 ) -> None:
     contract = unique_contract(directory=tmp_path)
     # Sized so that 10 kills land before the end (since the columnar path a round moves
-    # up to ~13,000 events: 40,000 ran out after 4 rounds; the 10 rounds of 100,000
-    # reached 73,000 on a loaded 2-core machine, the whole test ~88 s).
-    stream = customer_stream(100_000, customers=5000, seed=11, poison=100)
+    # up to ~13,000 events: 40,000 ran out after 4 rounds; with modules loaded from
+    # bytecode a flow starts sooner and 100,000 ran out after 9 rounds; the 10 rounds of
+    # 200,000 reached 96,000, the whole test ~68 s).
+    stream = customer_stream(200_000, customers=5000, seed=11, poison=100)
     topic = setup_input(kafka_broker, contract, stream)
     flow = FlowProcess(tmp_path, flow_env(tmp_path, tmp_path, kafka_broker, postgres_database,
                                           search_server.url, keystore_dir))  # fmt: skip
