@@ -82,14 +82,20 @@ def test_create_table_with_partitioning_clustering_and_descriptions(
 def test_merge_upserts_deletes_and_replay(
     writer: BigQueryWarehouseWriter, client: Any, contract: Contract, masker: Masker
 ) -> None:
+    """The micro-batches are staged and applied by one MERGE at the flush."""
     changes = workload(masker, 600, seed=4)
     batches = [changes[i : i + 200] for i in range(0, 600, 200)]
     for b in batches:
-        writer.write(b)
+        assert writer.write(b).staged == 200
+    assert rows(client, writer.table_id) == {}  # staged, not applied yet
+    writer.flush()
     want = canon_state(contract, expected(changes))
     assert canon_state(contract, rows(client, writer.table_id)) == want
-    report = writer.write(batches[-1])  # replay of the last batch
-    assert report.written == 0
+    assert writer.applied.written + writer.applied.skipped == 600
+    written = writer.applied.written
+    writer.write(batches[-1])  # replay of the last batch
+    writer.flush()
+    assert writer.applied.written == written
     assert canon_state(contract, rows(client, writer.table_id)) == want
     assert [t.table_id for t in client.list_tables(writer.table_id.rsplit(".", 1)[0])] == [
         "customer_v1"
@@ -105,6 +111,7 @@ def test_bad_record_refused_and_nothing_written(
         writer.write(batch_with_bad_record(masker, field, value))
     assert err.value.field == named
     assert message in str(err.value)
+    writer.flush()
     assert rows(client, writer.table_id) == {}
 
 
@@ -118,7 +125,9 @@ def test_append_mode_inserts_each_key_once(
         for i in range(10)
     ]
     w.write(batch)
+    w.flush()
     w.write(batch[5:])
+    w.flush()
     assert len(rows(client, w.table_id)) == 10
 
 
@@ -188,3 +197,19 @@ def test_matching_table_needs_no_update(contract: Contract) -> None:
     fake = RecordingClient(live_table(contract))
     assert BigQueryWarehouseWriter(fake).ensure(contract).empty
     assert not [c for c in fake.calls if c[0] == "update_table"]
+
+
+def test_the_stage_limit_applies_without_a_flush(
+    client: Any, prefix: str, contract: Contract, masker: Masker
+) -> None:
+    """``stage_rows`` bounds the memory held: the write reaching it runs the MERGE."""
+    w = make_writer(client, prefix, stage_rows=150)
+    w.ensure(contract)
+    changes = workload(masker, 200, seed=6)
+    w.write(changes[:100])
+    assert rows(client, w.table_id) == {}
+    w.write(changes[100:])  # 200 staged >= 150: applied
+    assert canon_state(contract, rows(client, w.table_id)) == canon_state(
+        contract, expected(changes)
+    )
+    w.close()

@@ -5,11 +5,19 @@ The table ``<project>.<domain>.<product>_v<major>`` gets its schema from
 ``taxonomy`` is given), time partitioning and clustering from the warehouse port, plus
 ``_meshkit_pos`` (INT64, the source position of each row).
 
-Writes (``write``): the checked, compacted micro-batch is loaded into a fresh staging
-table (a load job: free, atomic, expires after an hour in case of a crash), then one
-``MERGE`` applies it — delete where the change is a delete and newer, update where newer,
-insert where the key is new — and the staging table is dropped. A MERGE is atomic, and a
-replayed batch changes nothing because only newer positions apply. ``mode="append"``
+Writes, as on DuckDB: ``write`` checks the whole micro-batch (a bad change raises
+``RecordRefusedError`` there and then) and stages it in memory (``StagedChanges``);
+``flush``, or a ``write`` that brings the staged rows to ``stage_rows`` (default
+250,000), applies everything staged: compacted to the newest change per key, it is
+loaded into a fresh staging table (a load job: free, atomic, expires after an hour in
+case of a crash), then one ``MERGE`` applies it — delete where the change is a delete
+and newer, update where newer, insert where the key is new — and the staging table is
+dropped. So a streaming sink, which flushes this writer at each snapshot, runs one load
+job and one ``MERGE`` per snapshot instead of one per micro-batch: each job takes
+seconds, and a ``MERGE`` is billed for the target's columns it reads, once per
+statement. A MERGE is atomic, and a replayed change changes nothing because only newer
+positions apply; a failed load or ``MERGE`` raises ``PortError`` and the staged changes
+are dropped (the caller replays from its last committed position). ``mode="append"``
 (event tables) inserts rows whose key is not in the table yet, so a replay adds nothing.
 
 Why not the Storage Write API for appends: its exactly-once mode (committed streams with
@@ -40,7 +48,7 @@ from meshkit.contracts.exporters.bigquery import bigquery_schema, bigquery_table
 from meshkit.ports.base import POSITION_COLUMN, Change, PortError, WriteReport
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
-from meshkit.ports.warehouse import Mode, checked_batch
+from meshkit.ports.warehouse import ORDER_COLUMN, Mode, StagedChanges, checked_batch
 
 STAGING_TTL = timedelta(hours=1)
 
@@ -80,9 +88,14 @@ class BigQueryWarehouseWriter:
         location: str | None = None,
         retry: Any = None,
         job_retry: Any = None,
+        stage_rows: int = 250_000,
     ) -> None:
         self.client = client
         self.mode = mode
+        self.stage_rows = stage_rows
+        self.applied = WriteReport()
+        """Changes the MERGEs wrote, and skipped as superseded or already applied."""
+        self._staged: StagedChanges | None = None
         self.taxonomy = taxonomy
         self.dataset_prefix = dataset_prefix
         self.location = location
@@ -96,10 +109,14 @@ class BigQueryWarehouseWriter:
     # -- ensure ---------------------------------------------------------------------------
 
     def ensure(self, contract: Contract) -> Evolution:
-        """Create the table, or apply additive changes; ``SchemaChangeError`` otherwise."""
+        """Create the table, or apply additive changes; ``SchemaChangeError`` otherwise.
+
+        What is staged is applied first (``flush``).
+        """
         from google.api_core.exceptions import NotFound
         from google.cloud import bigquery
 
+        self.flush()
         port_spec = WarehouseTable(kind="warehouse_table")
         dataset = self.dataset_prefix + port_spec.dataset(contract)
         self.table_id = f"{self.client.project}.{dataset}.{port_spec.table(contract)}"
@@ -132,6 +149,7 @@ class BigQueryWarehouseWriter:
             evolution = self._evolve(port, table, schema, contract)
         self._schema = schema
         self._intake = Intake(contract, port)
+        self._staged = StagedChanges(contract.primary_key, self.stage_rows)
         self._merge = self._merge_sql(schema, list(contract.primary_key))
         return evolution
 
@@ -178,14 +196,30 @@ class BigQueryWarehouseWriter:
     # -- write ----------------------------------------------------------------------------
 
     def write(self, batch: Sequence[Change]) -> WriteReport:
-        """Check the batch, load it into a staging table, MERGE it, drop the staging table."""
-        from google.cloud import bigquery
-
-        table = checked_batch(self._intake, batch, self.mode)
+        """Check the whole batch and stage it; apply the staged changes when they reach
+        ``stage_rows`` (see the module docstring)."""
+        table = checked_batch(self._intake, batch, self.mode, compact=False)
         if table is None:
             return WriteReport()
+        assert self._staged is not None
+        if self._staged.add(table):
+            self._apply_staged()
+        return WriteReport(staged=len(batch))
+
+    def _apply_staged(self) -> None:
+        """Load what is staged into a staging table, MERGE it, drop the staging table."""
+        from google.cloud import bigquery
+
+        if self._staged is None or not self._staged.rows:
+            return
         assert self._intake is not None
-        rows = [{k: _json(v) for k, v in r.items()} for r in table.to_pylist()]
+        staged = self._staged.rows
+        table = self._staged.take()  # the newest change per key
+        assert table is not None
+        rows = [
+            {k: _json(v) for k, v in r.items()}
+            for r in table.drop_columns(ORDER_COLUMN).to_pylist()
+        ]
         stage_id = f"{self.table_id}__stage_{uuid.uuid4().hex[:12]}"
         stage = bigquery.Table(stage_id, schema=_staging_schema(self._schema))
         stage.expires = datetime.now(UTC) + STAGING_TTL
@@ -206,17 +240,26 @@ class BigQueryWarehouseWriter:
             affected = int(job.num_dml_affected_rows or 0)
         except Exception as exc:
             if type(exc).__module__.startswith(("google.", "requests")):
-                raise PortError(f"{self._intake.port}: the batch was not applied: {exc}") from exc
+                raise PortError(
+                    f"{self._intake.port}: the writes since the last flush were not applied "
+                    f"(replay them from the last committed position): {exc}"
+                ) from exc
             raise
         finally:
             self.client.delete_table(stage_id, not_found_ok=True, **self._retry)
-        return WriteReport(written=affected, skipped=max(len(batch) - affected, 0))
+        self.applied.written += affected
+        self.applied.skipped += max(staged - affected, 0)
 
     def flush(self) -> None:
-        """Nothing to wait for: each MERGE job finished when ``write`` returned."""
+        """Apply what is staged (one load job and one ``MERGE``); durable when it returns."""
+        self._apply_staged()
 
     def close(self) -> None:
-        self.client.close()
+        """Flush, then close the client."""
+        try:
+            self.flush()
+        finally:
+            self.client.close()
 
 
 def _staging_schema(schema: list[Any]) -> list[Any]:

@@ -20,8 +20,8 @@ once ``flush`` returned; ``WriteReport.staged`` counts what a ``write`` accepted
 An apply is set-based SQL over the staged changes, registered as an Arrow view with
 their order (``_meshkit_row``):
 
-0. keep only the newest change per key (``QUALIFY row_number() ...``: by position, the
-   later one on a tie);
+0. keep only the newest change per key (``StagedChanges``: by position, the later one on
+   a tie);
 1. one ``SELECT`` joins that with the table by key: the row id and position of every key
    that exists (the only join against the whole table);
 2. ``DELETE ... WHERE rowid IN (...)`` the rows a newer change replaces or deletes;
@@ -75,12 +75,11 @@ from meshkit.contracts.exporters.duckdb import (
 from meshkit.ports.base import POSITION_COLUMN, Change, PortError, WriteReport
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
-from meshkit.ports.warehouse import Mode, checked_batch
+from meshkit.ports.warehouse import ORDER_COLUMN as ROW
+from meshkit.ports.warehouse import Mode, StagedChanges, checked_batch
 
 STAGE = "meshkit_stage"
-GROUP = "meshkit_group"
 MATCHED = "meshkit_matched"
-ROW = "_meshkit_row"
 
 
 class DuckDBWarehouseWriter:
@@ -105,10 +104,9 @@ class DuckDBWarehouseWriter:
         self.stage_rows = stage_rows
         self.applied = WriteReport()
         """Changes the applies wrote, and skipped as superseded or already applied."""
-        self._staged: list[pa.Table] = []
-        self._staged_rows = 0
+        self._staged: StagedChanges | None = None
         self._intake: Intake | None = None
-        self._compact = self._matched = self._delete = self._insert = self._insert_some = ""
+        self._matched = self._delete = self._insert = self._insert_some = ""
         self._pending: bool | None = None  # a write is pending: True in our transaction
         self.table = ""
 
@@ -156,6 +154,7 @@ class DuckDBWarehouseWriter:
             if not evolution.empty:
                 self._comment(contract)
         self._intake = Intake(contract, port)
+        self._staged = StagedChanges(contract.primary_key, self.stage_rows)
         self._apply_sql([c.name for c in wanted], list(contract.primary_key))
         return evolution
 
@@ -192,16 +191,12 @@ class DuckDBWarehouseWriter:
 
     def _apply_sql(self, columns: list[str], key: list[str]) -> None:
         """The statements that apply the staged changes (see the module docstring): the
-        compaction to the newest change per key, the SELECT that matches them with the
-        table (the one join per apply), the DELETE of replaced rows by row id, and the
-        INSERT of the upserts (all, or all but the stale rows); the last two read the
-        matches from Arrow (``MATCHED``), not from Python lists."""
+        SELECT that matches them with the table (the one join per apply), the DELETE of
+        replaced rows by row id, and the INSERT of the upserts (all, or all but the stale
+        rows); the last two read the matches from Arrow (``MATCHED``), not from Python
+        lists."""
         match = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
         pos = quote(POSITION_COLUMN)
-        self._compact = (
-            f"SELECT * FROM {GROUP} QUALIFY row_number() OVER (PARTITION BY "
-            f"{', '.join(quote(k) for k in key)} ORDER BY {pos} DESC, {ROW} DESC) = 1"
-        )
         names = ", ".join(quote(c) for c in [*columns, POSITION_COLUMN])
         self._matched = (
             f"SELECT s.{ROW} AS row, t.rowid AS id, s.{pos} > t.{pos} AS newer, "
@@ -226,21 +221,19 @@ class DuckDBWarehouseWriter:
         table = checked_batch(self._intake, batch, self.mode, compact=False)
         if table is None:
             return WriteReport()
-        self._staged.append(table)
-        self._staged_rows += table.num_rows
-        if self._staged_rows >= self.stage_rows:
+        assert self._staged is not None
+        if self._staged.add(table):
             self._apply_staged()
         return WriteReport(staged=len(batch))
 
     def _apply_staged(self) -> None:
         """Apply every staged change in the open transaction (begun here if need be)."""
-        tables, self._staged, self._staged_rows = self._staged, [], 0
-        if not tables:
+        if self._staged is None or not self._staged.rows:
             return
         assert self._intake is not None
-        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        ones = pa.nulls(table.num_rows, pa.int64()).fill_null(1)
-        table = table.append_column(ROW, pc.cumulative_sum(ones))
+        staged = self._staged.rows
+        table = self._staged.take()  # the newest change per key
+        assert table is not None
         try:
             if self._pending is None:
                 self._pending = self._begin()
@@ -254,19 +247,12 @@ class DuckDBWarehouseWriter:
                 f"(replay them from the last committed position): {exc}"
             ) from exc
         self.applied.written += written
-        self.applied.skipped += table.num_rows - written
+        self.applied.skipped += staged - written
 
     def _apply(self, table: pa.Table) -> int:
-        """Keep the newest change per key, delete the rows newer changes replace or delete,
-        insert the upserts to apply; returns the number of changes applied."""
+        """Delete the rows newer changes replace or delete, insert the upserts to apply;
+        returns the number of changes applied (``table``: one change per key)."""
         con = self.con
-        if table.num_rows > 1:
-            con.register(GROUP, table)
-            try:
-                table = con.sql(self._compact).to_arrow_table()
-            finally:  # an aborted transaction drops the registration: no second error
-                with contextlib.suppress(duckdb.Error):
-                    con.unregister(GROUP)
         con.register(STAGE, table)
         try:
             matched = con.sql(self._matched).to_arrow_table()

@@ -151,7 +151,7 @@ class _PortThread:
                     try:
                         self.partition._write(self.port, self.writer, work)
                     except BaseException as exc:  # raised in the dataflow's thread
-                        self.error = exc
+                        self._failed(exc)
                 for job in work:
                     self.partition._done(job)
                 if work and self.error is None and self.flush_when_idle and self.jobs.empty():
@@ -159,12 +159,19 @@ class _PortThread:
                         self.writer.flush()
                         self.partition._committed(self.port)
                     except BaseException as exc:
-                        self.error = exc
+                        self._failed(exc)
             finally:
                 for _ in jobs:
                     self.jobs.task_done()
             if jobs[-1] is None:
                 return
+
+    def _failed(self, exc: BaseException) -> None:
+        """Keep the error for the dataflow's thread, and log it now with its traceback:
+        if the dataflow dies before raising it (a Bytewax panic aborts the process), the
+        log is the only trace."""
+        self.error = exc
+        log.error("port %s of %s failed: %s", self.port, self.partition.name, exc, exc_info=exc)
 
     def stop(self) -> None:
         self.jobs.put(None)
