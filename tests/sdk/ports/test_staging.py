@@ -54,9 +54,7 @@ def test_newest_per_key_keeps_the_highest_position_then_the_later_row_in_table_o
 @pytest.mark.parametrize("seed", range(5))
 def test_staged_batches_compact_like_a_plain_loop(seed: int) -> None:
     rng = random.Random(seed)
-    rows = [
-        (rng.choice("abc"), rng.randrange(4), rng.randrange(30), f"v{i}") for i in range(600)
-    ]
+    rows = [(rng.choice("abc"), rng.randrange(4), rng.randrange(30), f"v{i}") for i in range(600)]
     staged = StagedChanges(["a", "b"], limit=500)
     full = [staged.add(batch(rows[i : i + 100])) for i in range(0, 600, 100)]
     assert full == [False, False, False, False, True, True]  # 500 rows reach the limit
