@@ -17,15 +17,15 @@ replay changes nothing.
 ``INSERT``: three quarters of the time on one connection) runs on background threads
 while ``write`` returns and the caller checks and converts its next batch. A batch is
 split by row into up to ``connections`` parts (default 2) of at least ``MIN_PART``
-(2,000) changes, each applied in its own transaction on its own connection, at the same time: the
-batch is compacted first, so the parts touch disjoint keys and cannot conflict.
+(2,000) changes, each applied in its own transaction on its own connection, at the same
+time: the batch is compacted first, so the parts touch disjoint keys and cannot conflict.
 ``write`` returns ``WriteReport(staged=n)`` once the batch is checked and handed over; it
 first waits for the batch before it, so only one is in flight, and if a part of that one
 failed it raises its ``PortError`` and does not send this one. ``flush`` waits for the
 batch in flight; ``applied`` counts what the batches wrote and skipped. A reader may see
 one part of a batch before the other; a failed part is replayed like any lost batch.
 
-Each ``write`` commits with ``synchronous_commit = off``: it does not wait for its WAL to
+Each part commits with ``synchronous_commit = off``: it does not wait for its WAL to
 reach disk (a server crash may lose the last fraction of a second of commits, never a
 part of one). ``flush`` then commits one transaction that does wait, and since WAL is
 written in order, every batch committed before it is durable when ``flush`` returns: one
@@ -37,6 +37,7 @@ Example::
     writer = ServingViewWriter(dsn)
     writer.ensure(contract)
     writer.write(changes)
+    writer.flush()                          # applied and durable
     ViewReader(dsn, contract).get("c-1")   # {'customer_id': 'c-1', ...} or None
 """
 
