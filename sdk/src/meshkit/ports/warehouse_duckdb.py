@@ -4,18 +4,18 @@ The table is ``<domain>.<product>_v<major>`` with the contract's published colum
 from ``meshkit.contracts.exporters.duckdb``) plus ``_meshkit_pos``, the source position
 of each row.
 
-**Staged, then applied as one.** ``write`` checks the whole micro-batch (``Intake``;
-a bad change raises ``RecordRefusedError`` there and then, and nothing of the batch is
+**Staged, then applied as one.** ``write`` checks the whole micro-batch (``Intake``; a
+bad change raises ``RecordRefusedError`` there and then, and nothing of the batch is
 kept) and stages it as Arrow in memory. ``flush`` applies everything staged since the
 last flush as one set of statements, and commits; so does a ``write`` that brings the
-staged rows to ``stage_rows`` (default 250,000; it bounds the memory held: 44 MB of Arrow
-for bench.ports' 12-field record, twice that while applied), without the commit. A
-columnar store loads one large batch far more cheaply than many small ones: 200,000 changes in micro-batches of 10,000 take
-0.1 s of SQL and a 0.01 s commit applied as one, 0.23 s and a 0.095 s commit applied
-one by one (the large insert is written to the file as whole row groups, the small ones
-go through the write-ahead log). A reader, on this connection too, sees the changes
-once ``flush`` returned; ``WriteReport.staged`` counts what a ``write`` accepted, and
-``applied`` what the applies wrote and skipped.
+staged rows to ``stage_rows`` (default 250,000; it bounds the memory held: 44 MB of
+Arrow for bench.ports' 12-field record, twice that while applied), without the commit. A
+columnar store loads one large batch far more cheaply than many small ones: 200,000
+changes in micro-batches of 10,000 take 0.1 s of SQL and a 0.01 s commit applied as one,
+0.23 s and a 0.095 s commit applied one by one (the large insert is written to the file
+as whole row groups, the small ones go through the write-ahead log). A reader, on this
+connection too, sees the changes once ``flush`` returned; ``WriteReport.staged`` counts
+what a ``write`` accepted, and ``applied`` what the applies wrote and skipped.
 
 An apply is set-based SQL over the staged changes, registered as an Arrow view with
 their order (``_meshkit_row``):
