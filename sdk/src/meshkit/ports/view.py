@@ -104,7 +104,7 @@ class _Table:
 
 MIN_PART = 2_000
 """A batch is split across connections only when each part gets at least this many
-changes (below that, a part's round trips cost more than the overlap saves)."""
+changes: every part pays its own round trips (``COPY``, ``DELETE``, ``INSERT``, commit)."""
 
 
 class ServingViewWriter:
