@@ -7,7 +7,9 @@ batch against the contract and returns it (compacted to the newest change per ke
 writer compacts later) as the Arrow table to stage (``None`` for an empty batch: nothing to do).
 
 ``StagedChanges`` holds the checked batches until the writer applies them as one, and
-hands them over compacted to the newest change per key (``newest_per_key``).
+hands them over compacted to the newest change per key (``newest_per_key``);
+``StagingWriter`` is the ``write`` both writers share on top of it: check, stage, apply
+at the limit (and at ``flush``), count what was applied.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from meshkit.ports.base import POSITION_COLUMN, Change, NotEnsuredError, RecordRefusedError
+from meshkit.ports.base import (
+    POSITION_COLUMN,
+    Change,
+    NotEnsuredError,
+    RecordRefusedError,
+    WriteReport,
+)
 from meshkit.ports.intake import Intake
 
 Mode = Literal["upsert", "append"]
@@ -119,3 +127,44 @@ def newest_per_key(table: pa.Table, key_fields: Sequence[str]) -> pa.Table:
     if len(keep) == table.num_rows:
         return table
     return table.take(pc.take(keep, pc.array_sort_indices(keep)))  # back in table order
+
+
+class StagingWriter:
+    """The staging half of a warehouse writer: ``write`` checks the whole batch and stages
+    it; the staged changes are applied (``_apply``, the backend's part) when they reach
+    ``stage_rows`` and at ``flush``; ``applied`` counts what the applies wrote and
+    skipped. A subclass sets ``_intake`` and ``_staged`` in ``ensure``."""
+
+    def __init__(self, mode: Mode, stage_rows: int) -> None:
+        self.mode = mode
+        self.stage_rows = stage_rows
+        self.applied = WriteReport()
+        """Changes the applies wrote, and skipped as superseded or already applied."""
+        self._intake: Intake | None = None
+        self._staged: StagedChanges | None = None
+
+    def write(self, batch: Sequence[Change]) -> WriteReport:
+        """Check the whole batch and stage it; apply the staged changes when they reach
+        ``stage_rows``."""
+        table = checked_batch(self._intake, batch, self.mode, compact=False)
+        if table is None:
+            return WriteReport()
+        assert self._staged is not None
+        if self._staged.add(table):
+            self._apply_staged()
+        return WriteReport(staged=len(batch))
+
+    def _apply_staged(self) -> None:
+        """Apply everything staged (the newest change per key), if anything is."""
+        if self._staged is None or not self._staged.rows:
+            return
+        staged = self._staged.rows
+        table = self._staged.take()
+        assert table is not None
+        written = self._apply(table)
+        self.applied.written += written
+        self.applied.skipped += max(staged - written, 0)
+
+    def _apply(self, table: pa.Table) -> int:
+        """Apply ``table`` (one change per key, with ``ORDER_COLUMN``); the changes written."""
+        raise NotImplementedError

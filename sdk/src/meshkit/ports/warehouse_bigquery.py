@@ -43,12 +43,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
+
 from meshkit.contracts import Contract, WarehouseTable
 from meshkit.contracts.exporters.bigquery import bigquery_schema, bigquery_table_options
-from meshkit.ports.base import POSITION_COLUMN, Change, PortError, WriteReport
+from meshkit.ports.base import POSITION_COLUMN, PortError
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
-from meshkit.ports.warehouse import ORDER_COLUMN, Mode, StagedChanges, checked_batch
+from meshkit.ports.warehouse import ORDER_COLUMN, Mode, StagedChanges, StagingWriter
 
 STAGING_TTL = timedelta(hours=1)
 
@@ -71,7 +73,7 @@ def _signature(field: Any) -> str:
     return f"ARRAY<{kind}>" if field.mode == "REPEATED" else kind
 
 
-class BigQueryWarehouseWriter:
+class BigQueryWarehouseWriter(StagingWriter):
     """Warehouse writer for BigQuery (see the module docstring).
 
     ``client`` is a ``google.cloud.bigquery.Client``; ``retry``/``job_retry`` go to its
@@ -90,18 +92,13 @@ class BigQueryWarehouseWriter:
         job_retry: Any = None,
         stage_rows: int = 250_000,
     ) -> None:
+        super().__init__(mode, stage_rows)
         self.client = client
-        self.mode = mode
-        self.stage_rows = stage_rows
-        self.applied = WriteReport()
-        """Changes the MERGEs wrote, and skipped as superseded or already applied."""
-        self._staged: StagedChanges | None = None
         self.taxonomy = taxonomy
         self.dataset_prefix = dataset_prefix
         self.location = location
         self._retry = {} if retry is None else {"retry": retry}
         self._job_retry = {} if job_retry is None else {"job_retry": job_retry}
-        self._intake: Intake | None = None
         self.table_id = ""
         self._schema: list[Any] = []
         self._merge = ""
@@ -195,27 +192,12 @@ class BigQueryWarehouseWriter:
 
     # -- write ----------------------------------------------------------------------------
 
-    def write(self, batch: Sequence[Change]) -> WriteReport:
-        """Check the whole batch and stage it; apply the staged changes when they reach
-        ``stage_rows`` (see the module docstring)."""
-        table = checked_batch(self._intake, batch, self.mode, compact=False)
-        if table is None:
-            return WriteReport()
-        assert self._staged is not None
-        if self._staged.add(table):
-            self._apply_staged()
-        return WriteReport(staged=len(batch))
-
-    def _apply_staged(self) -> None:
-        """Load what is staged into a staging table, MERGE it, drop the staging table."""
+    def _apply(self, table: pa.Table) -> int:
+        """Load the staged changes into a staging table, MERGE it, drop the staging table;
+        the rows the MERGE changed."""
         from google.cloud import bigquery
 
-        if self._staged is None or not self._staged.rows:
-            return
         assert self._intake is not None
-        staged = self._staged.rows
-        table = self._staged.take()  # the newest change per key
-        assert table is not None
         rows = [
             {k: _json(v) for k, v in r.items()}
             for r in table.drop_columns(ORDER_COLUMN).to_pylist()
@@ -247,8 +229,7 @@ class BigQueryWarehouseWriter:
             raise
         finally:
             self.client.delete_table(stage_id, not_found_ok=True, **self._retry)
-        self.applied.written += affected
-        self.applied.skipped += max(staged - affected, 0)
+        return affected
 
     def flush(self) -> None:
         """Apply what is staged (one load job and one ``MERGE``); durable when it returns."""

@@ -72,17 +72,17 @@ from meshkit.contracts.exporters.duckdb import (
     quote,
     uncompressed_columns,
 )
-from meshkit.ports.base import POSITION_COLUMN, Change, PortError, WriteReport
+from meshkit.ports.base import POSITION_COLUMN, PortError
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
 from meshkit.ports.warehouse import ORDER_COLUMN as ROW
-from meshkit.ports.warehouse import Mode, StagedChanges, checked_batch
+from meshkit.ports.warehouse import Mode, StagedChanges, StagingWriter
 
 STAGE = "meshkit_stage"
 MATCHED = "meshkit_matched"
 
 
-class DuckDBWarehouseWriter:
+class DuckDBWarehouseWriter(StagingWriter):
     """Warehouse writer for DuckDB (see the module docstring)."""
 
     flush_when_idle = True
@@ -100,12 +100,7 @@ class DuckDBWarehouseWriter:
             self.con, self._owned = database, False
         else:
             self.con, self._owned = duckdb.connect(str(database)), True
-        self.mode = mode
-        self.stage_rows = stage_rows
-        self.applied = WriteReport()
-        """Changes the applies wrote, and skipped as superseded or already applied."""
-        self._staged: StagedChanges | None = None
-        self._intake: Intake | None = None
+        super().__init__(mode, stage_rows)
         self._matched = self._delete = self._insert = self._insert_some = ""
         self._pending: bool | None = None  # a write is pending: True in our transaction
         self.table = ""
@@ -215,29 +210,13 @@ class DuckDBWarehouseWriter:
 
     # -- write ----------------------------------------------------------------------------
 
-    def write(self, batch: Sequence[Change]) -> WriteReport:
-        """Check the whole batch and stage it; apply the staged changes when they reach
-        ``stage_rows`` (see the module docstring)."""
-        table = checked_batch(self._intake, batch, self.mode, compact=False)
-        if table is None:
-            return WriteReport()
-        assert self._staged is not None
-        if self._staged.add(table):
-            self._apply_staged()
-        return WriteReport(staged=len(batch))
-
-    def _apply_staged(self) -> None:
-        """Apply every staged change in the open transaction (begun here if need be)."""
-        if self._staged is None or not self._staged.rows:
-            return
+    def _apply(self, table: pa.Table) -> int:
+        """Apply the staged changes in the open transaction (begun here if need be)."""
         assert self._intake is not None
-        staged = self._staged.rows
-        table = self._staged.take()  # the newest change per key
-        assert table is not None
         try:
             if self._pending is None:
                 self._pending = self._begin()
-            written = self._apply(table)
+            return self._run(table)
         except BaseException as exc:
             self._rollback()  # never leave half an apply in the transaction
             if not isinstance(exc, duckdb.Error):
@@ -246,10 +225,8 @@ class DuckDBWarehouseWriter:
                 f"{self._intake.port}: every write since the last flush was rolled back "
                 f"(replay them from the last committed position): {exc}"
             ) from exc
-        self.applied.written += written
-        self.applied.skipped += staged - written
 
-    def _apply(self, table: pa.Table) -> int:
+    def _run(self, table: pa.Table) -> int:
         """Delete the rows newer changes replace or delete, insert the upserts to apply;
         returns the number of changes applied (``table``: one change per key)."""
         con = self.con
