@@ -12,7 +12,6 @@ stops everything cleanly (``--keep`` leaves the stack running).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import shutil
@@ -40,6 +39,7 @@ from meshkit.local import (
     local_search_client,
     producer_config,
 )
+from meshkit.privacy.keys import write_master_key_file
 
 STATE_DIR = Path(".state") / "demo"
 
@@ -103,10 +103,7 @@ def round_trips(endpoints: Endpoints) -> list[tuple[str, str, str]]:
 
 def use_demo_keys(state: Path) -> None:
     """A fresh master key for this demo's local key store, kept in ``master.key`` (0600)."""
-    key = base64.b64encode(os.urandom(32)).decode()
-    path = state / "master.key"
-    path.write_text(key)
-    path.chmod(0o600)
+    key = write_master_key_file(state / "master.key")  # 0600 from creation
     os.environ["MESHKIT_MASTER_KEY"] = key
     os.environ["MESHKIT_PRIVACY_STATE_DIR"] = str(state.resolve() / "keys")
     os.environ.setdefault("MESHKIT_ENV", "local")

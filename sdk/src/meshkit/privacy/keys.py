@@ -20,6 +20,13 @@ master key, and cache unwrapped keys in memory for a bounded time. Nothing else 
 
 Raw subject ids are never stored: subjects are found by ``HMAC-SHA256(index key, id)``,
 the index key derived from the master key (HKDF), and the audit log records that hash.
+
+Erasure sticks: SQLite zeroes deleted content (``secure_delete``), and each erasure ends
+with a WAL checkpoint that truncates the log, so when ``erase_subject`` returns no byte of
+the erased key is left in any file of the store, even if the process dies right after.
+A store written before this layout (no ``layout`` mark) is vacuumed once when opened.
+The store directory is created 0700 and the database file 0600 (SQLite gives its WAL and
+shared-memory files the database file's mode).
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +59,7 @@ STATE_DIR_ENV = "MESHKIT_PRIVACY_STATE_DIR"
 KEYSTORE_FILE = "keys.sqlite"
 _KEY_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")  # as contracts name token keys
 _CHECK_PLAINTEXT = b"meshkit key store check v1"
+_LAYOUT = b"secure-delete v1"  # meta 'layout': deleted content is zeroed, WAL truncated
 _GENERATE_HINT = (
     "generate one with `meshkit privacy keys new-master-key` and keep it in your secret manager"
 )
@@ -65,6 +73,21 @@ def default_state_dir() -> Path:
 def new_master_key() -> str:
     """A fresh random master key, base64-encoded, for ``MESHKIT_MASTER_KEY``."""
     return base64.b64encode(os.urandom(32)).decode("ascii")
+
+
+def write_master_key_file(path: Path) -> str:
+    """Write a fresh master key to ``path`` (replacing it), readable by the owner only.
+
+    The file is created with mode 0600, so the key is never readable by others, not even
+    for a moment; an existing file is removed first, whatever its mode. Returns the key.
+    """
+    key = new_master_key()
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key)
+    return key
 
 
 def load_master_key(environ: Mapping[str, str] | None = None) -> bytes:
@@ -192,6 +215,23 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
+def _create_private(path: Path) -> None:
+    """Create the store's directory (0700) and empty database file (0600) if missing.
+
+    Both get their mode at creation, never by a ``chmod`` afterwards; SQLite creates the
+    ``-wal`` and ``-shm`` files with the database file's mode.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -210,17 +250,29 @@ class LocalKeyStore:
 
     def __init__(self, path: Path, master_key: bytes) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._master = AESGCM(master_key)
         self._index_key = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"meshkit subject index v1"
         ).derive(master_key)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
-        self._check_master_key()
+        try:
+            _create_private(self.path)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open the key store {self.path}: {_reason(exc)}") from None
+        try:
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.execute("PRAGMA secure_delete=ON")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            self._check_master_key()
+            self._upgrade_layout()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise ConfigError(f"cannot use the key store {self.path}: {_reason(exc)}") from None
+        except BaseException:
+            self._db.close()
+            raise
 
     @classmethod
     def open(
@@ -268,6 +320,33 @@ class LocalKeyStore:
                 f"{MASTER_KEY_ENV} does not open the key store {self.path}: it is not the "
                 "master key this store was created with"
             ) from None
+
+    def _upgrade_layout(self) -> None:
+        """Vacuum a store written before deleted content was zeroed, once, and mark it."""
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'layout'").fetchone()
+        if row is not None and bytes(row[0]) == _LAYOUT:
+            return
+        with self._lock:
+            self._db.execute("VACUUM")  # rewrites every page: no old row survives in free space
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('layout', ?)", (_LAYOUT,))
+        self._truncate_wal(strict=False)
+
+    def _truncate_wal(self, *, strict: bool) -> None:
+        """Copy the WAL into the database and truncate it to zero bytes.
+
+        Old versions of rows (an erased key among them) live on in WAL frames until then.
+        With ``strict``, a checkpoint blocked by another process's reader (after the busy
+        timeout) is an error: the caller must not report the erasure as complete.
+        """
+        with self._lock:
+            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy and strict:
+            raise PrivacyError(
+                f"the key is deleted, but another process kept {self.path}-wal open, so an old "
+                "copy of it may remain there; stop the processes that use the key store and "
+                "run the erase again (it completes the cleanup)"
+            )
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -412,31 +491,37 @@ class LocalKeyStore:
         return SubjectKey(key_ref, self._unwrap(wrapped, f"subject:{key_ref}"))
 
     def erase_subject(self, subject: str, *, reason: str = "") -> Erasure:
-        h = self.subject_hash(subject)
-        at = _now()
         with self._write() as db:
-            row = db.execute(
-                "SELECT key_ref, wrapped, erased_at FROM subject_keys WHERE subject_hash = ?",
-                (h,),
-            ).fetchone()
-            if row is not None and row[1] is None:
-                self._audit(db, "erase", row[0], f"already erased at {row[2]}; {reason}".strip())
-                return Erasure(row[0], row[2], had_key=False, already_erased=True)
-            if row is None:
-                # A tombstone: data arriving later for this subject is refused, not encrypted.
-                ref = secrets.token_hex(10)
-                db.execute(
-                    "INSERT INTO subject_keys (key_ref, subject_hash, wrapped, created_at, "
-                    "erased_at) VALUES (?, ?, NULL, ?, ?)",
-                    (ref, h, at, at),
-                )
-            else:
-                ref = row[0]
-                db.execute(
-                    "UPDATE subject_keys SET wrapped = NULL, erased_at = ? WHERE key_ref = ?",
-                    (at, ref),
-                )
-            self._audit(db, "erase", ref, f"subject {h[:16]}; {reason}".strip("; "))
+            receipt = self._erase(db, self.subject_hash(subject), reason)
+        # secure_delete zeroed the key in the new page version; old versions stay in the WAL
+        # (and in the database file until a checkpoint copies over them): checkpoint, truncate.
+        # An erasure recorded earlier runs this too, so repeating an erase finishes a cleanup.
+        self._truncate_wal(strict=True)
+        return receipt
+
+    def _erase(self, db: sqlite3.Connection, h: str, reason: str) -> Erasure:
+        at = _now()
+        row = db.execute(
+            "SELECT key_ref, wrapped, erased_at FROM subject_keys WHERE subject_hash = ?", (h,)
+        ).fetchone()
+        if row is not None and row[1] is None:
+            self._audit(db, "erase", row[0], f"already erased at {row[2]}; {reason}".strip())
+            return Erasure(row[0], row[2], had_key=False, already_erased=True)
+        if row is None:
+            # A tombstone: data arriving later for this subject is refused, not encrypted.
+            ref = secrets.token_hex(10)
+            db.execute(
+                "INSERT INTO subject_keys (key_ref, subject_hash, wrapped, created_at, "
+                "erased_at) VALUES (?, ?, NULL, ?, ?)",
+                (ref, h, at, at),
+            )
+        else:
+            ref = row[0]
+            db.execute(
+                "UPDATE subject_keys SET wrapped = NULL, erased_at = ? WHERE key_ref = ?",
+                (at, ref),
+            )
+        self._audit(db, "erase", ref, f"subject {h[:16]}; {reason}".strip("; "))
         return Erasure(ref, at, had_key=row is not None, already_erased=False)
 
     def audit_events(self) -> list[AuditEvent]:
