@@ -6,9 +6,11 @@ needs beyond the output-port writers' micro-batches:
 - ``ensure(contract)``: create the table from the contract or evolve it additively, by
   the output-port writers of ``meshkit.ports`` (so batch and streaming tables agree);
 - ``replace(contract, table, window)``: replace the rows of one partition (``window``) or
-  of the whole table with an Arrow table, in one go; a batch product is rewritten per
-  run or per partition, not upserted row by row, and a million-row table has to move as
-  Arrow, not as per-record changes;
+  of the whole table with an Arrow table, in one go (DuckDB: one transaction; BigQuery:
+  one ``MERGE ... ON FALSE`` that deletes the old rows and inserts the new ones, so a
+  reader sees the old rows or the new, never none, and a failed job changes nothing); a
+  batch product is rewritten per run or per partition, not upserted row by row, and a
+  million-row table has to move as Arrow, not as per-record changes;
 - ``read``/``query``/``columns``/``ref``: what the I/O manager's inputs and the asset
   checks read.
 
@@ -213,23 +215,24 @@ class BigQuerySession:
         try:
             self.client.load_table_from_file(buffer, staged_id, job_config=config).result()
             ref = self.ref(dataset, name)
-            where = ""
             params = []
+            doomed = ""  # the target rows the new ones replace: the window's, or all
             if window is not None:
-                where = f" WHERE `{window.field}` >= @start AND `{window.field}` < @end"
+                doomed = f" AND T.`{window.field}` >= @start AND T.`{window.field}` < @end"
                 params = [
                     bigquery.ScalarQueryParameter("start", "TIMESTAMP", window.start),
                     bigquery.ScalarQueryParameter("end", "TIMESTAMP", window.end),
                 ]
             cols = ", ".join(f"`{f.name}`" for f in target.schema)
+            values = ", ".join(f"S.`{f.name}`" for f in target.schema)
             job = bigquery.QueryJobConfig(query_parameters=params)
+            # one statement, so one atomic job: deleting and inserting in two jobs left the
+            # partition empty when the second failed, and readers saw it empty in between
             self.client.query(
-                f"DELETE FROM {ref}{where or ' WHERE TRUE'}",
+                f"MERGE {ref} T USING `{staged_id}` S ON FALSE "
+                f"WHEN NOT MATCHED BY SOURCE{doomed} THEN DELETE "
+                f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})",
                 job_config=job,
-                **self._kw(job=True),
-            ).result()
-            self.client.query(
-                f"INSERT INTO {ref} ({cols}) SELECT {cols} FROM `{staged_id}`",
                 **self._kw(job=True),
             ).result()
         except Exception as exc:

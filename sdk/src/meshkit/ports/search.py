@@ -4,7 +4,9 @@ The index is named by the product's address (``shop.customer.v1``) with the mapp
 ``meshkit.contracts.exporters.elasticsearch`` (``dynamic: strict``; personal data only as
 tokens: other PII fields are left out of the documents). The alias ``<domain>.<product>``
 points at the newest major's index: ``ensure`` of a new major creates its index and moves
-the alias in one atomic ``update_aliases``.
+the alias in one atomic ``update_aliases``. The alias is for readers: a writer writes to
+its own major's index, never through the alias, so a writer of the old major still
+running after the alias moved keeps filling the old index, not the new one.
 
 Writes are ``_bulk`` requests of ``chunk_size`` actions, one action per key (the batch
 compacted to its newest change per key): the NDJSON body (action line, then the document
@@ -238,7 +240,7 @@ class SearchIndexWriter:
         serialisation error. A request that fails as a whole gives every action of the
         chunk that request's status (0 without one), marked as a whole-request failure.
         """
-        index = orjson.dumps(self.alias)
+        index = orjson.dumps(self.index)  # never the alias: it may name another major
         lines: list[bytes] = []
         sent: list[tuple[str, str]] = []
         size = 0
