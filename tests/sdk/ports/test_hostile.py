@@ -4,6 +4,8 @@ outage stops the caller, and a port never half-applies a write."""
 from __future__ import annotations
 
 import datetime as dt
+import random
+import string
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +13,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import yaml
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
 from elasticsearch import Elasticsearch
 from google.api_core.exceptions import InternalServerError
 
@@ -19,11 +23,114 @@ from meshkit.batch.warehouse import BigQuerySession
 from meshkit.contracts import Contract
 from meshkit.errors import ServiceError
 from meshkit.local.bigquery import emulator_job_retry, emulator_retry
-from meshkit.ports import Change
+from meshkit.local.kafka import admin_config
+from meshkit.ports import Change, DeadLetter, DeliveryError
+from meshkit.ports.kafka import KafkaTopicWriter
 from meshkit.ports.search import SearchIndexWriter
 from meshkit.privacy import Masker
 from meshkit.testing import BigQueryEndpoint, SearchEndpoint
 from tests.sdk.ports.helpers import FIXTURES, raw
+from tests.sdk.ports.test_kafka import compacted, read_topic
+
+# -- Kafka: a message too large for the topic or the producer is the record's fault --------
+
+
+def _text(n: int, seed: int = 1) -> str:
+    """``n`` random letters: no compression brings them under a size limit."""
+    return "".join(random.Random(seed).choices(string.ascii_letters, k=n))
+
+
+def _changes(masker: Masker, n: int, big: dict[int, int]) -> list[Change]:
+    """``n`` upserts; the ``i``-th one's ``tier`` is ``big[i]`` letters long when given."""
+    out = []
+    for i in range(n):
+        rec = masker.mask_record(raw(i))
+        if i in big:
+            rec = {**rec, "tier": _text(big[i])}
+        out.append(Change.upsert(rec, key=(rec["customer_id"],), position=i))
+    return out
+
+
+def _set_topic_config(bootstrap: str, topic: str, name: str, value: str) -> None:
+    admin = AdminClient(admin_config(bootstrap))
+    entry = ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[entry])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(15)
+
+
+def test_a_value_over_the_producers_message_size_is_dead_lettered_the_rest_delivered(
+    kafka_broker: str, kafka_topic: str, contract: Contract, masker: Masker
+) -> None:
+    """Under the flows' 1 MiB value limit, over the producer's ``message.max.bytes``
+    (1,000,000): librdkafka refused it at ``produce``, which killed the write and, replayed
+    after recovery, every run after it."""
+    letters: list[DeadLetter] = []
+    w = KafkaTopicWriter(kafka_broker, topic=kafka_topic, dead_letter=letters.extend)
+    w.ensure(contract)
+    batch = _changes(masker, 6, {2: 1_000_100})
+    w.write(batch)
+    w.flush()
+    assert [d.change for d in letters] == [batch[2]]
+    assert "MSG_SIZE_TOO_LARGE" in letters[0].reason
+    assert "over the producer's message.max.bytes 1000000" in letters[0].reason
+    assert len(letters[0].reason) < 500  # the value is not in it
+    state = compacted(read_topic(kafka_broker, kafka_topic, 5))
+    assert sorted(state) == sorted(c.key[0] for i, c in enumerate(batch) if i != 2)
+    w.close()
+
+
+def test_a_record_over_the_topics_max_message_bytes_is_dead_lettered_not_sent(
+    kafka_broker: str, kafka_topic: str, contract: Contract, masker: Masker
+) -> None:
+    """A broker refuses a message over the topic's ``max.message.bytes`` (the embedded
+    broker stores it anyway): the writer reads the limit at ``ensure`` and dead-letters
+    such a record itself, so the flow goes on and no batch of its neighbours fails."""
+    _set_topic_config(kafka_broker, kafka_topic, "max.message.bytes", "20000")
+    letters: list[DeadLetter] = []
+    w = KafkaTopicWriter(kafka_broker, topic=kafka_topic, dead_letter=letters.extend)
+    w.ensure(contract)
+    batch = _changes(masker, 8, {1: 30_000, 5: 19_000, 6: 25_000})
+    w.write(batch)
+    w.flush()
+    assert [d.change for d in letters] == [batch[1], batch[6]]
+    assert all("max.message.bytes 20000" in d.reason for d in letters)
+    state = compacted(read_topic(kafka_broker, kafka_topic, 6))
+    assert sorted(state) == sorted(c.key[0] for i, c in enumerate(batch) if i not in (1, 6))
+    w.close()
+
+
+def test_without_a_dead_letter_callback_a_refused_record_is_raised_not_dropped(
+    kafka_broker: str, kafka_topic: str, contract: Contract, masker: Masker
+) -> None:
+    w = KafkaTopicWriter(kafka_broker, topic=kafka_topic)
+    w.ensure(contract)
+    batch = _changes(masker, 4, {3: 1_000_100})
+    w.write(batch)
+    with pytest.raises(DeliveryError, match="MSG_SIZE_TOO_LARGE") as err:
+        w.flush()
+    assert [d.change for d in err.value.failures] == [batch[3]]
+    assert len(compacted(read_topic(kafka_broker, kafka_topic, 3))) == 3
+    w.close()
+
+
+def test_an_outage_is_not_a_dead_letter(
+    kafka_broker: str, kafka_topic: str, contract: Contract, masker: Masker
+) -> None:
+    """Messages that time out (here: a producer pointed at a closed port) are raised at
+    ``flush`` for the caller to replay, never handed to the dead-letter callback."""
+    letters: list[DeadLetter] = []
+    w = KafkaTopicWriter(kafka_broker, topic=kafka_topic, dead_letter=letters.extend,
+                         config={"message.timeout.ms": 1000})  # fmt: skip
+    w.ensure(contract)
+    w._producer = type(w._producer)(
+        {"bootstrap.servers": "127.0.0.1:9", "message.timeout.ms": 500, "log_level": 0}
+    )  # the broker is gone
+    w.write(_changes(masker, 3, {}))
+    with pytest.raises(DeliveryError, match="3 changes were not delivered"):
+        w.flush()
+    assert letters == []
+
 
 # -- search: each writer writes its own major's index, never through the alias -------------
 

@@ -29,6 +29,27 @@ it did not confirm, so a caller commits its source position only after ``flush``
 replay after a crash produces the replayed changes again (at-least-once): compaction and
 the position header make that harmless.
 
+A message refused for good because of what it is, not because the cluster is away, is
+the record's fault: replaying it would fail the same way forever. Such a change becomes
+a dead letter (``DeadLetter``, with the Kafka error's name and text, never the value):
+
+- a message larger than the topic's ``max.message.bytes`` (read at ``ensure``) or the
+  producer's ``message.max.bytes`` (1,000,000 bytes by default: under the flows' 1 MiB
+  value limit), counted as key + value + headers before compression, as librdkafka
+  counts it: refused by the writer before it is produced, so it cannot fail the batch
+  of its neighbours on the broker (the producer's ``batch.size`` is kept within the
+  topic's limit for the same reason);
+- a message the broker refuses as ``MSG_SIZE_TOO_LARGE``, ``INVALID_RECORD``,
+  ``CORRUPT_MESSAGE``, ``RECORD_LIST_TOO_LARGE`` or ``INVALID_TIMESTAMP`` in its
+  delivery report (known after ``write`` returned, at the latest at ``flush``).
+
+Dead letters go to the ``dead_letter`` callback when one is given (as soon as they are
+known: in ``write`` or in ``flush``; ``write``'s report does not list them, most are
+known only later). Without a callback they are never dropped: ``flush`` raises
+``DeliveryError`` naming them. Every other delivery failure (a timeout, the broker
+gone, a fatal producer error) is an outage: ``flush`` raises ``DeliveryError`` and the
+caller replays from its last committed position.
+
 Topic partitions, cleanup policy and retention come from the contract
 (``meshkit.contracts.exporters.kafka``). ``ensure`` creates the topic, or aligns its
 retention and cleanup policy; a different partition count is refused (it would move
@@ -42,6 +63,7 @@ import io
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, cast, get_args
 
 import orjson
@@ -63,7 +85,6 @@ from meshkit.ports.base import (
     DeadLetter,
     DeliveryError,
     NotEnsuredError,
-    Op,
     PortError,
     RecordRefusedError,
     SchemaChangeError,
@@ -86,6 +107,27 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     # more than producing it; success is what flush() returning with nothing queued means.
     "delivery.report.only.error": True,
 }
+
+
+PRODUCER_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's default message.max.bytes
+PRODUCER_BATCH_SIZE = 1_000_000  # librdkafka's default batch.size
+_REFUSED_FOR_GOOD = {
+    getattr(KafkaError, name)
+    for name in (
+        "MSG_SIZE_TOO_LARGE",
+        "INVALID_RECORD",
+        "INVALID_MSG",  # CORRUPT_MESSAGE
+        "RECORD_LIST_TOO_LARGE",
+        "INVALID_TIMESTAMP",
+    )
+    if hasattr(KafkaError, name)
+}
+"""Broker errors about one message itself: retrying or replaying it fails the same way."""
+
+
+def refused_for_good(err: KafkaError) -> bool:
+    """Whether a delivery error is the message's own fault (a dead letter), not an outage."""
+    return err.code() in _REFUSED_FOR_GOOD and not err.fatal()
 
 
 def json_default(value: Any) -> Any:
@@ -124,22 +166,30 @@ class KafkaTopicWriter:
         config: dict[str, Any] | None = None,
         topic: str | None = None,
         value_format: ValueFormat = "json",
+        dead_letter: Callable[[list[DeadLetter]], None] | None = None,
     ) -> None:
         """``config`` adds producer settings; ``topic`` overrides the contract's topic name;
-        ``value_format`` is ``json`` or ``avro`` (see the module docstring)."""
+        ``value_format`` is ``json`` or ``avro``; ``dead_letter`` takes the changes refused
+        for good (see the module docstring)."""
         if value_format not in get_args(ValueFormat):
             raise ValueError(f"value_format must be 'json' or 'avro', not {value_format!r}")
         self.bootstrap_servers = bootstrap_servers
         self.value_format: ValueFormat = value_format
+        self.dead_letter = dead_letter
         self._topic_override = topic
         self._avro: AvroCodec | None = None
-        self._producer = Producer(
-            {**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap_servers, **(config or {})}
+        self._config = {**PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap_servers,
+                        **(config or {})}  # fmt: skip
+        self._producer = Producer(self._config)
+        self.max_message_bytes = int(
+            self._config.get("message.max.bytes", PRODUCER_MESSAGE_MAX_BYTES)
         )
+        self._limit_name = "the producer's message.max.bytes"
         self._intake: Intake | None = None
         self.topic = ""
         self._headers: list[tuple[str, str | bytes | None]] = []
-        self._failed: list[DeadLetter] = []
+        self._failed: list[DeadLetter] = []  # not confirmed: an outage
+        self._refused: list[DeadLetter] = []  # refused for good: dead letters
         self._closed = False
 
     def ensure(self, contract: Contract) -> None:
@@ -179,6 +229,7 @@ class KafkaTopicWriter:
             resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=entries)
             for future in admin.incremental_alter_configs([resource]).values():
                 future.result(15)
+        self._limit(admin, topic)
         self._producer.list_topics(topic, timeout=10)  # warm the metadata
         self.topic = topic
         self._intake = Intake(contract, port)
@@ -191,8 +242,31 @@ class KafkaTopicWriter:
             self._avro = AvroCodec(contract)
             self._headers.append((SCHEMA_HEADER, self._avro.fingerprint.encode()))
 
+    def _limit(self, admin: AdminClient, topic: str) -> None:
+        """Take the topic's ``max.message.bytes`` as the message size limit when it is lower
+        than the producer's, and keep the producer's batches within it (a new producer,
+        after flushing the old one, when ``batch.size`` was larger)."""
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        try:
+            entries = admin.describe_configs([resource])[resource].result(15)
+            entry = entries.get("max.message.bytes")
+            limit = int(entry.value) if entry is not None and entry.value else None
+        except (KafkaException, ValueError):
+            limit = None  # a broker that does not say: the producer's own limit holds
+        producer_limit = int(self._config.get("message.max.bytes", PRODUCER_MESSAGE_MAX_BYTES))
+        self.max_message_bytes = min(producer_limit, limit or producer_limit)
+        if self.max_message_bytes < producer_limit:
+            self._limit_name = "the topic's max.message.bytes"
+        batch_size = int(self._config.get("batch.size", PRODUCER_BATCH_SIZE))
+        if limit is not None and batch_size > limit:
+            self._producer.flush()
+            close_producer(self._producer)
+            self._config = {**self._config, "batch.size": limit}
+            self._producer = Producer(self._config)
+
     def write(self, batch: Sequence[Change]) -> WriteReport:
-        """Check the whole batch, then queue one message per change (in batch order)."""
+        """Check the whole batch, then queue one message per change (in batch order); a
+        message refused for good is a dead letter (see the module docstring)."""
         if self._intake is None:
             raise NotEnsuredError("call ensure(contract) before write()")
         if self._closed:
@@ -207,26 +281,56 @@ class KafkaTopicWriter:
             values = [
                 None if c.record is None else dumps(c.record, default=json_default) for c in batch
             ]
+        # what every message adds to key + value: the fixed headers, the position header
+        overhead = sum(len(k) + len(v or b"") for k, v in headers) + 40
+        limit = self.max_message_bytes
+        refused = 0
         for change, value in zip(batch, values, strict=True):
             h = [*headers, ("meshkit-position", str(change.position).encode())]
             key = encode_key(change.key)
+            size = len(key) + len(value or b"") + overhead
+            if size > limit:
+                self._refused.append(
+                    DeadLetter(
+                        change,
+                        f"MSG_SIZE_TOO_LARGE: the message is {size} bytes, over "
+                        f"{self._limit_name} {limit}; it was not sent",
+                    )
+                )
+                refused += 1
+                continue
             while True:
                 try:
-                    produce(topic, value, key, on_delivery=delivered, headers=h)
+                    produce(topic, value, key, on_delivery=partial(delivered, change), headers=h)
                     break
                 except BufferError:
                     poll(0.05)
+                except KafkaException as exc:
+                    err = exc.args[0]
+                    if not refused_for_good(err):
+                        raise ServiceError(
+                            f"Kafka topic {topic}: cannot produce: {err.name()}: {err.str()}"
+                        ) from None
+                    self._refused.append(DeadLetter(change, f"{err.name()}: {err.str()}"))
+                    refused += 1
+                    break
         poll(0)
-        return WriteReport(written=len(batch))
+        self._hand_over()
+        return WriteReport(written=len(batch) - refused)
 
-    def _delivered(self, err: KafkaError | None, msg: Any) -> None:
-        """Delivery report: a failed message is recorded as the change it carried."""
+    def _delivered(self, change: Change, err: KafkaError | None, _msg: Any) -> None:
+        """Delivery report: a failed message is recorded as the change it carried, refused
+        for good (a dead letter) or not confirmed (an outage)."""
         if err is None:
             return
-        position = int(dict(msg.headers() or []).get("meshkit-position", b"-1"))
-        op: Op = "delete" if msg.value() is None else "upsert"
-        change = Change(op, (msg.key().decode(errors="replace"),), None, position)
-        self._failed.append(DeadLetter(change, f"{err.name()}: {err.str()}"))
+        letter = DeadLetter(change, f"{err.name()}: {err.str()}")
+        (self._refused if refused_for_good(err) else self._failed).append(letter)
+
+    def _hand_over(self) -> None:
+        """Give the dead letters known so far to the callback (kept for ``flush`` without)."""
+        if self._refused and self.dead_letter is not None:
+            letters, self._refused = self._refused, []
+            self.dead_letter(letters)
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until the broker confirmed every message; ``DeliveryError`` otherwise."""
@@ -237,8 +341,9 @@ class KafkaTopicWriter:
             raise ServiceError(
                 f"{self.topic}: {remaining} messages still unconfirmed after {timeout:g} s"
             )
-        if self._failed:
-            failed, self._failed = self._failed, []
+        self._hand_over()
+        if self._failed or self._refused:
+            failed, self._failed, self._refused = self._failed + self._refused, [], []
             raise DeliveryError(f"Kafka topic {self.topic}", failed)
 
     def close(self) -> None:
