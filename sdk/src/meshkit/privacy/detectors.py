@@ -52,14 +52,16 @@ class Detection:
 
 
 _EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
-    r"([A-Za-z]{2,24})$"
+    r"^[\w.!#$%&'*+/=?^`{|}~-]+@(?:[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?\.)+([^\W\d_]{2,24})$"
 )
 _FILE_EXT = {"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "pdf", "js", "css"}
 _PHONE_SHAPE = re.compile(r"^(?:\+|00)?[\d\s().\-/]{6,24}$")
+_PHONE_DOTS = re.compile(r"^\(?\d{3}\)?\.\d{3}\.\d{4}$|^0\d(?:\.\d\d){4}$")
+_PHONE_SLASH = re.compile(r"^0\d{2,4}\s?/\s?\d[\d ]{4,10}$")
 _CARD_SHAPE = re.compile(r"^\d{4}(?:[ -]?\d{1,7}){1,4}$|^\d{13,19}$")
 _IBAN_SHAPE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$")
 _SSN = re.compile(r"^(\d{3})-(\d{2})-(\d{4})$")
+_SSN_LOOSE = re.compile(r"^(\d{3})([ -]?)(\d{2})\2(\d{4})$")
 _NINO = re.compile(r"^([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z])\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]$")
 _NINO_BAD_PREFIX = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
 _HINT_BSN = re.compile(r"bsn|burgerservice|sofi", re.I)
@@ -71,6 +73,15 @@ _HINT_EVENT = re.compile(
     re.I,
 )
 _HINT_VERSION = re.compile(r"version|release|build", re.I)
+_HINT_PHONE = re.compile(
+    r"phone|(^|_)tel(e|_|$)|mobil|(^|_)cell|gsm|fax|msisdn|whatsapp|handy|contact_?n(umbe)?r", re.I
+)
+_HINT_SSN = re.compile(r"ssn|social_?security", re.I)
+_HINT_NOT_CARD = re.compile(
+    r"order|sku|(^|_)ean|gtin|upc|isbn|barcode|tracking|invoice|artic|artikel|product|ticket|"
+    r"shipment|parcel|post_?code|postal|zip|plz",
+    re.I,
+)
 _MONTHS = {
     m: i + 1
     for i, names in enumerate(
@@ -94,7 +105,9 @@ _IBAN_LENGTHS = {
     "SI": 19, "SK": 24, "SM": 27, "TR": 26, "AE": 23, "SA": 24, "IL": 23, "BR": 29,
 }  # fmt: skip
 _NO_REGION: tuple[str | None, ...] = (None,)
-_TRUNK_REGIONS: tuple[str | None, ...] = ("GB", "NL", "DE", "FR", "BE", "IT", "ES")
+_TRUNK_REGIONS: tuple[str | None, ...] = (
+    "GB", "NL", "DE", "FR", "BE", "IT", "ES", "AT", "CH", "IE",
+)  # fmt: skip
 _NATIONAL_SEP = re.compile(r"[\s()\-]")
 
 
@@ -160,11 +173,13 @@ def de_tax_id_ok(digits: str) -> bool:
     return (0 if check == 10 else check) == int(digits[10])
 
 
-def _ssn_ok(text: str) -> bool:
-    m = _SSN.match(text)
+def _ssn_ok(text: str, *, loose: bool = False) -> bool:
+    """A US SSN by the issuance rules: ``AAA-GG-SSSS``, or (``loose``) with spaces or none."""
+    m = _SSN_LOOSE.match(text) if loose else _SSN.match(text)
     if not m:
         return False
-    area, group, serial = m.groups()
+    area, group, serial = (m.group(1), m.group(3), m.group(4)) if loose else m.groups()
+    text = f"{area}-{group}-{serial}"
     return (
         area not in ("000", "666")
         and not area.startswith("9")
@@ -184,10 +199,14 @@ def _is_email(s: str) -> bool:
     if not m or m.group(1).lower() in _FILE_EXT:
         return False
     local = s.rpartition("@")[0]
-    return set(local) != {"*"} and set(local) != {"x"}
+    return set(local) != {"*"} and not (set(local) == {"x"} and len(local) > 1)
 
 
-def _is_phone(s: str) -> bool:
+def _is_phone(s: str, *, hinted: bool = False) -> bool:
+    """A valid phone number written like one (see the module doc); ``hinted``: the field's
+    name or the words before it say phone, so a bare run of digits may be one."""
+    if s.startswith("+"):
+        s = s.replace("(0)", "", 1)
     if not _PHONE_SHAPE.match(s) or _SSN.match(s):
         return False
     digits = sum(c.isdigit() for c in s)
@@ -196,15 +215,27 @@ def _is_phone(s: str) -> bool:
             return False
         text, regions = "+" + s[2:] if s.startswith("00") else s, _NO_REGION
     else:
-        # Written nationally: separators or brackets, no dots or slashes (versions, dates,
-        # amounts), and either a trunk prefix 0 (Europe) or ten digits (North America).
-        if not _NATIONAL_SEP.search(s) or "." in s or "/" in s or not 9 <= digits <= 11:
+        # Written nationally: separators or brackets (dots and slashes only in the shapes
+        # phone numbers take, not those of versions, dates or amounts), or a bare run of
+        # digits where the context says phone; then a trunk prefix 0 (Europe), ten digits
+        # (North America), or eleven starting with the country code 1.
+        if not 9 <= digits <= 12:
+            return False
+        if "." in s:
+            if not _PHONE_DOTS.match(s):
+                return False
+        elif "/" in s:
+            if not _PHONE_SLASH.match(s):
+                return False
+        elif not _NATIONAL_SEP.search(s) and not hinted:
             return False
         first = s.lstrip("(")[:1]
         if first == "0":
             text, regions = s, _TRUNK_REGIONS
         elif digits == 10:
             text, regions = s, ("US",)
+        elif digits == 11 and first == "1":
+            text, regions = "+" + s, _NO_REGION
         else:
             return False
     for region in regions:
@@ -213,6 +244,25 @@ def _is_phone(s: str) -> bool:
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
+            return True
+        if region is None and _full_length(number):
+            return True
+    return False
+
+
+def _full_length(number: phonenumbers.PhoneNumber) -> bool:
+    """A number written with its country code whose national part has the length of that
+    country's mobile or fixed-line numbers: a phone number even where the range is newer
+    than the ``phonenumbers`` metadata (or not allocated yet)."""
+    if number.country_code is None:
+        return False
+    region = phonenumbers.region_code_for_country_code(number.country_code)
+    if region in (None, "ZZ", "001"):
+        return False
+    length = len(phonenumbers.national_significant_number(number))
+    for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is not None and len(phonenumbers.national_significant_number(example)) == length:
             return True
     return False
 
@@ -227,19 +277,31 @@ def _card(s: str) -> str | None:
     return issuer if issuer and luhn_ok(digits) else None
 
 
-def parse_date(s: str) -> date | None:
-    """A calendar date written in a common format (no time of day), else ``None``."""
+def parse_date(s: str, *, short: bool = False, today: date | None = None) -> date | None:
+    """A calendar date written in a common format (no time of day), else ``None``.
+
+    ``short`` also reads a two-digit year (``3/12/85``: the latest such date not after
+    ``today``) and ``YYYYMMDD`` (``19850312``), forms that are dates only in context.
+    """
     m = _DATE_NUMERIC.match(s)
     try:
         if m:
             a, sep, b, c = m.groups()
             if len(a) == 4:  # 1985-03-12, 1985/03/12
                 return date(int(a), int(b), int(c))
-            if len(c) == 4:  # 12.03.1985 or 12/03/1985 (day first), else 03/12/1985 (US)
-                if int(a) > 12 or sep in ".-":
-                    return date(int(c), int(b), int(a))
-                return date(int(c), int(a), int(b))
-            return None
+            if len(c) == 4:
+                year = int(c)
+            elif len(c) == 2 and short and len(a) <= 2:
+                year = 2000 + int(c)
+            else:
+                return None
+            # 12.03.1985 or 12/03/1985 (day first), else 03/12/1985 (US)
+            month, day = (int(b), int(a)) if int(a) > 12 or sep in ".-" else (int(a), int(b))
+            if len(c) == 2 and date(year, month, day) > (today or date.today()):
+                year -= 100  # the latest such date not after today
+            return date(year, month, day)
+        if short and len(s) == 8 and s.isdigit() and s[:2] in ("19", "20"):
+            return date(int(s[:4]), int(s[4:6]), int(s[6:]))
         m = _DATE_WORDS_DMY.match(s)
         if m and m.group(2).lower() in _MONTHS:
             return date(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)))
@@ -267,7 +329,7 @@ def is_birth_date(d: date, field: str, today: date | None = None) -> bool:
 
 
 def detect(value: object, field: str = "", today: date | None = None) -> Detection | None:
-    """The personal-data category of one value, or ``None`` (see the module doc)."""
+    """The personal-data category of one whole value, or ``None`` (see the module doc)."""
     if isinstance(value, datetime):
         return None
     if isinstance(value, date):
@@ -279,7 +341,48 @@ def detect(value: object, field: str = "", today: date | None = None) -> Detecti
         return None
     if "@" in s:
         return Detection(EMAIL, "email") if _is_email(s) else None
-    if ("." in s or ":" in s) and not _HINT_VERSION.search(field):
+    return _detect_text(s, today, _field_context(field))
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the field's name, or the words just before a value in a text, say about it."""
+
+    birth: bool = False
+    event: bool = False
+    phone: bool = False
+    ssn: bool = False
+    bsn: bool = False
+    de_tax: bool = False
+    version: bool = False
+    not_personal: bool = False  # an order number, SKU, ticket, tracking id, build...
+
+
+def _field_context(field: str) -> _Context:
+    if not field:
+        return _Context()
+    return _Context(
+        birth=bool(_HINT_BIRTH.search(field)),
+        event=bool(_HINT_EVENT.search(field)),
+        phone=bool(_HINT_PHONE.search(field)),
+        ssn=bool(_HINT_SSN.search(field)),
+        bsn=bool(_HINT_BSN.search(field)),
+        de_tax=bool(_HINT_DE_TAX.search(field)),
+        version=bool(_HINT_VERSION.search(field)),
+        not_personal=bool(_HINT_NOT_CARD.search(field)),
+    )
+
+
+def _birth_ok(d: date, ctx: _Context, today: date | None) -> bool:
+    if ctx.event and not ctx.birth:
+        return False
+    age = _age(d, today or date.today())
+    return 0 <= age <= 120 if ctx.birth else 16 <= age <= 100
+
+
+def _detect_text(s: str, today: date | None, ctx: _Context) -> Detection | None:
+    """The category of text ``s`` (no ``@``) read whole, in context ``ctx``."""
+    if ("." in s or ":" in s) and not ctx.version:
         try:
             ip = ipaddress.ip_address(s)
         except ValueError:
@@ -288,22 +391,210 @@ def detect(value: object, field: str = "", today: date | None = None) -> Detecti
             return Detection(IP, f"ipv{ip.version}")
     if s[:2].isalpha() and iban_ok(s):
         return Detection(IBAN, "iban")
-    if _ssn_ok(s):
+    if _ssn_ok(s) or (ctx.ssn and _ssn_ok(s, loose=True)):
         return Detection(GOVERNMENT_ID, "us_ssn")
     if s[:1].isalpha() and _nino_ok(s):
         return Detection(GOVERNMENT_ID, "uk_nino")
     compact = s.replace(" ", "").replace("-", "").replace(".", "")
     if compact.isdigit():
-        if _HINT_BSN.search(field) and bsn_ok(compact):
+        if ctx.bsn and bsn_ok(compact):
             return Detection(GOVERNMENT_ID, "nl_bsn")
-        if _HINT_DE_TAX.search(field) and de_tax_id_ok(compact):
+        if ctx.de_tax and de_tax_id_ok(compact):
             return Detection(GOVERNMENT_ID, "de_tax_id")
-    issuer = _card(s)
+    issuer = None if ctx.not_personal else _card(s)
     if issuer:
         return Detection(PAYMENT_CARD, issuer)
     d = parse_date(s)
+    if d is None and ctx.birth and not ctx.version:
+        d = parse_date(s, short=True, today=today)
     if d is not None:
-        return Detection(DATE_OF_BIRTH, "date") if is_birth_date(d, field, today) else None
-    if _is_phone(s):
+        return Detection(DATE_OF_BIRTH, "date") if _birth_ok(d, ctx, today) else None
+    if not ctx.not_personal and _is_phone(s, hinted=ctx.phone):
         return Detection(PHONE, "phone")
     return None
+
+
+# -- inside free text ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Personal data found inside a text: its category, kind and span ``text[start:end]``."""
+
+    category: str
+    detail: str
+    start: int
+    end: int
+
+
+_ANY = re.compile(r"[\d@]")
+_T_EMAIL = re.compile(r"[\w.+'%-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
+_T_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}")
+_T_NINO = re.compile(r"\b[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]\b")
+_T_IPV4 = re.compile(r"(?<![\w.:-])\d{1,3}(?:\.\d{1,3}){3}(?![\w:-]|\.\d)")
+_T_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:.])")
+# A run of digits with single spaces, dashes, dots, slashes or brackets between them, not
+# glued to a word or another number; ``(?:\+|00)`` or ``(`` may lead.
+_T_NUMBER = re.compile(
+    r"(?<![\w+.,/:-])(?<!\d[ -])(?:\+|\()?\d(?:[ ().\-/]{0,2}\d){3,22}(?![\w@]|[.,/:-]\d|[ -]\d)"
+)
+_T_DATE_WORDS = re.compile(
+    r"\b(?:\d{1,2}\.? [A-Za-z]{3,9}\.?,? \d{4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{4})\b"
+)
+_TIME_AFTER = re.compile(r"[ T]\d{1,2}:\d{2}")
+_WORDS = re.compile(r"[^\W\d_]+")
+_CTX_BIRTH = {"born", "birth", "dob", "birthday", "bday", "geboren", "geb", "geburtsdatum",
+              "geboortedatum", "née", "né", "nacido", "nacida", "naissance"}  # fmt: skip
+_CTX_EVENT = {"since", "ordered", "order", "shipped", "delivered", "created", "paid", "due",
+              "expires", "expiry", "until", "on", "at", "placed", "returned", "joined", "signed",
+              "updated", "issued", "valid", "invoice", "booked", "from", "to", "deployed",
+              "build", "released", "release", "version"}  # fmt: skip
+_CTX_PHONE = {"call", "phone", "tel", "telephone", "mobile", "mob", "cell", "gsm", "fax", "sms",
+              "whatsapp", "text", "ring", "bel", "bellen", "telefon", "telefoon", "handy",
+              "reach", "contact", "number", "nummer", "tél", "téléphone"}  # fmt: skip
+_CTX_NOT_PERSONAL = {"order", "orders", "invoice", "ticket", "tracking", "parcel", "shipment",
+                     "sku", "ean", "gtin", "upc", "isbn", "article", "art", "ref", "reference",
+                     "build", "version", "release", "firmware", "serial", "part", "item", "v",
+                     "upgrade", "upgraded", "update", "updated", "to", "case", "batch", "lot",
+                     "po", "no", "nr", "id", "zip", "postcode", "plz"}  # fmt: skip
+_CTX_SSN = {"ssn", "social", "security"}
+_CTX_BSN = {"bsn", "burgerservicenummer", "sofi", "sofinummer"}
+_CTX_DE_TAX = {"steuer", "steuerid", "idnr", "identifikationsnummer", "tin", "tax"}
+
+
+def _words_before(text: str, start: int, n: int = 3) -> list[str]:
+    return _WORDS.findall(text[max(0, start - 40) : start].lower())[-n:]
+
+
+def _text_context(text: str, start: int, base: _Context) -> _Context:
+    """``base`` (the field's context) plus what the words just before ``start`` say."""
+    words = _words_before(text, start)
+    near = words[-2:]
+    if not words:
+        return base
+    return _Context(
+        birth=base.birth or any(w in _CTX_BIRTH for w in words),
+        event=base.event or any(w in _CTX_EVENT for w in near),
+        phone=base.phone or any(w in _CTX_PHONE or w.startswith("tel") for w in words),
+        ssn=base.ssn or any(w in _CTX_SSN for w in words),
+        bsn=base.bsn or any(w in _CTX_BSN for w in words),
+        de_tax=base.de_tax or any(w in _CTX_DE_TAX for w in words),
+        version=base.version or any(w in {"v", "version", "release", "build"} for w in near),
+        not_personal=base.not_personal or any(w in _CTX_NOT_PERSONAL for w in near),
+    )
+
+
+def find_all(text: str, field: str = "", today: date | None = None) -> list[Finding]:
+    """Every piece of personal data in ``text``: the whole text when it is one value
+    (``detect``), else what is found inside it, in order, spans not overlapping.
+
+    Inside text the rules of ``detect`` apply to each candidate (an e-mail address, a run
+    of digits with separators, an IBAN, a NINO, an IP address, a date written with month
+    names), with the field's name and the few words before the candidate as context:
+    ``call``, ``tel``, ``SSN``, ``BSN``, ``born``, ``DOB`` let a bare run of digits be a
+    phone number or an identifier, or a two-digit-year date a birth date; ``order``,
+    ``SKU``, ``ticket``, ``tracking``, ``version``, ``to`` make a number not personal;
+    ``since``, ``on``, ``shipped``, ``due`` make a date an event, not a birthday.
+    """
+    if not isinstance(text, str) or not _ANY.search(text):
+        return []
+    whole = detect(text, field, today)
+    if whole is not None:
+        start = len(text) - len(text.lstrip())
+        return [Finding(whole.category, whole.detail, start, len(text.rstrip()))]
+    base = _field_context(field)
+    found: list[Finding] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(category: str, detail: str, start: int, end: int) -> None:
+        if any(start < e and s < end for s, e in taken):
+            return
+        taken.append((start, end))
+        found.append(Finding(category, detail, start, end))
+
+    if "@" in text:
+        for m in _T_EMAIL.finditer(text):
+            start, end = m.span()
+            while start < end and text[start] in ".'-+%":
+                start += 1
+            after = text[end : end + 2]
+            if after[:1] in (":", "/") and after[1:2].strip() and after[1:2] not in "/":
+                continue  # git@host:org/repo, user@host/path
+            if _is_email(text[start:end]):
+                add(EMAIL, "email", start, end)
+    for m in _T_IBAN.finditer(text):
+        span, valid = _iban_span(text, m.start())
+        if span is not None and valid:
+            add(IBAN, "iban", *span)
+        elif span is not None:
+            taken.append(span)  # IBAN-shaped with a wrong check: its digits are no phone
+    for m in _T_NINO.finditer(text):
+        if _nino_ok(m.group()) and not _text_context(text, m.start(), base).not_personal:
+            add(GOVERNMENT_ID, "uk_nino", *m.span())
+    for m in _T_NUMBER.finditer(text):
+        hit = _number(m.group(), _text_context(text, m.start(), base), today, text, m.end())
+        if hit is not None:
+            add(hit.category, hit.detail, *m.span())
+    for m in _T_DATE_WORDS.finditer(text):
+        d = parse_date(m.group())
+        if d is not None and _birth_ok(d, _text_context(text, m.start(), base), today):
+            add(DATE_OF_BIRTH, "date", *m.span())
+    for pattern in (_T_IPV4, _T_IPV6):
+        for m in pattern.finditer(text):
+            ctx = _text_context(text, m.start(), base)
+            if ctx.version or ctx.not_personal:
+                continue
+            try:
+                ip = ipaddress.ip_address(m.group())
+            except ValueError:
+                continue
+            add(IP, f"ipv{ip.version}", *m.span())
+    found.sort(key=lambda f: f.start)
+    return found
+
+
+def _iban_span(text: str, start: int) -> tuple[tuple[int, int] | None, bool]:
+    """The span of the IBAN-shaped text starting at ``start`` (spaces between groups
+    allowed; ``None`` when it has not its country's length), and whether it is valid."""
+    length = _IBAN_LENGTHS.get(text[start : start + 2])
+    if length is None:
+        return None, False
+    chars, i = 0, start
+    while i < len(text) and chars < length:
+        ch = text[i]
+        if ch.isalnum():
+            chars += 1
+        elif ch != " " or not text[i + 1 : i + 2].isalnum():
+            break
+        i += 1
+    if chars != length or text[i : i + 1].isalnum():
+        return None, False
+    return (start, i), iban_ok(text[start:i])
+
+
+def _number(s: str, ctx: _Context, today: date | None, text: str, end: int) -> Detection | None:
+    """The category of a run of digits found in a text, in context."""
+    if ctx.not_personal:
+        return None
+    if s.startswith("+"):
+        return Detection(PHONE, "phone") if _is_phone(s, hinted=True) else None
+    if _TIME_AFTER.match(text, end):
+        return None  # a date with a time of day: a timestamp
+    hit = _detect_text(s, today, ctx)
+    if hit is not None:
+        return hit
+    if ctx.birth and not ctx.version:
+        d = parse_date(s, short=True, today=today)
+        if d is not None and _birth_ok(d, ctx, today):
+            return Detection(DATE_OF_BIRTH, "date")
+    return None
+
+
+def scan(value: object, field: str = "", today: date | None = None) -> Detection | None:
+    """The first personal data in ``value``: the whole value (``detect``), else inside it
+    when it is text (``find_all``)."""
+    hit = detect(value, field, today)
+    if hit is not None or not isinstance(value, str):
+        return hit
+    found = find_all(value, field, today)
+    return Detection(found[0].category, found[0].detail) if found else None

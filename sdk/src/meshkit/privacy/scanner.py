@@ -8,8 +8,10 @@ so ``finding.undeclared`` is what an asset check fails on.
 Streaming: ``PiiGuard(allowed=...)`` checks one record and returns ``GuardResult`` (ok,
 or quarantine with the reason), never raising, for a guard step before an output port.
 
-Detection is per whole value (see ``meshkit.privacy.detectors`` for every rule); free
-text is not searched inside.
+Each value is read whole and, when it is text, inside: an e-mail address or a phone
+number in a sentence is found too (``meshkit.privacy.detectors.find_all``; see that
+module for every rule). A value holding several kinds of personal data counts once for
+each kind.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from meshkit.privacy.detectors import EMAIL, detect
+from meshkit.privacy.detectors import EMAIL, detect, find_all
 from meshkit.privacy.mask import EmailDomain, KeepLast
 
 if TYPE_CHECKING:
@@ -95,15 +97,25 @@ def scan_values(
         if v is None:
             continue
         sampled += 1
-        value = str(v) if type(v) is int else v
-        found = detect(value, name, today)
-        if found is None:
-            continue
-        matches[found.category] += 1
-        seen = examples.setdefault(found.category, [])
-        if len(seen) < _EXAMPLES:
-            seen.append(mask_example(value, found.category))
+        for category, text in _categories(v, name, today).items():
+            matches[category] += 1
+            seen = examples.setdefault(category, [])
+            if len(seen) < _EXAMPLES:
+                seen.append(mask_example(text, category))
     return FieldFinding(name, sampled, dict(matches), examples, declared)
+
+
+def _categories(value: Any, name: str, today: date | None) -> dict[str, Any]:
+    """Category -> the first piece of ``value`` found to hold it (the value itself, or the
+    span of a text)."""
+    if isinstance(value, str):
+        out: dict[str, Any] = {}
+        for f in find_all(value, name, today):
+            out.setdefault(f.category, value[f.start : f.end])
+        return out
+    value = str(value) if type(value) is int else value
+    hit = detect(value, name, today)
+    return {} if hit is None else {hit.category: value}
 
 
 def scan_table(
@@ -181,9 +193,9 @@ class PiiGuard:
             for item in items:
                 if isinstance(item, bool):
                     continue
-                hit = detect(str(item) if type(item) is int else item, str(key), self.today)
-                if hit is not None:
-                    found[name] = hit.category
+                hits = _categories(item, str(key), self.today)
+                if hits:
+                    found[name] = next(iter(hits))
                     break
 
 

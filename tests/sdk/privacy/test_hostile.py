@@ -1,0 +1,169 @@
+"""Hostile and careless input for the privacy package.
+
+Detection: personal data inside free text, values written in forms the first labelled set
+did not hold, look-alikes that must stay quiet (order numbers, SKUs, versions, tracking
+ids), pathological text, and precision and recall on a labelled set generated
+independently of the rules (``bench._pii_corpus``: another generator, another seed).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import pyarrow as pa
+import pytest
+
+from bench._pii_corpus import TODAY, evaluate, generate
+from meshkit.privacy.detectors import detect, find_all, scan
+from meshkit.privacy.scanner import PiiGuard, scan_table
+
+# -- personal data inside free text -------------------------------------------------------
+
+
+def test_guard_quarantines_mail_and_phone_inside_a_sentence() -> None:
+    text = "mail ada@example.com or call +31 6 12345678"
+    result = PiiGuard(today=TODAY).check({"id": 1, "note": text})
+    assert not result.ok
+    assert set(result.fields) == {"note"}
+    assert {f.category for f in find_all(text, "note", TODAY)} == {"email", "phone"}
+    assert "ada" not in result.reason
+    assert "12345678" not in result.reason
+
+
+def test_guard_quarantines_a_phone_number_alone_in_a_sentence() -> None:
+    result = PiiGuard(today=TODAY).check({"note": "call me on +31 6 12345678 after six"})
+    assert result.fields == {"note": "phone"}
+
+
+def test_scan_table_finds_an_email_inside_text() -> None:
+    table = pa.table(
+        {"remarks": ["contact x@example.org for delivery", "leave at the door", "ring twice"]}
+    )
+    (finding,) = scan_table(table, today=TODAY)
+    assert finding.categories == ["email"]
+    assert finding.matches == {"email": 1}
+    assert finding.examples == {"email": ["***@example.org"]}
+
+
+def test_find_all_reports_spans_of_every_finding() -> None:
+    text = "IBAN NL91ABNA0417164300, card 4111 1111 1111 1111, from 203.0.113.9"
+    found = find_all(text, "note", TODAY)
+    assert [(f.category, text[f.start : f.end]) for f in found] == [
+        ("iban", "NL91ABNA0417164300"),
+        ("payment_card", "4111 1111 1111 1111"),
+        ("ip", "203.0.113.9"),
+    ]
+
+
+# -- forms the first labelled set did not hold ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "category"),
+    [
+        ("0612345678", "phone", "phone"),
+        ("0612345678", "mobile_number", "phone"),
+        ("415.555.2671", "phone", "phone"),
+        ("415.555.2671", "contact", "phone"),
+        ("3/12/85", "dob", "date_of_birth"),
+        ("19850312", "birth_date", "date_of_birth"),
+        ("123456789", "ssn", "government_id"),
+        ("123 45 6789", "social_security_number", "government_id"),
+        ("jürgen@example.de", "contact", "email"),
+        ("zoë.brontë@exämple.de", "email", "email"),
+    ],
+)
+def test_values_outside_the_first_labelled_set_are_found(
+    value: str, field: str, category: str
+) -> None:
+    hit = detect(value, field, TODAY)
+    assert hit is not None
+    assert hit.category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("please call 0612345678 tonight", "phone"),
+        ("tel. 415.555.2671 (office)", "phone"),
+        ("born 3/12/85 in Leeds", "date_of_birth"),
+        ("DOB: 19850312", "date_of_birth"),
+        ("SSN 123456789 on file", "government_id"),
+        ("write to jürgen@example.de, thanks", "email"),
+        ("<ada.lovelace+news@mail.example.org>", "email"),
+        ("BSN 111222333 van de klant", "government_id"),
+    ],
+)
+def test_personal_data_in_the_same_forms_inside_text(text: str, category: str) -> None:
+    hit = scan(text, "note", TODAY)
+    assert hit is not None, text
+    assert hit.category == category
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("0612345678", "order_number"),
+        ("order 0612345678 shipped", "note"),
+        ("SKU 4000000000006", "note"),
+        ("4000000000006", "ean"),
+        ("upgrade to 4.1.2.9 tonight", "note"),
+        ("running version 3.12.85", "note"),
+        ("build 19850312", "note"),
+        ("19850312", "order_number"),
+        ("ticket 123456789", "note"),
+        ("123456789", "customer_number"),
+        ("tracking 1Z999AA10123456784", "note"),
+        ("invoice INV-2024-000123 due 2026-07-01", "note"),
+        ("paid 1985-03-12T10:15:00Z", "note"),
+        ("customer since 12/03/1998", "note"),
+        ("git@github.com:org/repo.git", "repo"),
+        ("see https://example.com/a@b for details", "note"),
+        ("EUR 1.234,56 incl. 21% VAT", "note"),
+        ("ISBN 978-3-16-148410-0", "note"),
+        ("550e8400-e29b-41d4-a716-446655440000", "id"),
+        ("at 10:45:30 on 2025-12-01", "note"),
+    ],
+)
+def test_look_alikes_are_not_reported(value: str, field: str) -> None:
+    assert scan(value, field, TODAY) is None, value
+
+
+def test_pathological_text_is_scanned_in_linear_time() -> None:
+    # Long runs that a backtracking pattern would chew on quadratically or worse.
+    texts = [
+        "a" * 200_000,
+        "a." * 100_000,
+        "1 " * 100_000,
+        "1-" * 100_000,
+        "@a" * 100_000,
+        "+1" * 100_000,
+        "1:" * 100_000,
+    ]
+    start = time.perf_counter()
+    for text in texts:
+        find_all(text, "note", TODAY)
+    assert time.perf_counter() - start < 10
+
+
+# -- an independently generated labelled set --------------------------------------------
+
+
+def test_precision_and_recall_on_an_independent_labelled_set() -> None:
+    corpus = generate()
+    negatives = sum(1 for c in corpus.columns for v in c.values if not v.labels)
+    assert len(corpus.columns) >= 40
+    assert sum(len(c.values) for c in corpus.columns) >= 3000
+    assert negatives >= 0.4 * sum(len(c.values) for c in corpus.columns)
+    result = evaluate(corpus)
+    print()
+    print(result.table())
+    assert result.worst_value >= 0.95, result.misses[:40]
+    assert result.worst_column >= 0.95, result.column_misses
+
+
+def test_the_independent_set_is_deterministic() -> None:
+    first, second = generate(), generate()
+    assert [c.values for c in first.columns] == [c.values for c in second.columns]
+    assert isinstance(TODAY, date)
