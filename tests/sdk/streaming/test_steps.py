@@ -148,6 +148,28 @@ def test_guard_finds_undeclared_personal_data_in_free_text(contract: Contract) -
     assert "(iban)" in out.errs[1].reason
 
 
+def test_guard_finds_a_phone_number_written_with_spaces_inside_a_sentence(
+    contract: Contract,
+) -> None:
+    guard = GuardStep(contract)
+    mapped = MapStep(contract)(
+        records(
+            envelope("c", None, row(1, note="call me on +31 6 12345678 after six"), 100),
+            envelope("c", None, row(2, note="mail ada@example.com or call +31 6 12345678"), 101),
+            envelope("c", None, row(3, note="born 3/12/85, ask for ID"), 102),
+            envelope("c", None, row(4, note="order 0612345678 shipped in 2 boxes"), 103),
+            envelope("c", None, row(5, note="upgrade the till to 4.1.2.9"), 104),
+        )
+    ).oks
+    out = guard(mapped)
+    assert [c.key for c in out.oks] == [("4",), ("5",)]
+    assert [f.reason for f in out.errs] == [
+        "field 'note' holds personal data (phone) it does not declare",
+        "field 'note' holds personal data (email) it does not declare",
+        "field 'note' holds personal data (date_of_birth) it does not declare",
+    ]
+
+
 def test_pipeline_counts_balance(contract: Contract, masker: Masker) -> None:
     events = [
         message(envelope("c", None, row(1), 100), 0, key_bytes(1)),

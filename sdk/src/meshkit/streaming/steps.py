@@ -13,8 +13,8 @@ many were skipped on purpose (filtered out). Bytewax wires them in
   the primary key, per-record quality rules of severity ``error``), shared with batch.
 - ``MaskStep(masker)``: the contract's privacy transforms (``meshkit.privacy.Masker``).
 - ``GuardStep(contract)``: quarantines a record when the scanner finds personal data in
-  a text field the contract does not declare as personal (whole values and the words of
-  free text).
+  a text field the contract does not declare as personal (the whole value, or inside
+  free text: ``meshkit.privacy.detectors.find_all``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 from meshkit.contracts import Contract, ContractValidator, FieldSpec, Mapping, parse_filter
 from meshkit.contracts import Failure as ContractFailure
 from meshkit.privacy import Masker, TransformError
-from meshkit.privacy.detectors import detect
+from meshkit.privacy.detectors import find_all
 from meshkit.streaming.cast import Cast, CastError, caster
 from meshkit.streaming.records import ChangeRecord, Failure, ProductChange
 
@@ -251,15 +251,12 @@ class MaskStep:
         return out
 
 
-_WORD = re.compile(r"[^\s,;()<>\"']{5,}")
-
-
 class GuardStep:
     """Quarantine records with undeclared personal data in their text fields.
 
     ``fields``: the fields checked (default: every top-level text field the contract does
-    not declare as personal data). Each value is checked whole, then word by word, so an
-    e-mail address inside a comment is found too.
+    not declare as personal data). Each value is checked whole, then inside, so an e-mail
+    address or a phone number inside a comment is found too.
 
     The scanner's verdict on a text (whole value or word) in a field is remembered (up to
     ``MEMO_SIZE`` texts, for the current day: a date's plausibility as a birth date
@@ -286,8 +283,8 @@ class GuardStep:
             pass
         if len(self._memo) >= self.MEMO_SIZE:
             self._memo.clear()
-        hit = detect(text, name)
-        found = self._memo[key] = None if hit is None else hit.category
+        hits = find_all(text, name)
+        found = self._memo[key] = hits[0].category if hits else None
         return found
 
     def __call__(self, changes: Iterable[ProductChange]) -> StepResult[ProductChange]:
@@ -321,10 +318,6 @@ class GuardStep:
             if not isinstance(value, str) or len(value) < 5:
                 continue
             hit = scan(value, name)
-            if hit is None and " " in value:
-                hit = next(
-                    (h for w in _WORD.findall(value) if (h := scan(w, name)) is not None), None
-                )
             if hit is not None:
                 return name, hit
         return None
