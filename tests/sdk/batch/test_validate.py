@@ -29,7 +29,7 @@ fields:
       - {name: country, type: string, required: true}
 primary_key: [id]
 quality:
-  - {kind: regex, field: code, pattern: "(?!x)[a-z]+"}
+  - {kind: regex, field: code, pattern: "[a-w][a-z]*"}
   - {kind: range, field: at, min: 2020-01-01T00:00:00}
 """
 AT = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -95,7 +95,7 @@ def test_required_struct_members_python_regexes_and_bounds(contract: Contract) -
     )
     assert _problems(contract, table) == [
         "column 'place.country' [required]: null in a required field — 1 row (index 1)",
-        "column 'code' [regex]: value does not match /(?!x)[a-z]+/ — 1 row (index 1); e.g. 'xy'",
+        "column 'code' [regex]: value does not match /[a-w][a-z]*/ — 1 row (index 1); e.g. 'xy'",
         "column 'at' [range]: value out of range (expected >= 2020-01-01T00:00:00) — 1 row "
         "(index 2); e.g. 2019-01-01T00:00:00+00:00",
     ]

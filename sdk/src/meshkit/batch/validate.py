@@ -15,7 +15,6 @@ a million rows needs column-at-a-time checks, hence this module.
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from meshkit.contracts import (
     Regex,
 )
 from meshkit.contracts.arrow import arrow_field
+from meshkit.contracts.regex import full_matcher
 from meshkit.errors import MeshkitError
 
 MAX_ROWS_SHOWN = 5
@@ -328,11 +328,10 @@ def _scalar(bound: Any, typ: pa.DataType) -> pa.Scalar:
 def _regex_mask(pattern: str, column: pa.Array) -> pa.Array:
     try:
         matched = pc.match_substring_regex(column, f"^(?:{pattern})$")
-    except pa.ArrowInvalid:  # not RE2 syntax (e.g. look-arounds): Python's re, row by row
-        compiled = re.compile(pattern)
+    except pa.ArrowInvalid:  # Arrow's RE2 build refused it: the same engine, row by row
+        matches = full_matcher(pattern)
         matched = pa.array(
-            [None if v is None else compiled.fullmatch(v) is not None for v in column.to_pylist()],
-            pa.bool_(),
+            [None if v is None else matches(v) for v in column.to_pylist()], pa.bool_()
         )
     return pc.invert(matched)
 

@@ -23,7 +23,7 @@ from datetime import date
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from meshkit.contracts._base import ContractModel
 from meshkit.contracts.mapping import Mapping
@@ -39,6 +39,10 @@ SEMVER_PATTERN = (
     r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+RESERVED_PREFIX = "_meshkit"
+"""Field names starting with this (in any case) are refused: the ports add internal
+columns named so (``_meshkit_pos``, ``_meshkit_delete``, ``_meshkit_row``, ...), and a field
+of the same name would be taken for one (a delete marker, a source position)."""
 Status = Literal["draft", "active", "deprecated", "retired"]
 
 
@@ -85,6 +89,16 @@ class FieldSpec(ContractModel):
         default=None,
         description="The field identifying this value's data subject (overrides the contract's).",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.lower().startswith(RESERVED_PREFIX):
+            raise ValueError(
+                f"field names starting with {RESERVED_PREFIX!r} are reserved for the ports' "
+                "internal columns (source position, delete marker, ...); rename the field"
+            )
+        return value
 
     @property
     def data_type(self) -> DataType:

@@ -17,7 +17,7 @@ the others become batch checks (asset checks)::
 
 from __future__ import annotations
 
-import re
+import math
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -25,6 +25,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from meshkit.contracts._base import ContractModel
+from meshkit.contracts.regex import PatternError, compile_pattern
+from meshkit.contracts.sql import DIALECTS, custom_sql_problem
 from meshkit.contracts.types import Duration
 
 Scalar = str | int | float | bool
@@ -80,6 +82,16 @@ class Range(_Rule):
     min: Bound | None = Field(default=None, description="The lowest value allowed.")
     max: Bound | None = Field(default=None, description="The highest value allowed.")
 
+    @field_validator("min", "max")
+    @classmethod
+    def _finite(cls, value: Bound | None) -> Bound | None:
+        if isinstance(value, float | Decimal) and not math.isfinite(value):
+            raise ValueError(
+                f"the bound {value} is not a finite number: an infinite bound is no bound "
+                "(leave min: or max: out), and nothing compares with NaN"
+            )
+        return value
+
     @model_validator(mode="after")
     def _bounds(self) -> Range:
         if self.min is None and self.max is None:
@@ -88,19 +100,24 @@ class Range(_Rule):
 
 
 class Regex(_Rule):
-    """Every non-null value matches the regular expression (Python syntax, full match)."""
+    """Every non-null value matches the regular expression (RE2 syntax, full match).
+
+    RE2 is the engine of DuckDB, BigQuery and the streaming path alike, so a pattern
+    means the same everywhere and runs in time linear in the value's length; patterns
+    RE2 cannot run (look-around, back-references) are refused.
+    """
 
     kind: Literal["regex"] = Field(description="`regex`: text values match a pattern.")
     field: FieldPath = Field(description="The text field checked.")
-    pattern: str = Field(description="A regular expression that the whole value matches.")
+    pattern: str = Field(description="An RE2 regular expression that the whole value matches.")
 
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
+            compile_pattern(value)
+        except PatternError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
 
@@ -133,14 +150,29 @@ class Freshness(_Rule):
 class CustomSql(_Rule):
     """A SQL query returning the rows that break the rule; the check passes when it returns none.
 
-    ``{table}`` in the query stands for the product's warehouse table.
+    ``{table}`` in the query stands for the product's warehouse table. The query is exactly
+    one read-only ``SELECT`` (``WITH ... SELECT`` and ``UNION`` of selects too) that parses
+    in both warehouse dialects, DuckDB and BigQuery: several statements, any other
+    statement, ``SELECT ... INTO``, ``FOR UPDATE`` and table functions that read files or
+    other databases (``read_csv``, ``EXTERNAL_QUERY``, ...) are refused. The check runs it
+    on a connection that cannot write.
     """
 
     kind: Literal["custom_sql"] = Field(description="`custom_sql`: a query for failing rows.")
     name: str = Field(description="A name for the rule (required for custom SQL).")
     sql: str = Field(
-        min_length=1, description="A query returning failing rows; `{table}` is the product table."
+        min_length=1,
+        description="One read-only SELECT returning failing rows; `{table}` is the product table.",
     )
+
+    @field_validator("sql")
+    @classmethod
+    def _one_select(cls, value: str) -> str:
+        for dialect in DIALECTS:
+            problem = custom_sql_problem(value, dialect)
+            if problem is not None:
+                raise ValueError(f"{problem} (parsed as {dialect} SQL)")
+        return value
 
 
 QualityRule = Annotated[

@@ -10,7 +10,8 @@ validator (the Rust engine under pydantic), with the per-record quality rules fo
   decimals), and valid records come back with Python values (``datetime``, ``Decimal``);
 - ``required`` fields and ``not_null`` rules: present and not null; other fields may be
   absent or null;
-- ``accepted_values``, ``range`` (inclusive) and ``regex`` (full match, Python syntax);
+- ``accepted_values``, ``range`` (inclusive) and ``regex`` (full match, RE2 as in the
+  warehouses: linear in the value's length);
 - keys the contract does not declare: failures (``extra="forbid"``, default) or dropped
   (``extra="ignore"``).
 
@@ -27,7 +28,6 @@ A failure names the field path (``lines[0].sku``) and what is wrong, never the v
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -35,12 +35,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
-from pydantic_core import CoreSchema, SchemaError, SchemaValidator
+from pydantic_core import CoreSchema, SchemaValidator
 from pydantic_core import core_schema as cs
 
 from meshkit.contracts import quality as q
 from meshkit.contracts.model import Contract, FieldSpec
 from meshkit.contracts.problem import display_path
+from meshkit.contracts.regex import full_matcher
 from meshkit.contracts.types import DataType
 
 if TYPE_CHECKING:
@@ -263,27 +264,16 @@ def _bounds(ranges: list[q.Range], t: DataType) -> dict[str, Any]:
 
 
 def _with_pattern(schema: CoreSchema, pattern: str) -> CoreSchema:
-    """``schema`` whose values fully match ``pattern``.
-
-    In pydantic-core's Rust regex engine when the pattern is one it supports (anchored, so
-    a search is a full match), otherwise (look-around, back-references) in Python.
-    """
-    anchored = f"^(?:{pattern})$"
-    if schema["type"] == "str":
-        try:
-            SchemaValidator(cs.str_schema(pattern=anchored))
-        except SchemaError:
-            pass
-        else:
-            return cs.str_schema(pattern=anchored)
+    """``schema`` whose values fully match ``pattern``, in RE2 (``meshkit.contracts.regex``):
+    the engine of the warehouses, linear in the value's length whatever the pattern."""
     return cs.no_info_after_validator_function(_full_match(pattern), schema)
 
 
 def _full_match(pattern: str) -> Callable[[str], str]:
-    compiled = re.compile(pattern)
+    matches = full_matcher(pattern)
 
     def check(value: str) -> str:
-        if compiled.fullmatch(value) is None:
+        if not matches(value):
             raise ValueError(f"does not match the pattern {pattern}")
         return value
 
