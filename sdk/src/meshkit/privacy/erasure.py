@@ -10,8 +10,11 @@ of that subject, what the erasure covered and what it did not:
   generalized values, non-personal fields) still exist; deleting those rows by key is the
   job of each output port's retention or delete-by-key, which the report lists.
 
-Tokens stay stable on purpose: they are not personal data without the token key, and
-products stay joinable.
+Tokens are not touched: token keys are shared by every subject, so a subject's tokens
+stay as they were, and they remain (pseudonymous) personal data — anyone with the token
+key can re-tokenize a known value, and a token links a person's records even without it.
+Erasing a tokenized field means deleting the rows that hold it, by key in each port; the
+report lists tokenized fields among those left to delete.
 """
 
 from __future__ import annotations
