@@ -15,6 +15,17 @@ partition opens its own ``PortSet`` (the writers of the product's output ports, 
 2. writes the failures, masked, to the dead-letter port;
 3. counts: received = written + skipped + dead letters.
 
+A change a port refused for good is one dead letter, however many ports refused it
+(the first port's reason), with the change's source position (``source``, so its
+Kafka key ``<source>|port:<port>`` is its own), and is not counted as written: the
+changes a writer refuses at ``write`` (``RecordRefusedError``), those its report lists
+as dead letters (a search index's mapping refused them), and those a Kafka topic writer
+learns about only from the broker's delivery reports (a message too large for the
+topic): the sink gives such a writer its own ``dead_letter`` callback when it has none,
+and dead-letters what it receives there at the next snapshot, after the writers'
+flushes and before the dead-letter port's. Anything else a port raises (an outage) stops
+the dataflow before its position is committed.
+
 When Bytewax snapshots (the end of each epoch, with recovery on), the partition first
 waits for every port thread to finish its batches, then **flushes** every writer and
 the dead-letter port: Bytewax commits the input offsets of an epoch only after every
@@ -48,6 +59,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,6 +67,7 @@ import orjson
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from meshkit.ports import Change, KafkaTopicWriter, PortWriter, RecordRefusedError
+from meshkit.ports import DeadLetter as PortDeadLetter
 from meshkit.streaming.deadletter import DeadLetter, DeadLetters
 from meshkit.streaming.pipeline import PortBatch, gc_paused
 from meshkit.streaming.records import ProductChange
@@ -107,7 +120,6 @@ class _Job:
     changes: list[ProductChange]
     ports_left: int
     refused: dict[int, DeadLetter] = field(default_factory=dict)  # first refusal per change
-    letters: list[DeadLetter] = field(default_factory=list)  # changes a port dead-lettered
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -206,6 +218,13 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         }
         self._inline = [(p, w) for p, w in ports.writers.items() if p not in threaded]
         self._threads = [_PortThread(self, p, w) for p, w in ports.writers.items() if p in threaded]
+        # dead letters a writer finds after its write returned (Kafka delivery reports)
+        self._late: list[tuple[str, PortDeadLetter]] = []
+        # changes dead-lettered since the last snapshot (by identity): one letter each
+        self._refused_changes: dict[int, Change] = {}
+        for port, writer in ports.writers.items():
+            if isinstance(writer, KafkaTopicWriter) and writer.dead_letter is None:
+                writer.dead_letter = partial(self._late_letters, port)
 
     def write_batch(self, values: list[PortBatch]) -> None:
         with gc_paused():
@@ -252,9 +271,29 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         while self._finished:
             job = self._finished.popleft()
             self.state.counts["written"] += len(job.changes) - len(job.refused)
-            letters += job.letters
+            for index in job.refused:
+                change = job.changes[index]
+                self._refused_changes[id(change)] = change
             letters += job.refused.values()
         return letters
+
+    def _late_letters(self, port: str, letters: list[PortDeadLetter]) -> None:
+        """A writer's ``dead_letter`` callback: kept for ``_settle``."""
+        self._late += [(port, d) for d in letters]
+
+    def _settle(self) -> None:
+        """Dead-letter what writers refused after their ``write`` returned (every job is
+        counted by now: ``_drain`` ran): a change not dead-lettered yet is one letter, and
+        is no longer counted as written."""
+        late, self._late = self._late, []
+        letters: list[DeadLetter] = []
+        for port, d in late:
+            if id(d.change) in self._refused_changes:
+                continue  # another port refused it first
+            self._refused_changes[id(d.change)] = d.change
+            letters.append(self._refused(port, d.change, d.reason))
+        self.state.counts["written"] -= len(letters)
+        self._letters(letters)
 
     def _check(self) -> None:
         """Raise the first error of a port thread."""
@@ -295,19 +334,38 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
                     job.refused.setdefault(index, letter)
                 batch = [changes[i] for i in todo]
                 continue
-            letters = [self.ports.dead_letters.of_port(port, d, None) for d in report.dead_letters]
-            if letters:
-                with jobs[0].lock:
-                    jobs[0].letters += letters
+            if report.dead_letters:
+                self._reported(port, jobs, changes, report.dead_letters)
             break
         self._latency(port, batch)
 
-    def _refused(self, port: str, change: ProductChange, reason: str) -> DeadLetter:
-        from meshkit.ports import DeadLetter as PortDeadLetter
+    def _reported(
+        self,
+        port: str,
+        jobs: list[_Job],
+        changes: list[ProductChange],
+        dead: list[PortDeadLetter],
+    ) -> None:
+        """The dead letters of a write's report, as refusals of the changes they name (a
+        letter naming no change of the batch is settled at the next snapshot)."""
+        where = {id(c): i for i, c in enumerate(changes)}
+        for d in dead:
+            i = where.get(id(d.change))
+            if i is None:
+                self._late.append((port, d))
+                continue
+            letter = self._refused(port, changes[i], d.reason)
+            job, index = _owner(jobs, i)
+            with job.lock:
+                job.refused.setdefault(index, letter)
 
+    def _refused(self, port: str, change: Change, reason: str) -> DeadLetter:
+        """The dead letter of a change ``port`` refused, with the change's source position."""
         letter = PortDeadLetter(_port_change(change), reason)
-        source = None if change.source is None else str(change.source)
-        return self.ports.dead_letters.of_port(port, letter, source)
+        source = getattr(change, "source", None)  # a ProductChange's; None for a bare Change
+        return self.ports.dead_letters.of_port(
+            port, letter, None if source is None else str(source)
+        )
 
     def _latency(self, port: str, changes: list[ProductChange]) -> None:
         if not changes:
@@ -327,7 +385,11 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
 
     def snapshot(self) -> dict[str, int]:
         self._drain()
-        self.ports.flush()
+        for writer in self.ports.writers.values():
+            writer.flush()
+        self._settle()  # what the flushes refused, before the dead-letter port's flush
+        self.ports.dead_letter_port.flush()
+        self._refused_changes.clear()
         self._committed()
         self._write_stats()
         return dict(self.state.counts)
@@ -338,7 +400,10 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         finally:
             for t in self._threads:
                 t.stop()
-        self.ports.close()
+        for writer in self.ports.writers.values():
+            writer.close()
+        self._settle()
+        self.ports.dead_letter_port.close()
         self._committed()
         self._write_stats()
         log.info("%s: %s", self.name, self.state.counts)
@@ -373,7 +438,7 @@ def _owner(jobs: list[_Job], index: int) -> tuple[_Job, int]:
     raise IndexError(index)
 
 
-def _port_change(c: ProductChange) -> Change:
+def _port_change(c: Change) -> Change:
     return Change(c.op, c.key, c.record, c.position)
 
 
