@@ -8,6 +8,7 @@ code 1, never a traceback.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -168,32 +169,91 @@ def import_(
         str, typer.Option("--from", help="The format of the document: odcs (v3.0 or v3.1).")
     ],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the contract here, not stdout.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the contract to this file, or into this existing directory as "
+            "<product>.yaml, one contract per schema object; default: stdout.",
+        ),
+    ] = None,
+    domain: Annotated[
+        str | None, typer.Option("--domain", help="The owning domain (overrides the document).")
+    ] = None,
+    product: Annotated[
+        str | None,
+        typer.Option("--product", help="The product name (overrides the document)."),
+    ] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option("--owner", help="The owning team's e-mail address (the owner contact)."),
+    ] = None,
+    schema: Annotated[
+        str | None,
+        typer.Option("--schema", help="Import only the schema object of this name."),
     ] = None,
 ) -> None:
-    """Import a contract from another format; what cannot be carried over is warned on stderr."""
-    from meshkit.contracts.odcs import from_odcs
+    """Import a contract from another format; what cannot be carried over is warned on stderr.
+
+    An ODCS document with several schema objects becomes one contract per object (with -o
+    DIR), or the one picked with --schema.
+    """
+    from meshkit.contracts.model import EMAIL_PATTERN, NAME_PATTERN
+    from meshkit.contracts.odcs import ImportOptions, from_odcs, from_odcs_each
 
     if source_format != "odcs":
         raise _fail(f"--from: unknown format {source_format!r}; valid formats: odcs")
+    for option, value in (("--domain", domain), ("--product", product)):
+        if value is not None and not re.fullmatch(NAME_PATTERN, value):
+            raise _fail(
+                f"{option}: {value!r} is not a meshkit name "
+                "(lower-case letters, digits and _, starting with a letter)"
+            )
+    if owner is not None and not re.fullmatch(EMAIL_PATTERN, owner):
+        raise _fail(f"--owner: {owner!r} is not an e-mail address")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise _fail(f"{path}: cannot read the file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise _fail(f"{path}: the file is not UTF-8 text") from None
-    result = from_odcs(text, str(path))
-    _report_problems(result.warnings)
-    if result.contract is None or result.data is None:
-        _report_problems(result.problems)
-        raise _fail(f"{path}: cannot import ({len(result.problems)} problem(s))")
-    rendered = _yaml(result.data)
+    options = ImportOptions(domain=domain, product=product, owner=owner, schema=schema)
+    into_dir = output is not None and output.is_dir()
+    results = (
+        from_odcs_each(text, str(path), options)
+        if into_dir
+        else [from_odcs(text, str(path), options)]
+    )
+    if product is not None and len(results) > 1:
+        raise _fail(
+            f"--product names one product, but {path} has {len(results)} schema objects: "
+            "pick one with --schema NAME, or leave out --product to name each after its object"
+        )
+    found = dict.fromkeys(w for r in results for w in r.warnings)  # each object repeats the rest
+    warnings = sorted(found, key=lambda w: (w.line, w.column))
+    _report_problems(warnings)
+    failed = [p for r in results if r.contract is None for p in r.problems]
+    if failed or any(r.contract is None for r in results):
+        _report_problems(failed)
+        raise _fail(f"{path}: cannot import ({len(failed)} problem(s))")
+    n = len(warnings)
     if output is None:
-        typer.echo(rendered, nl=False)
-    else:
-        output.write_text(rendered, encoding="utf-8")
-        n = len(result.warnings)
-        typer.echo(f"wrote {output} ({n} warning{'s' * (n != 1)})", err=True)
+        assert results[0].data is not None
+        typer.echo(_yaml(results[0].data), nl=False)
+        return
+    targets = [
+        (output / f"{r.contract.name}.yaml" if into_dir else output, r)
+        for r in results
+        if r.contract is not None
+    ]
+    names = [t for t, _ in targets]
+    if len(set(names)) != len(names):
+        raise _fail(f"{path}: two schema objects import as the same product name")
+    for target, r in targets:
+        assert r.data is not None
+        target.write_text(_yaml(r.data), encoding="utf-8")
+        typer.echo(f"wrote {target}", err=True)
+    typer.echo(f"{len(targets)} contract(s), {n} warning{'s' * (n != 1)}", err=True)
 
 
 def _yaml(data: dict[str, object]) -> str:

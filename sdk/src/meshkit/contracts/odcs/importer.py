@@ -1,36 +1,48 @@
-"""An ODCS v3.0 / v3.1 document → a meshkit contract (``from_odcs``).
+"""An ODCS v3.0 / v3.1 document → meshkit contracts (``from_odcs``, ``from_odcs_each``).
 
 The document is first checked against the ODCS structure (file:line:column problems,
 like ``lint``), then read key by key; every key not carried over is reported as a
 warning with its position, never dropped silently. The mapping (see
-``docs/contracts-tools.md``): the first schema object becomes the fields; ``tags``
-(``pii``, ``email``...), ``classification``, ``encryptedName`` and the
-``anonymizationStrategy`` custom property become the privacy declaration; library
-quality metrics that demand "none" (``mustBe: 0``) become quality rules; ``latency``,
-``availability`` and ``completeness`` SLA properties become SLOs; the owner comes from
-``team`` and ``support``, readers from ``roles``.
+``docs/contracts-tools.md``): a schema object becomes a contract's fields (one contract
+per object); ``tags`` (``pii``, ``email``...), ``classification``, ``encryptedName`` and
+the ``anonymizationStrategy`` custom property become the privacy declaration; quality
+checks that demand "none" become quality rules (``meshkit.contracts.odcs.checks``);
+``latency``, ``availability`` and ``completeness`` SLA properties become SLOs; the owner
+comes from ``team`` and ``support``, readers from ``roles``. What meshkit needs and ODCS
+leaves optional (the domain, the product name, the owner's contact) comes from
+``ImportOptions``, else from the document, else from a default, with a warning.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from meshkit.contracts.loader import parse_model
-from meshkit.contracts.model import EMAIL_PATTERN, Contract
-from meshkit.contracts.odcs.export import SEVERITY
+from meshkit.contracts.messages import problems_from_error
+from meshkit.contracts.model import (
+    EMAIL_PATTERN,
+    FIELD_NAME_PATTERN,
+    NAME_PATTERN,
+    SEMVER_PATTERN,
+    Contract,
+    FieldSpec,
+)
+from meshkit.contracts.odcs.checks import Checks
 from meshkit.contracts.odcs.schema import OdcsDocument
 from meshkit.contracts.odcs.tracker import Node, Tracker
 from meshkit.contracts.odcs.types import FITS, FROM_LOGICAL, physical_type
-from meshkit.contracts.problem import Problem, display_path
+from meshkit.contracts.problem import Problem
 from meshkit.contracts.types import format_duration, parse_duration
-from meshkit.contracts.yamlpos import read_yaml
+from meshkit.contracts.yamlpos import Path, YamlDocument, read_yaml
 
 SHAPE = "an ODCS v3 document: apiVersion, kind, id, version, status, schema"
+DEFAULT_DOMAIN = "imported"
+DEFAULT_CONTACT = "owner@example.com"
+DEFAULT_VERSION = "1.0.0"
 PII_TAGS = {
     "email": "email", "e-mail": "email", "phone": "phone", "phone_number": "phone",
     "name": "name", "full_name": "name", "person_name": "name", "address": "address",
@@ -56,23 +68,28 @@ CLASSIFICATIONS = {
 }  # fmt: skip
 STATUSES = {"proposed": "draft", "draft": "draft", "active": "active",
             "deprecated": "deprecated", "retired": "retired"}  # fmt: skip
-METRICS = {"nullCheck": "nullValues", "duplicateCount": "duplicateValues",
-           "validValues": "invalidValues", "countCheck": "rowCount"}  # fmt: skip
-OPERATORS = (
-    "mustBe",
-    "mustNotBe",
-    "mustBeGreaterThan",
-    "mustBeGreaterOrEqualTo",
-    "mustBeLessThan",
-    "mustBeLessOrEqualTo",
-    "mustBeBetween",
-    "mustNotBeBetween",
-)
-SQL_WRAPPED = re.compile(r"^\s*SELECT COUNT\(\*\) FROM \(\s*(.*?)\s*\) AS failing_rows\s*$", re.S)
 UNITS = {"s": "s", "sec": "s", "second": "s", "seconds": "s", "m": "m", "min": "m",
          "minute": "m", "minutes": "m", "h": "h", "hr": "h", "hour": "h", "hours": "h",
          "d": "d", "day": "d", "days": "d", "w": "w", "week": "w", "weeks": "w"}  # fmt: skip
+INT_FORMATS = {"i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"}
 _EMAIL = re.compile(EMAIL_PATTERN)
+_NAME = re.compile(NAME_PATTERN)
+_FIELD = re.compile(FIELD_NAME_PATTERN)
+_SEMVER = re.compile(SEMVER_PATTERN)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What meshkit needs and an ODCS document may not say; each overrides the document.
+
+    Example: ``ImportOptions(domain="sales", owner="sales-data@example.com")``.
+    ``schema`` picks one schema object by name when the document has several.
+    """
+
+    domain: str | None = None
+    product: str | None = None
+    owner: str | None = None
+    schema: str | None = None
 
 
 @dataclass
@@ -86,29 +103,82 @@ class OdcsImport:
     problems: list[Problem] = field(default_factory=list)
 
 
-def from_odcs(text: str, file: str = "<string>") -> OdcsImport:
-    """Import an ODCS v3.0/v3.1 YAML document (never raises for bad input)."""
+def from_odcs(
+    text: str, file: str = "<string>", options: ImportOptions | None = None
+) -> OdcsImport:
+    """Import one schema object of an ODCS v3.0/v3.1 YAML document (never raises for bad
+    input): the only one, or the one ``options.schema`` names."""
+    opts = options or ImportOptions()
     model, problems = parse_model(text, file, OdcsDocument, shape=SHAPE)
     if model is None:
         return OdcsImport(None, None, problems=problems)
     t = Tracker(read_yaml(text), file)
-    data = _Importer(t).run(Node(t, (), t.doc.data))
+    objects = t.doc.data.get("schema") or []
+    names = [str(o.get("name")) for o in objects]
+    if opts.schema is not None and opts.schema not in names:
+        t.error(
+            ("schema",),
+            f"no schema object named {opts.schema!r}",
+            expected="one of " + (", ".join(names) or "(none: the document has no schema)"),
+        )
+        return OdcsImport(None, None, [], t.problems)
+    if opts.schema is None and len(objects) > 1:
+        t.error(
+            ("schema",),
+            f"{len(objects)} schema objects ({', '.join(names)}): a meshkit contract holds one",
+            expected="one picked by name (--schema NAME), or each imported into a directory "
+            "of contracts (-o DIR)",
+        )
+        return OdcsImport(None, None, [], t.problems)
+    index = names.index(opts.schema) if opts.schema is not None else 0
+    return _import(t, index if objects else None, opts, each=False)
+
+
+def from_odcs_each(
+    text: str, file: str = "<string>", options: ImportOptions | None = None
+) -> list[OdcsImport]:
+    """Import every schema object of an ODCS document as a contract of its own, named after
+    the object (``options.schema``: only that one). Objects without properties are skipped
+    with a warning when others have some."""
+    opts = options or ImportOptions()
+    model, problems = parse_model(text, file, OdcsDocument, shape=SHAPE)
+    if model is None:
+        return [OdcsImport(None, None, problems=problems)]
+    objects = read_yaml(text).data.get("schema") or []
+    if opts.schema is not None or len(objects) <= 1:
+        return [from_odcs(text, file, opts)]
+    with_props = [i for i, o in enumerate(objects) if o.get("properties")]
+    if not with_props:
+        return [_import(Tracker(read_yaml(text), file), 0, opts, each=True)]
+    return [_import(Tracker(read_yaml(text), file), i, opts, each=True) for i in with_props]
+
+
+def _import(t: Tracker, index: int | None, opts: ImportOptions, *, each: bool) -> OdcsImport:
+    data = _Importer(t, opts, each).run(Node(t, (), t.doc.data), index)
     t.leftovers()
     if t.problems:
         return OdcsImport(None, data, t.warnings, t.problems)
     try:
         contract = Contract.model_validate(data)
     except ValidationError as exc:
-        found = []
-        for e in exc.errors(include_url=False):
-            where = t.doc.position(_odcs_path(tuple(e["loc"])))
-            found.append(
-                Problem(
-                    file, *where, display_path(tuple(e["loc"])), f"imported contract: {e['msg']}"
-                )
-            )
-        return OdcsImport(None, data, t.warnings, found)
+        return OdcsImport(None, data, t.warnings, _located(exc, data, t))
     return OdcsImport(contract, data, t.warnings, [])
+
+
+def _located(exc: ValidationError, data: dict[str, Any], t: Tracker) -> list[Problem]:
+    """The problems of the imported contract, in meshkit's words, at their ODCS positions."""
+    positions: dict[Path, tuple[int, int]] = {}
+
+    def walk(value: Any, path: Path) -> None:
+        positions[path] = t.doc.position(_odcs_path(path))
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        if isinstance(value, dict | list):
+            for key, item in items:
+                walk(item, (*path, key))
+
+    walk(data, ())
+    found = problems_from_error(exc, YamlDocument(data, positions), t.file, Contract)
+    return [replace(p, message=f"imported contract: {p.message}") for p in found]
 
 
 _KEYS = {"name": "name", "type": "logicalType", "required": "required", "pii": "tags",
@@ -134,52 +204,96 @@ def _ident(text: str) -> str:
     return out if out[:1].isalpha() else f"p_{out}"
 
 
+def _field_name(text: str) -> str:
+    out = re.sub(r"[^A-Za-z0-9_]+", "_", text.strip()).strip("_")
+    return out if out[:1].isalpha() or out[:1] == "_" else f"_{out}"
+
+
+def _semver(raw: str) -> str | None:
+    """``raw`` as a semantic version (``v1.2`` → ``1.2.0``), None when it is not one."""
+    text = raw.strip().removeprefix("v").removeprefix("V")
+    if _SEMVER.match(text):
+        return text
+    m = re.fullmatch(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", text)
+    if m is None:
+        return None
+    return ".".join(str(int(part or 0)) for part in m.groups())
+
+
 class _Importer:
-    def __init__(self, t: Tracker) -> None:
+    def __init__(self, t: Tracker, opts: ImportOptions, each: bool) -> None:
         self.t = t
-        self.rules: list[dict[str, Any]] = []
-        self.pk: list[tuple[int, int, str]] = []
+        self.opts = opts
+        self.each = each
+        self.checks = Checks(t, set())
+        self.pk: list[tuple[int, int, str, Path]] = []
         self.encrypted: list[tuple[str, Any]] = []  # (field path, document path) of encrypt
+        self.types: dict[str, str] = {}
 
     # -- the document ----------------------------------------------------------------------
 
-    def run(self, root: Node) -> dict[str, Any]:
+    def run(self, root: Node, index: int | None) -> dict[str, Any]:
         root.get("apiVersion")
         root.get("kind")
+        objects = root.nodes("schema")
+        obj = objects[index] if index is not None else None
+        for i, other in enumerate(objects):
+            if i == index:
+                continue
+            if self.each and other.peek("properties"):
+                self.t.used.add(other.path)  # imported into a contract of its own
+            elif self.each:
+                self.t.warn(
+                    other.path,
+                    f"schema object {other.peek('name')!r} has no properties: no contract "
+                    "is written for it",
+                    hint="meshkit does not read a schema kept elsewhere, such as in a schema "
+                    "registry",
+                )
+            else:
+                self.t.warn(
+                    other.path,
+                    f"schema object {other.peek('name')!r} not imported: another was picked",
+                )
         out: dict[str, Any] = {}
-        out["domain"], out["name"] = self.identity(root)
-        out["version"] = root.get("version")
+        out["domain"], out["name"] = self.identity(root, obj)
+        out["version"] = self.version(root)
         status = str(root.get("status"))
         out["status"] = STATUSES.get(status.lower(), "draft")
         if status.lower() not in STATUSES:
             self.t.warn(root.at("status"), f"status {status!r} imported as draft")
-        objects = root.nodes("schema")
-        for extra in objects[1:]:
-            self.t.warn(
-                extra.path,
-                f"schema object {extra.peek('name')!r} not imported: a meshkit "
-                "contract holds one object; import it into a contract of its own",
-            )
         sla = self.sla(root, out["status"])
         if "sunset" in sla:
             out["sunset"] = sla.pop("sunset")
-        description = self.description(root, objects[0] if objects else None)
+        description = self.description(root, obj)
         if description:
             out["description"] = description
         out["owner"] = self.owner(root, out["domain"])
         if subject := root.custom("meshkitSubject"):
             out["subject"] = subject
-        if not objects:
-            self.t.error(("schema",), "no schema object", expected="one object with properties")
+        if obj is None:
+            self.t.error(
+                ("schema",),
+                "no schema: nothing to import",
+                expected="a schema object with properties: a meshkit contract needs fields",
+            )
             return out
-        obj = objects[0]
-        for key in ("name", "logicalType", "physicalType"):
-            obj.get(key)
-        out["fields"] = [self.field(p, "") for p in obj.nodes("properties")]
+        self.objects(obj)
+        props = obj.nodes("properties")
+        if not props:
+            self.t.error(
+                obj.path,
+                f"schema object {obj.peek('name')!r} has no properties: nothing to import",
+                expected="properties: the fields of the object",
+                hint="meshkit does not read a schema kept elsewhere, such as in a schema "
+                "registry: list its fields as properties",
+            )
+            return out
+        out["fields"] = [self.field(p, "") for p in props]
         for q in obj.nodes("quality"):
-            self.quality(q, None)
+            self.checks.check(q, None)
         if self.pk:
-            out["primary_key"] = [path for _, _, path in sorted(self.pk)]
+            out["primary_key"] = self.keys()
         if self.encrypted and "subject" not in out and out.get("primary_key"):
             name, where = self.encrypted[0]
             out["subject"] = out["primary_key"][0]
@@ -191,8 +305,8 @@ class _Importer:
             )
         if event_time := root.custom("meshkitEventTime"):
             out["event_time"] = event_time
-        if self.rules:
-            out["quality"] = self.rules
+        if self.checks.rules:
+            out["quality"] = self.checks.rules
         if sla:
             out["slo"] = sla
         if ports := root.custom("meshkitPorts"):
@@ -203,32 +317,88 @@ class _Importer:
         order = list(Contract.model_fields)
         return dict(sorted(out.items(), key=lambda kv: order.index(kv[0])))
 
-    def identity(self, root: Node) -> tuple[str, str]:
+    def objects(self, obj: Node) -> None:
+        """The keys of the schema object that name it (its rules' tables)."""
+        for key in ("name", "logicalType", "physicalType"):
+            obj.get(key)
+        self.checks.tables = {
+            str(obj.peek(k)).lower() for k in ("name", "physicalName") if obj.peek(k)
+        } | {"{object}"}
+
+    def identity(self, root: Node, obj: Node | None) -> tuple[str, str]:
         cid, name, product, domain = (root.get(k) for k in ("id", "name", "dataProduct", "domain"))
-        base = product or name
-        if (
-            not domain
-            and isinstance(cid, str)
-            and re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", cid)
-        ):
-            domain, base = cid.split(".")
-        if not domain:
-            self.t.error(("domain",), "missing key 'domain'", expected="the owning domain")
-            domain = "unknown"
-        if not base:
-            self.t.error(("dataProduct",), "missing key 'dataProduct'", expected="a product name")
-            base = "unknown"
-        for key, raw in (("domain", domain), ("dataProduct" if product else "name", base)):
-            if _ident(raw) != raw:
-                self.t.warn(root.at(key), f"{raw!r} imported as {_ident(raw)!r} (a meshkit name)")
-        d, n = _ident(domain), _ident(base)
+        id_domain = id_product = None
+        if isinstance(cid, str) and re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", cid):
+            id_domain, id_product = cid.split(".")
+        d = self.pick_domain(root, domain, id_domain)
+        n = self.pick_product(root, obj, product, name, id_domain and not domain and id_product)
         if cid != f"{d}.{n}":
             self.t.warn(root.at("id"), f"id {cid!r} not kept: a meshkit id is <domain>.<product>")
-        if product and name and name != product:
-            self.t.warn(
-                root.at("name"), f"contract name {name!r} not kept (the product is {product!r})"
-            )
+        for key, value in (("dataProduct", product), ("name", name)):
+            if value and _ident(str(value)) != n and not (key == "name" and n == self.opts.product):
+                self.t.warn(root.at(key), f"{key} {value!r} not kept: the product is {n!r}")
         return d, n
+
+    def pick_domain(self, root: Node, domain: Any, id_domain: str | None) -> str:
+        if self.opts.domain:
+            if domain and domain != self.opts.domain:
+                self.t.warn(root.at("domain"), f"domain {domain!r} replaced by --domain")
+            return _ident(self.opts.domain)
+        if not domain and id_domain:
+            return id_domain
+        if not domain:
+            self.t.warn(
+                (),
+                f"no domain: the contract's domain is {DEFAULT_DOMAIN!r}",
+                hint="name the owning domain with --domain NAME",
+            )
+            return DEFAULT_DOMAIN
+        if _ident(str(domain)) != domain:
+            self.t.warn(
+                root.at("domain"),
+                f"{domain!r} imported as {_ident(str(domain))!r} (a meshkit name)",
+            )
+        return _ident(str(domain))
+
+    def pick_product(
+        self, root: Node, obj: Node | None, product: Any, name: Any, id_product: Any
+    ) -> str:
+        object_name = obj.peek("name") if obj is not None else None
+        if self.opts.product:
+            return _ident(self.opts.product)
+        if len(root.nodes("schema")) > 1 and object_name and obj is not None:
+            return self.named(obj.at("name"), str(object_name))  # one product per object
+        if product:
+            return self.named(root.at("dataProduct"), str(product))
+        if id_product:
+            return str(id_product)
+        if name:
+            return self.named(root.at("name"), str(name))
+        if object_name and obj is not None:
+            return self.named(obj.at("name"), str(object_name))
+        return _ident(str(root.peek("id")))
+
+    def named(self, where: Path, raw: str) -> str:
+        if _ident(raw) != raw:
+            self.t.warn(
+                where,
+                f"{raw!r} imported as {_ident(raw)!r} (a meshkit name)",
+                hint="name the product with --product NAME",
+            )
+        return _ident(raw)
+
+    def version(self, root: Node) -> str:
+        raw = str(root.get("version"))
+        version = _semver(raw)
+        if version is None:
+            self.t.warn(
+                root.at("version"),
+                f"version {raw!r} is not a semantic version: imported as {DEFAULT_VERSION}",
+            )
+            return DEFAULT_VERSION
+        if version != raw:
+            self.t.warn(root.at("version"), f"version {raw!r} imported as {version}")
+        return version
 
     def description(self, root: Node, obj: Node | None) -> str | None:
         raw = root.peek("description")
@@ -257,9 +427,9 @@ class _Importer:
             members = team.nodes("members")
         elif isinstance(team_raw, list):
             members = root.nodes("team")
-        contact: str | None = None
+        contact: str | None = self.opts.owner
         owners = [m for m in members if "owner" in str(m.peek("role") or "").lower()]
-        for m in [*owners, *members]:
+        for m in [*owners, *members] if contact is None else []:
             if _EMAIL.match(str(m.peek("username"))):
                 contact = m.get("username")
                 m.get("role")
@@ -276,17 +446,18 @@ class _Importer:
                     s.get(key)
                 break
         if contact is None:
-            self.t.error(
-                ("team",),
-                "no owner contact",
-                expected="a team member with role owner whose username is an e-mail address, "
-                "or a support channel with tool email",
+            self.t.warn(
+                ("team",) if team_raw else (),
+                f"no owner contact (a team member or support channel with an e-mail "
+                f"address): owner.contact is {DEFAULT_CONTACT!r}",
+                hint="give the owning team's e-mail address with --owner EMAIL",
             )
-            contact = "unknown@example.com"
+            contact = DEFAULT_CONTACT
         if not team_name:
             team_name = domain
             self.t.warn(
-                ("team",), f"no team name: the owner team is named after the domain ({domain!r})"
+                ("team",) if team_raw else (),
+                f"no team name: the owner team is named after the domain ({domain!r})",
             )
         return {"team": team_name, "contact": contact}
 
@@ -337,40 +508,71 @@ class _Importer:
     # -- fields ----------------------------------------------------------------------------
 
     def field(self, p: Node, prefix: str) -> dict[str, Any]:
-        name = str(p.get("name"))
+        raw = str(p.get("name"))
+        name = raw if _FIELD.match(raw) else _field_name(raw)
+        if name != raw:
+            self.t.warn(p.at("name"), f"property {raw!r} imported as {name!r} (a meshkit name)")
         path = prefix + name
         out: dict[str, Any] = {"name": name}
         out["type"], members = self.type_of(p, path)
+        self.types[path] = out["type"]
         if members is not None:
             out["fields"] = members
-        if p.get("required"):
+        required = p.get("required")
+        if required:
             out["required"] = True
         if description := p.get("description"):
             out["description"] = description
         self.privacy(p, out)
         if p.get("primaryKey"):
             position = p.get("primaryKeyPosition")
-            self.pk.append(
-                (
-                    position if isinstance(position, int) and position > 0 else 10**6,
-                    len(self.pk),
-                    path,
-                )
-            )
+            rank = position if isinstance(position, int) and position > 0 else 10**6
+            self.pk.append((rank, len(self.pk), path, p.path))
+            if not required:
+                out["required"] = True
+                if required is False:
+                    self.t.warn(
+                        p.at("required"),
+                        f"primary key {path!r} imported as required: a key is never null",
+                    )
         elif p.peek("primaryKeyPosition") == -1:
             p.get("primaryKeyPosition")
         if p.get("unique") and not any(
-            r["kind"] == "unique" and r["fields"] == [path] for r in self.rules
+            r["kind"] == "unique" and r["fields"] == [path] for r in self.checks.rules
         ):
-            self.rules.append({"kind": "unique", "fields": [path]})
+            self.checks.rules.append({"kind": "unique", "fields": [path]})
         for q in p.nodes("quality"):
-            self.quality(q, path)
-        return out
+            self.checks.check(q, path)
+        order = list(FieldSpec.model_fields)
+        return dict(sorted(out.items(), key=lambda kv: order.index(kv[0])))
+
+    def keys(self) -> list[str]:
+        """The primary key, in order; a key that would import as a float is a problem."""
+        for _, _, path, where in self.pk:
+            dtype = self.types[path]
+            if str(dtype) == "float":
+                self.t.error(
+                    (*where, "logicalType"),
+                    f"primary key {path!r} is a number without an integer physicalType: "
+                    "it would import as a float, which cannot identify a record",
+                    expected="logicalType: integer, or a physicalType such as INT, BIGINT or "
+                    "NUMERIC(10,0), or logicalTypeOptions format i32 or i64",
+                )
+            elif str(dtype).startswith(("array", "struct", "json")):
+                self.t.error(
+                    (*where, "logicalType"),
+                    f"primary key {path!r} is a {dtype}, which cannot identify a record",
+                    expected="a scalar type (string, integer, decimal, date, timestamp)",
+                )
+        return [path for _, _, path, _ in sorted(self.pk)]
 
     def type_of(self, p: Node, path: str) -> tuple[str, list[dict[str, Any]] | None]:
         logical = p.get("logicalType")
+        if p.peek("logicalTypeOptions") is not None:
+            self.t.opened.add(p.at("logicalTypeOptions"))  # each option reported on its own
         if logical == "array" or (logical is None and p.peek("items") is not None):
             items = p.node("items")
+            p.get("physicalType")
             if items is None:
                 self.t.warn(
                     p.at("logicalType"), "an array without items: imported as array<string>"
@@ -378,7 +580,7 @@ class _Importer:
                 return "array<string>", None
             element, members = self.type_of(items, path)
             for q in items.nodes("quality"):
-                self.quality(q, path)
+                self.checks.check(q, path)
             return f"array<{element}>", members
         if logical == "object" or (logical is None and p.peek("properties") is not None):
             props = p.nodes("properties")
@@ -409,23 +611,32 @@ class _Importer:
         return dtype, None
 
     def options(self, o: Node, dtype: str, path: str) -> str:
+        self.t.opened.add(o.path)
         fmt = o.peek("format")
         if dtype == "string" and fmt in {"byte", "binary"}:
             o.get("format")
             dtype = "bytes"
-        elif fmt in {"i8", "i16", "i32", "i64", "u8", "u16", "u32", "f32", "f64"}:
+        elif fmt in INT_FORMATS:
+            o.get("format")
+            dtype = "integer" if dtype == "float" else dtype
+        elif fmt in {"f32", "f64"}:
             o.get("format")
         if o.peek("timezone") is True:
             o.get("timezone")
+        elif o.peek("timezone") is False and dtype == "timestamp":
+            self.t.warn(
+                o.at("timezone"),
+                "a timestamp without time zone is imported as a time-zone aware timestamp",
+            )
         lo, hi = o.peek("minimum"), o.peek("maximum")
         if lo is not None or hi is not None:
             rule: dict[str, Any] = {"kind": "range", "field": path}
             for key, value in (("min", o.get("minimum")), ("max", o.get("maximum"))):
                 if value is not None:
                     rule[key] = value
-            self.rules.append(rule)
+            self.checks.rules.append(rule)
         if isinstance(o.peek("pattern"), str) and dtype == "string":
-            self.rules.append({"kind": "regex", "field": path, "pattern": o.get("pattern")})
+            self.checks.rules.append({"kind": "regex", "field": path, "pattern": o.get("pattern")})
         return dtype
 
     def privacy(self, p: Node, out: dict[str, Any]) -> None:
@@ -489,7 +700,7 @@ class _Importer:
     def strategy(
         self, p: Node, kind: str | None, raw: str, out: dict[str, Any]
     ) -> dict[str, Any] | None:
-        where = p.at("customProperties")
+        where = p.custom_at("anonymizationStrategy")
         if kind is None:
             self.t.warn(
                 where,
@@ -514,121 +725,3 @@ class _Importer:
             )
             return {"kind": "drop"}
         return {"kind": kind}
-
-    # -- quality ---------------------------------------------------------------------------
-
-    def quality(self, q: Node, path: str | None) -> None:
-        kind = q.get("type") or "library"
-        common: dict[str, Any] = {}
-        for key in ("name", "description"):
-            if value := q.get(key):
-                common[key] = value
-        severity = q.peek("severity")
-        if severity is not None:
-            mapped = {v: k for k, v in SEVERITY.items()}.get(str(severity).lower())
-            if mapped is None and str(severity).lower() in {"critical", "high", "blocker"}:
-                mapped = "error"
-            if mapped is None and str(severity).lower() in {"info", "low", "minor", "warn"}:
-                mapped = "warn"
-            if mapped is not None:
-                q.get("severity")
-                common["severity"] = mapped
-        rule: dict[str, Any] | None = None
-        if kind == "custom" and q.peek("engine") == "meshkit":
-            q.get("engine")
-            impl = q.get("implementation")
-            rule = impl if isinstance(impl, dict) else yaml.safe_load(str(impl))
-        elif kind == "sql":
-            m = SQL_WRAPPED.match(str(q.peek("query") or ""))
-            if m is not None and q.peek("mustBe") == 0:
-                q.get("query")
-                q.get("mustBe")
-                rule = {"kind": "custom_sql", "sql": m.group(1).replace("{object}", "{table}")}
-                common.setdefault("name", f"sql_check_{len(self.rules) + 1}")
-        elif kind == "library":
-            rule = self.library(q, path)
-        if rule is None:
-            what = (
-                f"{kind} rule"
-                if kind != "library"
-                else f"metric {q.peek('metric') or q.peek('rule')!r}"
-            )
-            self.t.warn(
-                q.path,
-                f"quality {what} not imported: meshkit rules demand none of "
-                "the failing values (mustBe: 0), a row count, or a meshkit rule",
-            )
-            return
-        self.rules.append({**rule, **common})
-
-    def library(self, q: Node, path: str | None) -> dict[str, Any] | None:
-        metric = q.peek("metric") or q.peek("rule")
-        metric = METRICS.get(str(metric), str(metric))
-        ops = {op: q.peek(op) for op in OPERATORS if q.peek(op) is not None}
-        unit = str(q.peek("unit") or "rows")
-        args = q.node("arguments")
-        none_allowed = unit == "rows" and ops in (
-            {"mustBe": 0},
-            {"mustBeLessThan": 1},
-            {"mustBeLessOrEqualTo": 0},
-        )
-        rule: dict[str, Any] | None = None
-        if metric == "rowCount":
-            rule = self.row_count(ops)
-        elif not none_allowed:
-            return None
-        elif metric == "nullValues" and path:
-            rule = {"kind": "not_null", "field": path}
-        elif metric == "duplicateValues":
-            fields = args.get("properties") if args is not None else None
-            rule = (
-                {"kind": "unique", "fields": list(fields) if fields else [path]}
-                if (fields or path)
-                else None
-            )
-        elif metric == "invalidValues" and path:
-            valid = (
-                args.get("validValues") if args and args.peek("validValues") else None
-            ) or q.get("validValues")
-            pattern = args.get("pattern") if args is not None and args.peek("pattern") else None
-            if valid:
-                rule = {"kind": "accepted_values", "field": path, "values": list(valid)}
-            elif pattern:
-                rule = {"kind": "regex", "field": path, "pattern": pattern}
-        if rule is None:
-            return None
-        for key in ("metric", "rule", "unit", *ops):
-            q.get(key)
-        if rule["kind"] == "unique":
-            self.rules[:] = [
-                r
-                for r in self.rules
-                if not (r["kind"] == "unique" and r["fields"] == rule["fields"])
-            ]
-        return rule
-
-    @staticmethod
-    def row_count(ops: dict[str, Any]) -> dict[str, Any] | None:
-        lo: Any = None
-        hi: Any = None
-        for op, v in ops.items():
-            if op == "mustBe" and isinstance(v, int):
-                lo = hi = v
-            elif op == "mustBeGreaterThan":
-                lo = int(v) + 1
-            elif op == "mustBeGreaterOrEqualTo":
-                lo = int(v)
-            elif op == "mustBeLessThan":
-                hi = int(v) - 1
-            elif op == "mustBeLessOrEqualTo":
-                hi = int(v)
-            elif op == "mustBeBetween":
-                lo, hi = int(v[0]), int(v[1])
-            else:
-                return None
-        rule: dict[str, Any] = {"kind": "row_count"}
-        if lo is not None:
-            rule["min"] = max(lo, 0)
-        if hi is not None:
-            rule["max"] = hi
-        return rule if len(rule) > 1 else None

@@ -19,20 +19,42 @@ REASONS = {
     "authoritativeDefinitions": "meshkit keeps no links to definitions",
     "businessName": "meshkit has no business names",
     "businessImpact": "meshkit quality rules have no business impact",
-    "contractCreatedTs": "meshkit keeps no creation time",
+    "contractCreatedTs": "meshkit keeps no creation time (git keeps the contract's history)",
     "criticalDataElement": "meshkit has no critical-data-element flag",
     "dataGranularityDescription": "meshkit has no granularity description",
+    "dateIn": "meshkit keeps the owner team and its contact only",
+    "dateOut": "meshkit keeps the owner team and its contact only",
+    "defaultTimezone": "meshkit timestamps are time-zone aware (UTC)",
     "description": "meshkit keeps descriptions of the product, fields, rules and ports only",
     "dimension": "meshkit quality rules have no dimension",
+    "driver": "meshkit SLOs have no driver",
+    "element": "meshkit SLOs apply to the whole product",
     "examples": "meshkit keeps no example values",
+    "exclusiveMaximum": "meshkit ranges are inclusive: write a range rule with max",
+    "exclusiveMinimum": "meshkit ranges are inclusive: write a range rule with min",
+    "firstLevelApprovers": "meshkit access requests are approved by the owning team",
+    "format": "meshkit keeps no value format: write a regex rule for it",
+    "id": "meshkit keeps no ids of parts of a contract",
+    "invitationUrl": "meshkit keeps one owner contact",
+    "logicalTypeOptions": "meshkit has no such type option",
+    "maxItems": "meshkit has no array-size rule",
+    "maxLength": "meshkit has no length rule: write a regex rule for it",
+    "maxProperties": "meshkit has no rule on the number of keys",
     "method": "meshkit quality rules have no method",
+    "minItems": "meshkit has no array-size rule",
+    "minLength": "meshkit has no length rule: write a regex rule for it",
+    "minProperties": "meshkit has no rule on the number of keys",
+    "multipleOf": "meshkit has no multiple-of rule: write a custom_sql rule for it",
     "partitioned": "meshkit declares partitioning on its warehouse port",
     "partitionKeyPosition": "meshkit declares partitioning on its warehouse port",
     "physicalName": "meshkit derives physical names from the product's address",
     "price": "meshkit has no pricing",
-    "relationships": "meshkit has no foreign keys",
+    "relationships": "meshkit has no foreign keys: declare the other product as an input port",
+    "replacedByUsername": "meshkit keeps the owner team and its contact only",
     "schedule": "meshkit runs quality rules with the product's checks",
     "scheduler": "meshkit runs quality rules with the product's checks",
+    "scope": "meshkit keeps one owner contact",
+    "secondLevelApprovers": "meshkit access requests are approved by the owning team",
     "servers": "meshkit derives where data lives from its output ports",
     "slaDefaultElement": "meshkit SLOs apply to the whole product",
     "slaProperties": "meshkit SLOs are freshness, completeness and availability",
@@ -43,6 +65,8 @@ REASONS = {
     "transformDescription": "meshkit declares lineage with input ports and a mapping",
     "transformLogic": "meshkit declares lineage with input ports and a mapping",
     "transformSourceObjects": "meshkit declares lineage with input ports and a mapping",
+    "uniqueItems": "meshkit has no array-element uniqueness rule",
+    "valueExt": "meshkit SLOs have one value",
     "customProperties": "not a property meshkit knows",
 }
 
@@ -63,6 +87,7 @@ class Tracker:
     doc: YamlDocument
     file: str
     used: set[Path] = field(default_factory=set)
+    opened: set[Path] = field(default_factory=set)  # read part by part: report each part
     warnings: list[Problem] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -72,14 +97,17 @@ class Tracker:
 
     def warn(self, path: Path, message: str, hint: str | None = None) -> None:
         self.warnings.append(self._problem(path, message, hint=hint, severity="warning"))
-        self.used.add(path)
+        if path:  # a warning about the whole document leaves its parts to be reported
+            self.used.add(path)
 
-    def error(self, path: Path, message: str, expected: str | None = None) -> None:
-        self.problems.append(self._problem(path, message, expected=expected))
+    def error(
+        self, path: Path, message: str, expected: str | None = None, hint: str | None = None
+    ) -> None:
+        self.problems.append(self._problem(path, message, expected=expected, hint=hint))
 
     def leftovers(self) -> None:
         """Warn about every part of the document that was never read."""
-        touched: set[Path] = set()
+        touched: set[Path] = set(self.opened)
         for path in self.used:
             for i in range(len(path) + 1):
                 touched.add(path[:i])
@@ -156,6 +184,13 @@ class Node:
                 item.get("property")
                 return item.get("value")
         return None
+
+    def custom_at(self, name: str) -> Path:
+        """Where the custom property ``name`` is (its list when it is absent)."""
+        for item in self.nodes("customProperties"):
+            if item.peek("property") == name:
+                return item.path
+        return self.at("customProperties")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.data)
