@@ -8,13 +8,17 @@ independently of the rules (``bench._pii_corpus``: another generator, another se
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
 from bench._pii_corpus import TODAY, evaluate, generate
+from meshkit.cli import app
 from meshkit.privacy.detectors import detect, find_all, scan
 from meshkit.privacy.scanner import PiiGuard, scan_table
 
@@ -54,6 +58,28 @@ def test_find_all_reports_spans_of_every_finding() -> None:
         ("payment_card", "4111 1111 1111 1111"),
         ("ip", "203.0.113.9"),
     ]
+
+
+def test_cli_scan_reports_personal_data_inside_text_masked(tmp_path: Path) -> None:
+    sample = tmp_path / "tickets.csv"
+    sample.write_text(
+        "ticket,body\n"
+        "1,mail ada.lovelace@example.com or call +31 6 12345678\n"
+        "2,order 0612345678 shipped\n"
+        "3,born 3/12/85; SSN 123456789\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["privacy", "scan", str(sample), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (body,) = [f for f in json.loads(result.output)[str(sample)] if f["field"] == "body"]
+    assert {c["category"]: c["matches"] for c in body["categories"]} == {
+        "email": 1,
+        "phone": 1,
+        "date_of_birth": 1,
+        "government_id": 1,
+    }
+    for secret in ("ada.lovelace", "12345678", "123456789", "3/12/85"):
+        assert secret not in result.output
 
 
 # -- forms the first labelled set did not hold ------------------------------------------

@@ -32,6 +32,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 import phonenumbers
 
@@ -358,6 +359,7 @@ class _Context:
     not_personal: bool = False  # an order number, SKU, ticket, tracking id, build...
 
 
+@lru_cache(maxsize=4096)
 def _field_context(field: str) -> _Context:
     if not field:
         return _Context()
@@ -428,9 +430,10 @@ class Finding:
 
 
 _ANY = re.compile(r"[\d@]")
+_WHOLE_MAX = 80
 _T_EMAIL = re.compile(r"[\w.+'%-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 _T_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}")
-_T_NINO = re.compile(r"\b[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]\b")
+_T_NINO = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 _T_IPV4 = re.compile(r"(?<![\w.:-])\d{1,3}(?:\.\d{1,3}){3}(?![\w:-]|\.\d)")
 _T_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:.])")
 # A run of digits with single spaces, dashes, dots, slashes or brackets between them, not
@@ -498,7 +501,8 @@ def find_all(text: str, field: str = "", today: date | None = None) -> list[Find
     """
     if not isinstance(text, str) or not _ANY.search(text):
         return []
-    whole = detect(text, field, today)
+    # Every whole-value form is shorter than this; longer text is only read inside.
+    whole = detect(text, field, today) if len(text) <= _WHOLE_MAX else None
     if whole is not None:
         start = len(text) - len(text.lstrip())
         return [Finding(whole.category, whole.detail, start, len(text.rstrip()))]
@@ -522,13 +526,14 @@ def find_all(text: str, field: str = "", today: date | None = None) -> list[Find
                 continue  # git@host:org/repo, user@host/path
             if _is_email(text[start:end]):
                 add(EMAIL, "email", start, end)
-    for m in _T_IBAN.finditer(text):
+    upper = not text.islower()
+    for m in _T_IBAN.finditer(text) if upper else ():
         span, valid = _iban_span(text, m.start())
         if span is not None and valid:
             add(IBAN, "iban", *span)
         elif span is not None:
             taken.append(span)  # IBAN-shaped with a wrong check: its digits are no phone
-    for m in _T_NINO.finditer(text):
+    for m in _T_NINO.finditer(text) if upper else ():
         if _nino_ok(m.group()) and not _text_context(text, m.start(), base).not_personal:
             add(GOVERNMENT_ID, "uk_nino", *m.span())
     for m in _T_NUMBER.finditer(text):
@@ -539,8 +544,8 @@ def find_all(text: str, field: str = "", today: date | None = None) -> list[Find
         d = parse_date(m.group())
         if d is not None and _birth_ok(d, _text_context(text, m.start(), base), today):
             add(DATE_OF_BIRTH, "date", *m.span())
-    for pattern in (_T_IPV4, _T_IPV6):
-        for m in pattern.finditer(text):
+    for pattern, mark in ((_T_IPV4, "."), (_T_IPV6, ":")):
+        for m in pattern.finditer(text) if mark in text else ():
             ctx = _text_context(text, m.start(), base)
             if ctx.version or ctx.not_personal:
                 continue
