@@ -1,29 +1,44 @@
-"""Value-level detectors of personal data, each with a checksum or a structural rule.
+"""Detectors of personal data, each with a checksum or a structural rule, in context.
 
-``detect(value, field_name)`` returns the category of one value, or ``None``. Categories
-use the contract's PII vocabulary where one fits (``email``, ``phone``, ``payment_card``,
-``ip``, ``date_of_birth``, ``government_id``) plus ``iban``; ``detail`` names the exact
-kind (``us_ssn``, ``nl_bsn``...). The rules, chosen so that look-alikes are not reported:
+``detect(value, field_name)`` returns the category of one whole value, or ``None``;
+``find_all(text, field_name)`` every piece of personal data in a text (the whole text,
+or what is found inside it, with spans); ``scan(value, field_name)`` the first of
+either. Categories use the contract's PII vocabulary where one fits (``email``,
+``phone``, ``payment_card``, ``ip``, ``date_of_birth``, ``government_id``) plus
+``iban``; ``detail`` names the exact kind (``us_ssn``, ``nl_bsn``...).
 
-- e-mail: ``local@domain.tld`` with a letter TLD of 2+ characters; not image names such
-  as ``icon@2x.png``; not an already masked local part (``***@example.com``).
-- phone: the ``phonenumbers`` library must call it a *valid* number, and the text must
-  look written as a phone number (a leading ``+``/``00``, or separators or brackets):
-  a bare run of digits is more often an order number than a phone.
+Context is the field's name, and inside text also the few words just before a
+candidate: *phone* (``phone``, ``tel``, ``mobile`` / ``call``, ``whatsapp``...), *SSN*,
+*BSN*, *German tax id*, *birth* (``dob``, ``birth``, ``born``...), *event* (``created``,
+``order``, ``_at`` / ``since``, ``on``, ``shipped``, ``due``...), *version*, and *not
+personal* (``order``, ``sku``, ``ean``, ``tracking``, ``invoice``, ``postcode`` /
+``order``, ``SKU``, ``ticket``, ``version``, ``upgrade to``...). The rules, chosen so
+that look-alikes are not reported:
+
+- e-mail: ``local@domain.tld`` with a letter TLD of 2+ characters, letters of any
+  script; not image names such as ``icon@2x.png``; not an already masked local part
+  (``***@example.com``, ``xxx@example.com``); inside text not ``user@host:path``.
+- phone: the ``phonenumbers`` library must call it a *valid* number (or, written with
+  ``+`` and a country code, give it the full length of that country's numbers), and the
+  text must look written as a phone number: a leading ``+``/``00``, or separators or
+  brackets (dots and slashes only in the shapes phone numbers take: ``415.555.2671``,
+  ``06.12.34.56.78``, ``0151/23456789``). A bare run of digits only in phone context:
+  elsewhere it is more often an order number than a phone. Never in not-personal context.
 - payment card: 13-19 digits (spaces or dashes between groups allowed), a known issuer
-  range (IIN) with a length that issuer uses, and the Luhn checksum.
+  range (IIN) with a length that issuer uses, and the Luhn checksum; never in
+  not-personal context.
 - IBAN: a country with its fixed IBAN length and the ISO 7064 mod-97 checksum.
-- IP: IPv4 dotted quads and IPv6 (``ipaddress``); not in fields named like versions.
+- IP: IPv4 dotted quads and IPv6 (``ipaddress``); not in version context.
 - national identifiers: US SSN written ``AAA-GG-SSSS`` (no area 000/666/9xx, group 00
-  or serial 0000); UK National Insurance number (prefix and suffix letter rules);
-  Dutch BSN (9 digits, 11-proof) and German tax id (11 digits, digit-repetition rule,
-  ISO 7064 mod 11,10) only in a field whose name says so, since any 9 or 11 digit
-  number passes those checksums one time in ten or eleven.
+  or serial 0000), with spaces or no separators in SSN context; UK National Insurance
+  number (prefix and suffix letter rules); Dutch BSN (9 digits, 11-proof) and German tax
+  id (11 digits, digit-repetition rule, ISO 7064 mod 11,10) only in their context, since
+  any 9 or 11 digit number passes those checksums one time in ten or eleven.
 - date of birth: a real calendar date without a time of day, in ISO, European, US or
-  written-month form, with an age between 0 and 120 years when the field's name says
-  birth (``dob``, ``birth``, ``born``, ``geboorte``, ``geburt``...), or between 16 and
-  100 years when the name says nothing either way. Never in a field named like an
-  event (``created``, ``order``, ``shipped``, ``_at``, ``_on``, ``expiry``...).
+  written-month form (in birth context also ``3/12/85``, the latest such date not after
+  today, and ``19850312``), with an age between 0 and 120 years in birth context, or
+  between 16 and 100 years when the context says nothing either way. Never in event
+  context.
 """
 
 from __future__ import annotations
