@@ -105,24 +105,29 @@ def test_a_flow_dead_letters_a_value_too_large_for_kafka_and_goes_on(
     assert counts == {"received": 12, "written": 11, "skipped": 0, "dead_letters": 1}
 
 
+@pytest.mark.parametrize("callback", [True, False], ids=["flows", "no-callback"])
 def test_port_dead_letters_carry_their_source_and_a_key_each_and_counts_balance(
     kafka_broker: str,
     search_server: SearchEndpoint,
     contract: Contract,
     masker: Masker,
     tmp_path: Path,
+    callback: bool,
 ) -> None:
     """The search server refuses two documents (a timestamp it cannot parse; the writer
     does not check, as after a contract check elsewhere). Before: both letters had
-    ``source`` None, so the same Kafka key, and ``written`` still counted them."""
+    ``source`` None, so the same Kafka key, and ``written`` still counted them; a search
+    writer built without a ``dead_letter`` callback (the flows give it one) stopped the
+    flow with them instead."""
     contract = unique_contract()
     batch = _batch(contract, masker, _messages(5, {}))
     for i in (1, 3):
         record = batch.changes[i].record
         assert record is not None
         record["signed_up_at"] = "yesterday"
-    search = SearchIndexWriter(local_search_client(search_server.url), check=False,
-                               dead_letter=lambda _letters: None)  # fmt: skip
+    keep = (lambda _letters: None) if callback else None
+    client = local_search_client(search_server.url)
+    search = SearchIndexWriter(client, check=False, dead_letter=keep)
     search.ensure(contract)
     letters = KafkaDeadLetterPort(kafka_broker, dead_letter_topic(contract))
     letters.ensure()

@@ -23,8 +23,9 @@ as dead letters (a search index's mapping refused them), and those a Kafka topic
 learns about only from the broker's delivery reports (a message too large for the
 topic): the sink gives such a writer its own ``dead_letter`` callback when it has none,
 and dead-letters what it receives there at the next snapshot, after the writers'
-flushes and before the dead-letter port's. Anything else a port raises (an outage) stops
-the dataflow before its position is committed.
+flushes and before the dead-letter port's. A search writer without a callback, which
+would raise its dead letters, gets one that leaves them in its write report. Anything
+else a port raises (an outage) stops the dataflow before its position is committed.
 
 When Bytewax snapshots (the end of each epoch, with recovery on), the partition first
 waits for every port thread to finish its batches, then **flushes** every writer and
@@ -66,7 +67,13 @@ from typing import Any, Protocol
 import orjson
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
-from meshkit.ports import Change, KafkaTopicWriter, PortWriter, RecordRefusedError
+from meshkit.ports import (
+    Change,
+    KafkaTopicWriter,
+    PortWriter,
+    RecordRefusedError,
+    SearchIndexWriter,
+)
 from meshkit.ports import DeadLetter as PortDeadLetter
 from meshkit.streaming.deadletter import DeadLetter, DeadLetters
 from meshkit.streaming.pipeline import PortBatch, gc_paused
@@ -225,6 +232,8 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         for port, writer in ports.writers.items():
             if isinstance(writer, KafkaTopicWriter) and writer.dead_letter is None:
                 writer.dead_letter = partial(self._late_letters, port)
+            elif isinstance(writer, SearchIndexWriter) and writer.dead_letter is None:
+                writer.dead_letter = _in_report  # instead of raising them
 
     def write_batch(self, values: list[PortBatch]) -> None:
         with gc_paused():
@@ -436,6 +445,10 @@ def _owner(jobs: list[_Job], index: int) -> tuple[_Job, int]:
             return job, index
         index -= len(job.changes)
     raise IndexError(index)
+
+
+def _in_report(_letters: list[PortDeadLetter]) -> None:
+    """A search writer's dead letters stay in its write report; the sink dead-letters them."""
 
 
 def _port_change(c: Change) -> Change:
