@@ -98,6 +98,8 @@ def test_cli_scan_reports_personal_data_inside_text_masked(tmp_path: Path) -> No
         ("123 45 6789", "social_security_number", "government_id"),
         ("jürgen@example.de", "contact", "email"),
         ("zoë.brontë@exämple.de", "email", "email"),
+        ("+31 6 12345678", "order_contact_phone", "phone"),
+        ("1985-03-12", "shipment_recipient_birth_date", "date_of_birth"),
     ],
 )
 def test_values_outside_the_first_labelled_set_are_found(
@@ -119,6 +121,7 @@ def test_values_outside_the_first_labelled_set_are_found(
         ("write to jürgen@example.de, thanks", "email"),
         ("<ada.lovelace+news@mail.example.org>", "email"),
         ("BSN 111222333 van de klant", "government_id"),
+        ("ticket 42: call 0612345678", "phone"),
     ],
 )
 def test_personal_data_in_the_same_forms_inside_text(text: str, category: str) -> None:
@@ -132,6 +135,7 @@ def test_personal_data_in_the_same_forms_inside_text(text: str, category: str) -
     [
         ("0612345678", "order_number"),
         ("order 0612345678 shipped", "note"),
+        ("order number 0612345678", "note"),
         ("SKU 4000000000006", "note"),
         ("4000000000006", "ean"),
         ("upgrade to 4.1.2.9 tonight", "note"),

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -378,7 +378,7 @@ class _Context:
 def _field_context(field: str) -> _Context:
     if not field:
         return _Context()
-    return _Context(
+    ctx = _Context(
         birth=bool(_HINT_BIRTH.search(field)),
         event=bool(_HINT_EVENT.search(field)),
         phone=bool(_HINT_PHONE.search(field)),
@@ -386,8 +386,10 @@ def _field_context(field: str) -> _Context:
         bsn=bool(_HINT_BSN.search(field)),
         de_tax=bool(_HINT_DE_TAX.search(field)),
         version=bool(_HINT_VERSION.search(field)),
-        not_personal=bool(_HINT_NOT_CARD.search(field)),
     )
+    # A name saying what personal data it holds wins (``order_contact_phone``).
+    personal = ctx.birth or ctx.phone or ctx.ssn or ctx.bsn or ctx.de_tax
+    return replace(ctx, not_personal=not personal and bool(_HINT_NOT_CARD.search(field)))
 
 
 def _birth_ok(d: date, ctx: _Context, today: date | None) -> bool:
@@ -477,6 +479,12 @@ _CTX_NOT_PERSONAL = {"order", "orders", "invoice", "ticket", "tracking", "parcel
                      "po", "no", "nr", "id", "zip", "postcode", "plz"}  # fmt: skip
 _CTX_SSN = {"ssn", "social", "security"}
 _CTX_BSN = {"bsn", "burgerservicenummer", "sofi", "sofinummer"}
+_CTX_SAYS_PERSONAL = (
+    (_CTX_PHONE - {"number", "nummer", "contact", "reach", "text", "ring"})
+    | _CTX_SSN
+    | _CTX_BSN
+    | _CTX_BIRTH
+)
 _CTX_DE_TAX = {"steuer", "steuerid", "idnr", "identifikationsnummer", "tin", "tax"}
 
 
@@ -498,7 +506,9 @@ def _text_context(text: str, start: int, base: _Context) -> _Context:
         bsn=base.bsn or any(w in _CTX_BSN for w in words),
         de_tax=base.de_tax or any(w in _CTX_DE_TAX for w in words),
         version=base.version or any(w in {"v", "version", "release", "build"} for w in near),
-        not_personal=base.not_personal or any(w in _CTX_NOT_PERSONAL for w in near),
+        # ... unless the word just before says what it is (``ticket 42: call 06...``)
+        not_personal=(base.not_personal or any(w in _CTX_NOT_PERSONAL for w in near))
+        and words[-1] not in _CTX_SAYS_PERSONAL,
     )
 
 
