@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import random
 import string
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import run_main
 from confluent_kafka import Producer
 
@@ -42,6 +44,7 @@ from tests.sdk.streaming.helpers import envelope, key_bytes, row
 pytestmark = [pytest.mark.services]
 
 TOPIC = "crm.customers"
+EPOCH = timedelta(milliseconds=200)
 
 
 def _letters(text: int) -> str:
@@ -72,11 +75,13 @@ def _dead_letters(bootstrap: str, contract: Contract) -> list[dict[str, Any]]:
     return [orjson.loads(m.value()) for m in consume_all(bootstrap, dead_letter_topic(contract))]
 
 
+@pytest.mark.parametrize("recovery", [False, True], ids=["plain", "recovery"])
 def test_a_flow_dead_letters_a_value_too_large_for_kafka_and_goes_on(
-    kafka_broker: str, keystore_dir: Path, tmp_path: Path
+    kafka_broker: str, keystore_dir: Path, tmp_path: Path, recovery: bool
 ) -> None:
     """A ``note`` under the flow's 1 MiB value limit but over the producer's message size
-    killed the flow (and every replay of it); now it is a dead letter of the Kafka port."""
+    killed the flow, and with recovery every run after it replayed it and died again; now
+    it is a dead letter of the Kafka port, and a resumed run has nothing left to do."""
     contract = unique_contract()
     topic = f"{contract.domain}.cdc.public.customers"
     create_topic(kafka_broker, topic)
@@ -92,7 +97,14 @@ def test_a_flow_dead_letters_a_value_too_large_for_kafka_and_goes_on(
         tail=False,
         ports=("kafka_topic",),
     )
-    run_main(build_flow(contract, settings))
+    config = None
+    if recovery:
+        (tmp_path / "recovery").mkdir()
+        init_db_dir(tmp_path / "recovery", 1)
+        config = RecoveryConfig(str(tmp_path / "recovery"))
+    run_main(build_flow(contract, settings), epoch_interval=EPOCH, recovery_config=config)
+    if recovery:  # resumed from the committed offsets: past the oversized record
+        run_main(build_flow(contract, settings), epoch_interval=EPOCH, recovery_config=config)
 
     assert sorted(topic_state(kafka_broker, contract)) == sorted(
         str(i) for i in range(12) if i != 4
