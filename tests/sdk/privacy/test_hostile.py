@@ -90,6 +90,7 @@ def test_cli_scan_reports_personal_data_inside_text_masked(tmp_path: Path) -> No
     [
         ("0612345678", "phone", "phone"),
         ("0612345678", "mobile_number", "phone"),
+        ("0031612345678", "phone", "phone"),
         ("415.555.2671", "phone", "phone"),
         ("415.555.2671", "contact", "phone"),
         ("3/12/85", "dob", "date_of_birth"),
@@ -142,6 +143,7 @@ def test_personal_data_in_the_same_forms_inside_text(text: str, category: str) -
         ("running version 3.12.85", "note"),
         ("build 19850312", "note"),
         ("19850312", "order_number"),
+        ("0031612345678", "code"),
         ("ticket 123456789", "note"),
         ("123456789", "customer_number"),
         ("tracking 1Z999AA10123456784", "note"),

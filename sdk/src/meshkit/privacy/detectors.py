@@ -227,8 +227,8 @@ def _is_phone(s: str, *, hinted: bool = False) -> bool:
         return False
     digits = sum(c.isdigit() for c in s)
     if s.startswith(("+", "00")):
-        if not 8 <= digits <= 15:
-            return False
+        if not 8 <= digits <= 15 or (s.isdigit() and not hinted):
+            return False  # 00 and a bare run of digits: an order number as often as a phone
         text, regions = "+" + s[2:] if s.startswith("00") else s, _NO_REGION
     else:
         # Written nationally: separators or brackets (dots and slashes only in the shapes
