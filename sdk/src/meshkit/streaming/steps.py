@@ -258,10 +258,9 @@ class GuardStep:
     not declare as personal data). Each value is checked whole, then inside, so an e-mail
     address or a phone number inside a comment is found too.
 
-    The scanner's verdict on a text (whole value or word) in a field is remembered (up to
-    ``MEMO_SIZE`` texts, for the current day: a date's plausibility as a birth date
-    depends on today), so the codes, categories and common words that recur in every
-    batch are scanned once.
+    The scanner's verdict on a value of a field is remembered (up to ``MEMO_SIZE``
+    values, for the current day: a date's plausibility as a birth date depends on today),
+    so the codes and categories that recur in every batch are scanned once.
     """
 
     name = "pii_guard"
