@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from bench._pii_corpus import TODAY, evaluate, generate
-from meshkit.cli import app
 from meshkit.privacy.detectors import detect, find_all, scan
 from meshkit.privacy.scanner import PiiGuard, scan_table
 
@@ -61,6 +62,8 @@ def test_find_all_reports_spans_of_every_finding() -> None:
 
 
 def test_cli_scan_reports_personal_data_inside_text_masked(tmp_path: Path) -> None:
+    from meshkit.cli import app
+
     sample = tmp_path / "tickets.csv"
     sample.write_text(
         "ticket,body\n"
@@ -177,6 +180,27 @@ def test_pathological_text_is_scanned_in_linear_time() -> None:
     for text in texts:
         find_all(text, "note", TODAY)
     assert time.perf_counter() - start < 10
+
+
+_PIECES = st.sampled_from(
+    [" ", "+", "00", "0", "06", "-", ".", "/", ":", "@", "(", ")", ",", "\n", "ada", "example",
+     ".com", "NL91", "ABNA", "4111", "1985", "12", "born", "call", "SSN", "order", "v", "é"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=40).map("".join),
+    st.sampled_from(["note", "phone", "dob", "ssn", "order_id", ""]),
+)
+def test_find_all_never_raises_and_returns_ordered_disjoint_spans(text: str, field: str) -> None:
+    found = find_all(text, field, TODAY)
+    ends = [0]
+    for f in found:
+        assert ends[-1] <= f.start < f.end <= len(text)
+        ends.append(f.end)
+    hit = scan(text, field, TODAY)
+    assert (hit is None) == (found == [])
 
 
 # -- an independently generated labelled set --------------------------------------------
