@@ -144,7 +144,9 @@ def test_write_ports_operator_feeds_the_sink(contract: Contract) -> None:
     flow = Dataflow("ports")
     changes = op.input("changes", flow, TestingSource([[change("u", "a", 1.0, 1)]]))
     failures = op.input(
-        "failures", flow, TestingSource([[Failure("map", "bad", None, {"email": "x@y.com"})]])
+        "failures",
+        flow,
+        TestingSource([[Failure("map", "bad", None, {"email_address": "x@y.com"})]]),
     )
     ms.write_ports("write", changes, failures, sink)
     run_main(flow)

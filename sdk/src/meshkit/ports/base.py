@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from meshkit.errors import MeshkitError
@@ -122,16 +124,117 @@ class PortError(MeshkitError):
     """Base of the errors output-port writers raise on purpose."""
 
 
+_KINDS = {
+    str: "text",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    Decimal: "a decimal",
+    dict: "a JSON object",
+    list: "a list",
+    bytes: "bytes",
+    date: "a date",
+    datetime: "a timestamp",
+}
+
+
+def kind_of(value: Any) -> str:
+    """What a value is, in words (``text``, ``an integer``...), for messages that must not
+    show the value itself (it may be personal data)."""
+    return _KINDS.get(type(value)) or f"a {type(value).__name__}"
+
+
+_PG_VALUE_CLASSES = ("22", "P0", "XX")
+"""SQLSTATE classes whose primary message may quote a value (``invalid input syntax for
+type integer: "..."``, a trigger's ``RAISE``, internal errors)."""
+_DUCKDB_SAFE = frozenset(
+    {
+        "BinderException",
+        "CatalogException",
+        "ConnectionException",
+        "HTTPException",
+        "IOException",
+        "InterruptException",
+        "OutOfMemoryException",
+        "PermissionException",
+        "TransactionException",
+    }
+)
+"""DuckDB errors whose message names objects, files or resources, never a row's value
+(a conversion or constraint error quotes the value: ``Duplicate key "id: 42"``)."""
+_DUCKDB_NAMED_CONSTRAINTS = (
+    "Constraint Error: CHECK constraint failed",
+    "Constraint Error: NOT NULL constraint failed",
+)
+"""Constraint errors that name the rule and the table, not the row."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """A database or server error in one line, without any value of a record.
+
+    Drivers put values in their messages (PostgreSQL's ``DETAIL: Failing row contains
+    (...)`` and ``Key (id)=(...)``, DuckDB's ``Could not convert string '...'``, a
+    BigQuery job's ``Bad int64 value: ...``), and records are personal data. This keeps
+    what names the problem: the error's class, PostgreSQL's SQLSTATE with the primary
+    message (unless its class may quote a value) and the constraint, column and table it
+    names, DuckDB's message for errors that never carry a value, BigQuery's HTTP status
+    and error reasons. Callers raise their own error ``from None`` with it, so that the
+    driver's text is not chained either.
+    """
+    name = type(exc).__name__
+    module = type(exc).__module__
+    if module.startswith("psycopg2"):
+        code = getattr(exc, "pgcode", None)
+        diag = getattr(exc, "diag", None)
+        primary = getattr(diag, "message_primary", None)
+        if code is None:  # no server answer (connection): libpq's own text
+            primary = str(exc).strip().splitlines()[0] if str(exc).strip() else None
+        elif code.startswith(_PG_VALUE_CLASSES):
+            primary = None
+        named = [
+            f"{what} {value}"
+            for what in ("constraint", "column", "table", "datatype")
+            if (value := getattr(diag, f"{what}_name", None))
+            and (primary is None or value not in primary)
+        ]
+        head = f"{name} (SQLSTATE {code})" if code else name
+        return ": ".join([head, *filter(None, [primary, ", ".join(named)])])
+    if module.startswith(("duckdb", "_duckdb")):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if name == "ConstraintException":
+            if not first.startswith(_DUCKDB_NAMED_CONSTRAINTS):
+                first = first.split('"')[0].strip()  # 'Duplicate key "id: <value>" ...'
+        elif name not in _DUCKDB_SAFE:
+            first = ""
+        return f"{name}: {first}" if first else name
+    if module.startswith("google"):
+        code = getattr(exc, "code", None)
+        reasons = sorted(
+            {str(e.get("reason")) for e in getattr(exc, "errors", None) or [] if e.get("reason")}
+        )
+        return (
+            name
+            + (f" (HTTP {code})" if code else "")
+            + (f": {', '.join(reasons)}" if reasons else "")
+        )
+    if module.startswith(("requests", "urllib3")):  # no answer: the text names the host
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return f"{name}: {first[:300]}" if first else name
+    return name
+
+
 class RecordRefusedError(PortError):
     """A change does not match the contract (or carries untransformed personal data).
 
     Raised before anything of its batch is written; ``field`` names the field at fault.
+    The message names the change by its source position and says what is wrong, never a
+    value of the record (its key included: it may be personal data); ``change`` holds it.
     """
 
     def __init__(self, port: str, change: Change | None, field: str | None, message: str) -> None:
         where = ""
         if change is not None:
-            where = f" change of key {change.key!r} at position {change.position}:"
+            where = f" {change.op} at position {change.position}:"
         what = f" field {field!r}:" if field else ""
         super().__init__(f"{port}:{where}{what} {message}; nothing of this batch was written")
         self.port = port
@@ -159,10 +262,13 @@ class SchemaChangeError(PortError):
 
 
 class DeliveryError(PortError):
-    """The port did not confirm some changes (after retries); nothing was dropped silently."""
+    """The port did not confirm some changes (after retries); nothing was dropped silently.
+
+    The message names the changes by source position, not by key; ``failures`` holds them.
+    """
 
     def __init__(self, port: str, failures: Sequence[DeadLetter]) -> None:
-        first = "; ".join(f"key {d.change.key!r}: {d.reason}" for d in failures[:3])
+        first = "; ".join(f"position {d.change.position}: {d.reason}" for d in failures[:3])
         more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
         super().__init__(f"{port}: {len(failures)} changes were not delivered: {first}{more}")
         self.failures = list(failures)

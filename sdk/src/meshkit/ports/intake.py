@@ -1,7 +1,8 @@
 """The intake every writer runs first: check a micro-batch against the contract, as Arrow.
 
 ``Intake(contract, port)`` checks a whole batch before anything is written, and raises
-``RecordRefusedError`` naming the change and the field at fault:
+``RecordRefusedError`` naming the change (by its source position) and the field at fault,
+never a value of the record:
 
 - an upsert's record has a field the contract does not declare (or one it drops), lacks
   a key field, or its key fields disagree with the change's key;
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 from meshkit.contracts import Contract, Generalize, Mask, Redact
 from meshkit.contracts.arrow import arrow_field
 from meshkit.contracts.exporters.published import PublishedField, published_fields
-from meshkit.ports.base import POSITION_COLUMN, Change, RecordRefusedError
+from meshkit.ports.base import POSITION_COLUMN, Change, RecordRefusedError, kind_of
 
 DELETE_COLUMN = "_meshkit_delete"
 _Check = Callable[[pa.Array], pa.Array]  # True where a non-null value looks transformed
@@ -168,9 +169,7 @@ class Intake:
             raise self._refuse(c, name, f"not a field of {self.contract.address}")
         for i, k in enumerate(keys):
             if record.get(k) != c.key[i]:
-                raise self._refuse(
-                    c, k, f"the record's key value {record.get(k)!r} is not the change's key"
-                )
+                raise self._refuse(c, k, "the record's key value is not the change's key")
 
     def _shape_looks_ok(
         self,
@@ -231,13 +230,10 @@ class Intake:
                 try:
                     pa.array([value], type=f.type)
                 except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError,
-                        ValueError) as exc:  # fmt: skip
+                        ValueError):  # fmt: skip
                     spec = next(p for p in self.fields if p.name == f.name)
                     raise self._refuse(
-                        c,
-                        f.name,
-                        f"{type(value).__name__} {value!r:.60} does not fit type {spec.type} "
-                        f"({exc})",
+                        c, f.name, f"{kind_of(value)} does not fit type {spec.type}"
                     ) from None
 
     def _check_required(

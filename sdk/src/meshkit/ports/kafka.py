@@ -385,9 +385,10 @@ class AvroCodec:
             try:
                 values.append(None if change.record is None else self.encode(change.record))
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                # fastavro's message quotes the value: name its kind of error only
                 raise RecordRefusedError(
-                    port, change, None, f"cannot be encoded as Avro: {exc}"
-                ) from exc
+                    port, change, None, f"cannot be encoded as Avro ({type(exc).__name__})"
+                ) from None
         return values
 
     def decode(self, value: bytes) -> dict[str, Any]:

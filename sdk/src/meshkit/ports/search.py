@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -261,8 +262,8 @@ class SearchIndexWriter:
                         default=_default,
                         option=orjson.OPT_APPEND_NEWLINE,
                     )
-                except TypeError as e:
-                    yield doc_id, "index", {"status": 400, "error": f"not serialisable: {e}"}
+                except TypeError:  # the serialiser's message quotes the value
+                    yield doc_id, "index", {"status": 400, "error": "not serialisable as JSON"}
                     continue
                 lines += (b'{"index":', meta, source)
                 sent.append((doc_id, "index"))
@@ -373,15 +374,34 @@ def _default(value: Any) -> Any:
 
 
 def _request_error(e: ApiError | TransportError) -> str:
-    """Why a whole bulk request failed, in one line (the server's error type and reason)."""
+    """Why a whole bulk request failed, in one line: the server's error type, and its
+    reason text only for 429 and 5xx (the server's state; a 4xx reason may quote the
+    documents)."""
     if isinstance(e, ApiError):
         error = e.body.get("error") if isinstance(e.body, Mapping) else None
-        if isinstance(error, Mapping):
-            what = f"{error.get('type')}: {error.get('reason')}"
-        else:
-            what = f"{type(e).__name__}: {str(error or e.message)[:200]}"
+        what = _error_type(error) if isinstance(error, Mapping) else type(e).__name__
+        if isinstance(error, Mapping) and (e.status_code == 429 or e.status_code >= 500):
+            what = f"{error.get('type')}: {str(error.get('reason'))[:200]}"  # server state
         return f"the bulk request failed with HTTP {e.status_code}: {what}"
-    return f"the bulk request failed: {type(e).__name__}: {e.message}"
+    return f"the bulk request failed: {type(e).__name__}: {e.message}"  # no answer: no data
+
+
+_FIELD = re.compile(r"field \[([^\]]+)\]")
+_TYPE = re.compile(r"of type \[([^\]]+)\]")
+
+
+def _error_type(error: Mapping[str, Any]) -> str:
+    """A server error as its type, its cause's type and the field and type it names, never
+    its reason text: that quotes the document id (the key) and a preview of the value."""
+    what = str(error.get("type"))
+    reason = str(error.get("reason") or "")
+    field, typ = _FIELD.search(reason), _TYPE.search(reason)
+    if field is not None:
+        what += f": field {field.group(1)}" + (f" of type {typ.group(1)}" if typ else "")
+    cause = error.get("caused_by")
+    if isinstance(cause, Mapping) and cause.get("type"):
+        what += f" (caused by {cause.get('type')})"
+    return what
 
 
 def _reason(result: Mapping[str, Any]) -> str:
@@ -389,8 +409,11 @@ def _reason(result: Mapping[str, Any]) -> str:
     if result.get(_WHOLE_REQUEST):
         return str(error)
     if isinstance(error, Mapping):
-        return f"{result.get('status')} {error.get('type')}: {error.get('reason')}"
-    return f"{result.get('status')} {error or result.get('exception') or 'failed'}"
+        status = int(result.get("status") or 0)
+        if status == 429 or status >= 500:  # the server's state, not the document's
+            return f"{status} {error.get('type')}: {str(error.get('reason'))[:200]}"
+        return f"{status} {_error_type(error)}"
+    return f"{result.get('status')} {error if isinstance(error, str) else 'failed'}"  # ours
 
 
 def _mapping_changes(path: str, old: Any, new: Any) -> list[str]:

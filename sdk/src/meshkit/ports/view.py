@@ -60,7 +60,14 @@ from psycopg2 import sql
 
 from meshkit.contracts import Contract, ServingView
 from meshkit.contracts.exporters.published import PublishedField, published_fields
-from meshkit.ports.base import POSITION_COLUMN, Change, NotEnsuredError, PortError, WriteReport
+from meshkit.ports.base import (
+    POSITION_COLUMN,
+    Change,
+    NotEnsuredError,
+    PortError,
+    WriteReport,
+    describe_error,
+)
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
 
@@ -271,8 +278,9 @@ class ServingViewWriter:
                 else "the last batch was rolled back (in part or whole)"
             )
             raise PortError(
-                f"{self._intake.port}: {what}; replay from the last committed position: {failed}"
-            ) from failed
+                f"{self._intake.port}: {what}; replay from the last committed position: "
+                f"{describe_error(failed)}"
+            ) from None  # the driver's text holds the row's values
         self.applied.written += written
         self.applied.skipped += self._inflight_size - written
 

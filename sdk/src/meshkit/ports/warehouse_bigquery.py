@@ -47,7 +47,7 @@ import pyarrow as pa
 
 from meshkit.contracts import Contract, WarehouseTable
 from meshkit.contracts.exporters.bigquery import bigquery_schema, bigquery_table_options
-from meshkit.ports.base import POSITION_COLUMN, PortError
+from meshkit.ports.base import POSITION_COLUMN, PortError, describe_error
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
 from meshkit.ports.warehouse import ORDER_COLUMN, Mode, StagedChanges, StagingWriter
@@ -224,8 +224,8 @@ class BigQueryWarehouseWriter(StagingWriter):
             if type(exc).__module__.startswith(("google.", "requests")):
                 raise PortError(
                     f"{self._intake.port}: the writes since the last flush were not applied "
-                    f"(replay them from the last committed position): {exc}"
-                ) from exc
+                    f"(replay them from the last committed position): {describe_error(exc)}"
+                ) from None  # the job's errors may quote a row's values
             raise
         finally:
             self.client.delete_table(stage_id, not_found_ok=True, **self._retry)

@@ -72,7 +72,7 @@ from meshkit.contracts.exporters.duckdb import (
     quote,
     uncompressed_columns,
 )
-from meshkit.ports.base import POSITION_COLUMN, PortError
+from meshkit.ports.base import POSITION_COLUMN, PortError, describe_error
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
 from meshkit.ports.warehouse import ORDER_COLUMN as ROW
@@ -223,8 +223,8 @@ class DuckDBWarehouseWriter(StagingWriter):
                 raise
             raise PortError(
                 f"{self._intake.port}: every write since the last flush was rolled back "
-                f"(replay them from the last committed position): {exc}"
-            ) from exc
+                f"(replay them from the last committed position): {describe_error(exc)}"
+            ) from None  # the driver's text may hold a row's values
 
     def _run(self, table: pa.Table) -> int:
         """Delete the rows newer changes replace or delete, insert the upserts to apply;
@@ -291,8 +291,8 @@ class DuckDBWarehouseWriter(StagingWriter):
             port = self._intake.port if self._intake is not None else self.table
             raise PortError(
                 f"{port}: the commit failed, so every write since the last flush was rolled "
-                f"back (replay them from the last committed position): {exc}"
-            ) from exc
+                f"back (replay them from the last committed position): {describe_error(exc)}"
+            ) from None  # the driver's text may hold a row's values
 
     def close(self) -> None:
         """Flush, then close the connection when the writer opened it."""

@@ -114,7 +114,7 @@ class IpPrefix:
         try:
             ip = ipaddress.ip_address(s.strip())
         except ValueError:
-            raise PrivacyError(f"generalize (ip): {s!r:.50} is not an IP address") from None
+            raise PrivacyError("generalize (ip): text is not an IP address") from None
         prefix = self.v4 if ip.version == 4 else self.v6
         return str(ipaddress.ip_network((ip, prefix), strict=False).network_address)
 

@@ -4,7 +4,8 @@ e-mail domain.
 Every transform here (and in ``generalize``) has two faces with identical results:
 ``value(v)`` for one non-null value (the record path) and ``array(a)`` for an Arrow
 column (the batch path, vectorised with ``pyarrow.compute``; nulls stay null). A value
-or column of the wrong type raises ``PrivacyError``; the masker adds the field name.
+or column of the wrong type raises ``PrivacyError``; the masker adds the field name. A
+message says what kind of value was wrong, never the value (it is personal data).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def as_string_array(a: pa.Array, what: str) -> pa.Array:
 
 def check_str(v: Any, what: str) -> str:
     if type(v) is not str:
-        raise PrivacyError(f"{what} applies to text, got {type(v).__name__} {v!r:.40}")
+        raise PrivacyError(f"{what} applies to text, got {type(v).__name__}")
     return v
 
 

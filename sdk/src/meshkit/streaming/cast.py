@@ -5,7 +5,8 @@ A CDC event carries values as Debezium's JSON converter writes them (see
 columns as milli- or microseconds since the epoch, ``timestamptz`` as ISO text, bytes
 as base64. ``caster(type)`` returns a function that turns such a value into the Python
 value of the contract type (``Decimal``, ``date``, aware ``datetime``...), or raises
-``CastError`` saying what was expected. Nulls stay null.
+``CastError`` saying what kind of value it got and what was expected (``text is not a
+date``), never the value itself: it may be personal data. Nulls stay null.
 
 Integers as timestamps: below 10^14 they are read as milliseconds (Debezium's
 ``Timestamp``, up to year 5138), otherwise as microseconds (``MicroTimestamp``, from
@@ -25,6 +26,7 @@ import orjson
 
 from meshkit.contracts import FieldSpec
 from meshkit.contracts.types import DataType
+from meshkit.ports.base import kind_of
 
 Cast = Callable[[Any], Any]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -37,7 +39,7 @@ class CastError(ValueError):
 
 
 def _fail(value: Any, expected: str) -> CastError:
-    return CastError(f"{type(value).__name__} {value!r:.60} is not {expected}")
+    return CastError(f"{kind_of(value)} is not {expected}")
 
 
 def _string(v: Any) -> Any:

@@ -168,7 +168,9 @@ def build_flow(
     def default_ports() -> PortSet:
         letters = KafkaDeadLetterPort(settings.brokers, dead_letter_topic(contract))
         letters.ensure()
-        return PortSet(port_writers(contract, settings), letters, DeadLetters(contract))
+        return PortSet(
+            port_writers(contract, settings), letters, DeadLetters(contract, masker=masker)
+        )
 
     flow = Dataflow(flow_id or contract.address.replace(".", "_"))
     source = KafkaBatchSource(

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import orjson
 
-from meshkit.ports.base import Change
+from meshkit.ports.base import Change, kind_of
 
 Op = Literal["c", "u", "d", "r", "t"]
 _OPS = frozenset("cudrt")
@@ -116,9 +116,8 @@ def parse_envelope(message: RawMessage, *, step: str = "parse") -> ChangeRecord 
         value = value["payload"]  # JsonConverter with schemas.enable=true
     op = value.get("op")
     if op not in _OPS:
-        return Failure(
-            step, f"not a change event: 'op' is {op!r}, expected c, u, d, r or t", src, value
-        )
+        what = "missing" if op is None else f"{kind_of(op)} other than"
+        return Failure(step, f"not a change event: 'op' is {what} c, u, d, r or t", src, value)
     before, after = value.get("before"), value.get("after")
     for name, image in (("before", before), ("after", after)):
         if image is not None and not isinstance(image, dict):

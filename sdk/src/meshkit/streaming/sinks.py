@@ -337,7 +337,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
                     todo = list(range(len(changes)))
                 bad = next(i for i, c in zip(todo, batch, strict=True) if c is exc.change)
                 todo.remove(bad)
-                letter = self._refused(port, changes[bad], str(exc))
+                letter = self._refused(port, changes[bad], str(exc), exc.field)
                 job, index = _owner(jobs, bad)
                 with job.lock:
                     job.refused.setdefault(index, letter)
@@ -368,12 +368,14 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             with job.lock:
                 job.refused.setdefault(index, letter)
 
-    def _refused(self, port: str, change: Change, reason: str) -> DeadLetter:
+    def _refused(
+        self, port: str, change: Change, reason: str, field: str | None = None
+    ) -> DeadLetter:
         """The dead letter of a change ``port`` refused, with the change's source position."""
         letter = PortDeadLetter(_port_change(change), reason)
         source = getattr(change, "source", None)  # a ProductChange's; None for a bare Change
         return self.ports.dead_letters.of_port(
-            port, letter, None if source is None else str(source)
+            port, letter, None if source is None else str(source), field
         )
 
     def _latency(self, port: str, changes: list[ProductChange]) -> None:

@@ -34,6 +34,19 @@ from meshkit.streaming.records import ChangeRecord, Failure, ProductChange
 
 T = TypeVar("T")
 UNAVAILABLE = "__debezium_unavailable_value"
+UNAVAILABLE_BYTES = "X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ=="
+"""Debezium's placeholder for an unchanged TOAST value as it reaches a ``bytea`` column
+(base64 of :data:`UNAVAILABLE`); text, json and other columns carry :data:`UNAVAILABLE`
+itself, arrays ``[UNAVAILABLE]``."""
+
+
+def is_unavailable(value: object) -> bool:
+    """Whether a source value is Debezium's unchanged-TOAST placeholder, in any form."""
+    if type(value) is str:
+        return value == UNAVAILABLE or value == UNAVAILABLE_BYTES  # noqa: PLR1714
+    return type(value) is list and len(value) == 1 and value[0] == UNAVAILABLE
+
+
 MAX_VALUE_BYTES = 1 << 20
 """Text and bytes values longer than this (1 MiB) are refused as oversized."""
 
@@ -65,6 +78,7 @@ class MapStep:
                 first, then = caster(m.cast, f.fields), cast
                 cast = _chain(first, then)
             self.plan.append((f.name, mapping.source_of(f.name), cast))
+        self.types = {f.name: str(f.data_type) for f in contract.fields}
         self.key_fields = tuple(contract.primary_key)
         by_name = {name: (src, cast) for name, src, cast in self.plan}
         self.key_plan = [(k, *by_name[k]) for k in self.key_fields]
@@ -113,7 +127,7 @@ class MapStep:
             if v is None:
                 record[name] = None
                 continue
-            if v == UNAVAILABLE:
+            if is_unavailable(v):
                 raise CastError(
                     f"field {name!r}: source column {src!r} holds an unchanged TOAST value that "
                     "the event does not carry (set REPLICA IDENTITY FULL on the table)",
@@ -126,7 +140,9 @@ class MapStep:
             try:
                 record[name] = cast(v)
             except CastError as exc:
-                raise CastError(f"field {name!r} (column {src!r}): {exc}", name) from None
+                raise CastError(
+                    f"field {name!r} (column {src!r}, type {self.types[name]}): {exc}", name
+                ) from None
         return record
 
     def _delete(self, r: ChangeRecord, row: dict[str, Any]) -> ProductChange:
@@ -140,7 +156,9 @@ class MapStep:
             try:
                 key.append(cast(v))
             except CastError as exc:
-                raise CastError(f"key field {name!r} (column {src!r}): {exc}", name) from None
+                raise CastError(
+                    f"key field {name!r} (column {src!r}, type {self.types[name]}): {exc}", name
+                ) from None
         return ProductChange("delete", tuple(key), None, r.position, r.source, r.ts_ms)
 
 
