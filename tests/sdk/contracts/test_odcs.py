@@ -484,3 +484,49 @@ def test_each_schema_object_becomes_a_contract_of_its_own() -> None:
     ]
     assert all(r.problems == [] for r in results)
     assert "Store Events" in " ".join(w.message for w in results[0].warnings)
+
+
+PROPERTY_QUALITY = BASE + "        quality:\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PROPERTY_QUALITY
+        + "          - {type: custom, engine: meshkit, implementation: 'kind: ['}\n",
+        PROPERTY_QUALITY + "          - {type: custom, engine: meshkit, implementation: '- a'}\n",
+        PROPERTY_QUALITY + "          - {type: custom, engine: meshkit, implementation: {a: 1}}\n",
+        PROPERTY_QUALITY
+        + "          - {type: custom, engine: meshkit, implementation: {kind: x}}\n",
+        PROPERTY_QUALITY
+        + "          - {metric: invalidValues, validValues: [{a: 1}], mustBe: 0}\n",
+        PROPERTY_QUALITY
+        + "          - {metric: invalidValues, arguments: {validValues: abc}, mustBe: 0}\n",
+        PROPERTY_QUALITY
+        + "          - {metric: duplicateValues, arguments: {properties: nope}, mustBe: 0}\n",
+        PROPERTY_QUALITY + "          - {metric: rowCount, mustBe: many}\n",
+        BASE + "slaProperties:\n  - {property: latency, value: 1000000000000000000000, unit: d}\n",
+        BASE + "slaProperties:\n  - {property: availability, value: 1000}\n",
+        BASE.replace("status: active", "status: deprecated")
+        + "slaProperties:\n  - {property: endOfLife, value: soon}\n",
+        BASE.replace("version: 1.0.0", "version: release-one"),
+        BASE.replace(
+            "logicalType: string",
+            "logicalType: string\n        primaryKey: true\n        items: {logicalType: string}",
+        ),
+    ],
+)
+def test_odd_documents_never_raise_nor_leak_library_text(text: str) -> None:
+    result = from_odcs(text, "odd.odcs.yaml")
+    said = " ".join(p.format() for p in [*result.warnings, *result.problems])
+    assert not [t for t in LIBRARY_TEXT if t in said], said
+    assert (result.contract is None) == bool(result.problems)
+
+
+def test_problems_of_the_imported_contract_point_at_their_odcs_source() -> None:
+    text = BASE + "slaProperties:\n  - {property: availability, value: 1000}\n"
+    result = from_odcs(text, "sla.odcs.yaml")
+    assert [p.format() for p in result.problems] == [
+        "sla.odcs.yaml:15:3: error: slo.availability: imported contract: 10.0 is out of range "
+        "(expected a value <= 1.0)"
+    ]

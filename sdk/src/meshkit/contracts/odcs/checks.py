@@ -78,9 +78,7 @@ class Checks:
                 common["severity"] = mapped
         rule: dict[str, Any] | None = None
         if kind == "custom" and q.peek("engine") == "meshkit":
-            q.get("engine")
-            impl = q.get("implementation")
-            rule = impl if isinstance(impl, dict) else yaml.safe_load(str(impl))
+            rule = self.meshkit_rule(q)
         elif kind == "sql":
             rule = self.sql(q, path)
             if rule is not None:
@@ -96,6 +94,21 @@ class Checks:
             self.rules[-1].update(common)
             return
         self.rules.append({**rule, **common})
+
+    @staticmethod
+    def meshkit_rule(q: Node) -> dict[str, Any] | None:
+        """The meshkit rule a ``custom`` check of engine ``meshkit`` holds (None: not one)."""
+        impl = q.peek("implementation")
+        if isinstance(impl, str):
+            try:
+                impl = yaml.safe_load(impl)
+            except yaml.YAMLError:
+                return None
+        if not isinstance(impl, dict) or not isinstance(impl.get("kind"), str):
+            return None
+        q.get("engine")
+        q.get("implementation")
+        return dict(impl)
 
     @staticmethod
     def what(q: Node, kind: str) -> str:
@@ -152,20 +165,24 @@ class Checks:
                     hint="add an accepted_values or regex rule for the values you mean",
                 )
         elif metric == "duplicateValues":
-            fields = args.get("properties") if args is not None else None
-            rule = (
-                {"kind": "unique", "fields": [str(f) for f in fields] if fields else [path]}
-                if (fields or path)
-                else None
-            )
+            fields = args.peek("properties") if args is not None else None
+            if isinstance(fields, str):
+                fields = [fields]
+            if fields and isinstance(fields, list) and args is not None:
+                args.get("properties")
+                rule = {"kind": "unique", "fields": [str(f) for f in fields]}
+            elif path:
+                rule = {"kind": "unique", "fields": [path]}
         elif metric == "invalidValues" and path:
-            valid = (
-                args.get("validValues") if args and args.peek("validValues") else None
-            ) or q.get("validValues")
-            pattern = args.get("pattern") if args is not None and args.peek("pattern") else None
-            if valid:
-                rule = {"kind": "accepted_values", "field": path, "values": list(valid)}
-            elif pattern:
+            valid = args.peek("validValues") if args is not None else None
+            valid = valid if valid is not None else q.peek("validValues")
+            pattern = args.peek("pattern") if args is not None else None
+            if isinstance(valid, list) and valid:
+                holder = args if args is not None and args.peek("validValues") else q
+                holder.get("validValues")
+                rule = {"kind": "accepted_values", "field": path, "values": valid}
+            elif isinstance(pattern, str) and pattern and args is not None:
+                args.get("pattern")
                 rule = {"kind": "regex", "field": path, "pattern": pattern}
         if rule is None:
             return None

@@ -171,9 +171,8 @@ def _located(exc: ValidationError, data: dict[str, Any], t: Tracker) -> list[Pro
 
     def walk(value: Any, path: Path) -> None:
         positions[path] = t.doc.position(_odcs_path(path))
-        items = value.items() if isinstance(value, dict) else enumerate(value)
         if isinstance(value, dict | list):
-            for key, item in items:
+            for key, item in value.items() if isinstance(value, dict) else enumerate(value):
                 walk(item, (*path, key))
 
     walk(data, ())
@@ -181,12 +180,19 @@ def _located(exc: ValidationError, data: dict[str, Any], t: Tracker) -> list[Pro
     return [replace(p, message=f"imported contract: {p.message}") for p in found]
 
 
+_TOP: dict[str, tuple[str | int, ...]] = {
+    "domain": ("domain",), "name": ("name",), "version": ("version",), "status": ("status",),
+    "sunset": ("slaProperties",), "slo": ("slaProperties",), "owner": ("team",),
+    "access": ("roles",), "description": ("description",),
+}  # fmt: skip
 _KEYS = {"name": "name", "type": "logicalType", "required": "required", "pii": "tags",
          "classification": "classification", "transform": "customProperties"}  # fmt: skip
 
 
 def _odcs_path(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     """Where in the ODCS document a problem of the imported contract at ``loc`` comes from."""
+    if loc and loc[0] in _TOP:
+        return _TOP[loc[0]]
     if not loc or loc[0] != "fields":
         return ("schema", 0)
     path: list[str | int] = ["schema", 0]
@@ -487,7 +493,10 @@ class _Importer:
                 unit_name = UNITS.get(str(unit or "s").lower())
                 if not isinstance(value, int) or unit_name is None or value <= 0:
                     continue  # left for the leftover warning
-                out["freshness"] = format_duration(parse_duration(f"{value}{unit_name}"))
+                try:
+                    out["freshness"] = format_duration(parse_duration(f"{value}{unit_name}"))
+                except (ValueError, OverflowError):
+                    continue
             elif prop in {"availability", "av", "completeness"}:
                 if not isinstance(value, int | float) or isinstance(value, bool):
                     continue
