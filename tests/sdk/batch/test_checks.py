@@ -86,9 +86,9 @@ def test_rows_changed_in_the_warehouse_fail_the_value_rules(
     assert failed == {
         "schema_conforms": "columns not in the contract: extra",
         "unique_customer_id": "customer_id: 1 values appear more than once (2 rows)",
-        "accepted_values_tier": "tier: 1 rows with values not accepted; e.g. 'gold'",
-        "range_lifetime_value": "lifetime_value: 1 rows with values out of range; e.g. -5.00",
-        "regex_country": "country: 1 rows with values not matching /^[A-Z]{2}$/; e.g. 'de'",
+        "accepted_values_tier": "tier: 1 rows with values not accepted",
+        "range_lifetime_value": "lifetime_value: 1 rows with values out of range",
+        "regex_country": "country: 1 rows with values not matching /^[A-Z]{2}$/",
     }
     assert evaluations["unique_customer_id"].severity == dg.AssetCheckSeverity.ERROR
 
@@ -127,7 +127,7 @@ def test_a_warn_rule_writes_the_table_and_warns(
     tier = evaluations.pop("accepted_values_tier")
     assert not tier.passed
     assert tier.severity == dg.AssetCheckSeverity.WARN
-    assert tier.description == "tier: 1 rows with values not accepted; e.g. 'gold'"
+    assert tier.description == "tier: 1 rows with values not accepted"
     assert all(e.passed for e in evaluations.values())
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM orders.order_facts_v1").fetchall() == [(2,)]

@@ -95,10 +95,10 @@ def test_required_struct_members_python_regexes_and_bounds(contract: Contract) -
     )
     assert _problems(contract, table) == [
         "column 'place.country' [required]: null in a required field — 1 row (index 1)",
-        "column 'code' [regex]: value does not match /[a-w][a-z]*/ — 1 row (index 1); e.g. 'xy'",
+        "column 'code' [regex]: value does not match /[a-w][a-z]*/ — 1 row (index 1)",
         "column 'at' [range]: value out of range (expected >= 2020-01-01T00:00:00) — 1 row "
-        "(index 2); e.g. 2019-01-01T00:00:00+00:00",
-    ]
+        "(index 2)",
+    ]  # never a value: a field not declared personal may still hold personal data
 
 
 def test_partition_bounds(contract: Contract) -> None:
@@ -107,7 +107,7 @@ def test_partition_bounds(contract: Contract) -> None:
     assert conform(contract, table.slice(0, 1), partition=window).num_rows == 1
     (problem,) = _problems(contract, table, partition=window)
     assert problem.startswith("column 'at' [partition]: outside the partition being written")
-    assert problem.endswith("— 1 row (index 1); e.g. 2024-01-02T00:00:00+00:00")
+    assert problem.endswith("— 1 row (index 1)")
 
 
 def _keyed(key_type: str, keys: str) -> Contract:
@@ -131,7 +131,7 @@ def test_duplicate_primary_keys_are_named_with_their_rows(contract: Contract) ->
     table = pa.table({"id": [7, 8, 7, 9, 8, 7], "at": [AT] * 6})
     assert _problems(contract, table) == [
         "column 'id' [primary key]: 2 key value(s) appear more than once — 3 rows "
-        "(index 4, 5, ...); e.g. {'id': 7}, {'id': 8}"
+        "(index 4, 5, ...)"
     ]
 
 
@@ -144,7 +144,7 @@ def test_composite_keys_in_a_table_of_several_chunks() -> None:
     again = pa.concat_tables([table, pa.table({"a": ["x"], "b": ["2"]})])
     assert _problems(keyed, again) == [
         "column 'a, b' [primary key]: 1 key value(s) appear more than once — 1 row "
-        "(index 3); e.g. {'a': 'x', 'b': '2'}"
+        "(index 3)"
     ]
 
 

@@ -7,7 +7,8 @@ per-record quality rules of severity ``error`` (``not_null``, ``accepted_values`
 ``range``, ``regex``) and, for a partitioned asset, that every row lies in the partition
 being written. It returns the table cast to the contract's schema, or raises
 :class:`ContractViolationError` listing every problem with its column, the number of rows, the
-first row indexes (0-based) and, for fields that hold no personal data, example values.
+first row indexes (0-based): never a value of the table (a field not declared personal may
+still hold personal data).
 
 The record-level runtime validator of ``meshkit.contracts`` serves streaming; a batch of
 a million rows needs column-at-a-time checks, hence this module.
@@ -45,15 +46,6 @@ _ROW = "__meshkit_row"
 _local = threading.local()
 
 
-def show(value: Any) -> str:
-    """A value as a message shows it: ISO dates and times, plain decimals, quoted text."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return repr(value)
-
-
 @dataclass(frozen=True)
 class Violation:
     """One way a table breaks its contract."""
@@ -63,7 +55,6 @@ class Violation:
     message: str
     count: int = 0
     rows: tuple[int, ...] = ()
-    examples: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         where = f"column {self.column!r}" if self.column else "table"
@@ -73,8 +64,6 @@ class Violation:
             more = ", ..." if self.count > len(self.rows) else ""
             noun = "row" if self.count == 1 else "rows"
             text += f" — {self.count} {noun} (index {shown}{more})"
-        if self.examples:
-            text += f"; e.g. {', '.join(self.examples)}"
         return text
 
 
@@ -141,7 +130,7 @@ def conform(
     problems += _rules(contract, out)
     problems += _primary_key(contract, out)
     if partition is not None:
-        problems += _partition(contract, out, partition)
+        problems += _partition(out, partition)
     if problems:
         raise ContractViolationError(contract.address, problems)
     return out
@@ -238,20 +227,13 @@ def _nested_under_array(contract: Contract, path: str) -> bool:
     return False
 
 
-def _violation(
-    contract: Contract, table: pa.Table, path: str, rule: str, message: str, bad: pa.Array
-) -> Violation | None:
+def _violation(path: str, rule: str, message: str, bad: pa.Array) -> Violation | None:
     bad = pc.fill_null(bad, False)
     count = pc.sum(bad).as_py() or 0
     if not count:
         return None
     rows = pc.indices_nonzero(bad).slice(0, MAX_ROWS_SHOWN)
-    spec = contract.field(path)
-    examples: tuple[str, ...] = ()
-    if spec is not None and spec.pii is None and rule not in {"required", "not_null"}:
-        values = _column(table, path).take(rows).to_pylist()
-        examples = tuple(dict.fromkeys(show(v) for v in values))
-    return Violation(path, rule, message, count, tuple(rows.to_pylist()), examples)
+    return Violation(path, rule, message, count, tuple(rows.to_pylist()))
 
 
 def _required(contract: Contract, table: pa.Table) -> list[Violation]:
@@ -266,7 +248,7 @@ def _required(contract: Contract, table: pa.Table) -> list[Violation]:
         parent = _parent_valid(table, path)
         if parent is not None:
             nulls = pc.and_(nulls, parent)
-        v = _violation(contract, table, path, "required", "null in a required field", nulls)
+        v = _violation(path, "required", "null in a required field", nulls)
         if v:
             out.append(v)
     return out
@@ -284,7 +266,7 @@ def _rules(contract: Contract, table: pa.Table) -> list[Violation]:
             continue
         bad, message = _rule_mask(rule, column)
         label = rule.name or rule.kind
-        v = _violation(contract, table, rule.field, label, message, bad)
+        v = _violation(rule.field, label, message, bad)
         if v:
             out.append(v)
     return out
@@ -350,8 +332,6 @@ def _primary_key(contract: Contract, table: pa.Table) -> list[Violation]:
         return []
     extra = pc.sum(pc.subtract(dup[f"{_ROW}_count"], 1)).as_py()
     firsts = sorted(dup[f"{_ROW}_max"].to_pylist())[:MAX_ROWS_SHOWN]
-    pii = any(contract.field(k) is not None and contract.field(k).pii for k in keys)  # type: ignore[union-attr]
-    examples = () if pii else tuple(show(v) for v in dup.select(keys).slice(0, 3).to_pylist())
     return [
         Violation(
             ", ".join(keys),
@@ -359,7 +339,6 @@ def _primary_key(contract: Contract, table: pa.Table) -> list[Violation]:
             f"{dup.num_rows} key value(s) appear more than once",
             int(extra),
             tuple(firsts),
-            examples,
         )
     ]
 
@@ -398,15 +377,13 @@ def _distinct_keys(table: pa.Table, keys: list[str]) -> int:
         con.close()
 
 
-def _partition(contract: Contract, table: pa.Table, window: PartitionWindow) -> list[Violation]:
+def _partition(table: pa.Table, window: PartitionWindow) -> list[Violation]:
     column = _column(table, window.field)
     start = pa.scalar(window.start).cast(column.type)
     end = pa.scalar(window.end).cast(column.type)
     outside = pc.or_(pc.less(column, start), pc.greater_equal(column, end))
     outside = pc.or_kleene(outside, pc.is_null(column))
     v = _violation(
-        contract,
-        table,
         window.field,
         "partition",
         f"outside the partition being written [{window.start.isoformat()}, "
