@@ -195,8 +195,7 @@ def import_(
 ) -> None:
     """Import a contract from another format; what cannot be carried over is warned on stderr.
 
-    An ODCS document with several schema objects becomes one contract per object (with -o
-    DIR), or the one picked with --schema.
+    Several ODCS schema objects: one contract each with -o DIR, or one with --schema NAME.
     """
     from meshkit.contracts.model import EMAIL_PATTERN, NAME_PATTERN
     from meshkit.contracts.odcs import ImportOptions, from_odcs, from_odcs_each
