@@ -530,3 +530,21 @@ def test_problems_of_the_imported_contract_point_at_their_odcs_source() -> None:
         "sla.odcs.yaml:15:3: error: slo.availability: imported contract: 10.0 is out of range "
         "(expected a value <= 1.0)"
     ]
+
+
+def test_a_directory_import_writes_nothing_when_one_object_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (STANDARD / "shape-several-objects.odcs.yaml").read_text(encoding="utf-8")
+    source = tmp_path / "retail.odcs.yaml"
+    source.write_text(
+        text.replace("      - name: sale_id\n        logicalType: string", "      - name: sale_id\n"
+                     "        logicalType: number"),
+        encoding="utf-8",
+    )  # fmt: skip
+    out = tmp_path / "contracts"
+    out.mkdir()
+    result = run_import(source, "-o", str(out), monkeypatch=monkeypatch)
+    assert result.exit_code == 1
+    assert "primary key 'sale_id' is a number without an integer physicalType" in result.stderr
+    assert list(out.iterdir()) == []
