@@ -126,10 +126,14 @@ def test_an_outage_is_not_a_dead_letter(
     w._producer = type(w._producer)(
         {"bootstrap.servers": "127.0.0.1:9", "message.timeout.ms": 500, "log_level": 0}
     )  # the broker is gone
-    w.write(_changes(masker, 3, {}))
-    with pytest.raises(DeliveryError, match="3 changes were not delivered"):
+    batch = _changes(masker, 3, {})
+    w.write(batch)
+    with pytest.raises(DeliveryError, match="3 changes were not delivered") as err:
         w.flush()
     assert letters == []
+    assert (
+        sorted((d.change for d in err.value.failures), key=lambda c: c.position) == batch
+    )  # the changes written, records and all, found from the delivery reports
 
 
 # -- search: each writer writes its own major's index, never through the alias -------------
