@@ -158,3 +158,16 @@ def test_search_refusal_names_field_and_type_not_the_value(
     (letter,) = letters
     assert "visits" in letter.reason
     assert leaks(letter.reason) == [], letter.reason
+
+
+def test_bigquery_and_connection_errors_are_described_without_values() -> None:
+    from google.api_core.exceptions import BadRequest
+
+    job = BadRequest(
+        f"Bad int64 value: {EMAIL}", errors=[{"reason": "invalid", "message": f"x {EMAIL}"}]
+    )
+    assert describe_error(job) == "BadRequest (HTTP 400): invalid"
+    with pytest.raises(psycopg2.OperationalError) as refused:
+        psycopg2.connect("postgresql://meshkit@127.0.0.1:1/none", connect_timeout=5)
+    described = describe_error(refused.value)
+    assert described.startswith("OperationalError: connection to server at")  # no row: kept
