@@ -35,6 +35,7 @@ from meshkit.contracts import Contract
 from meshkit.contracts.exporters.duckdb import quote
 from meshkit.errors import ServiceError
 from meshkit.ports import POSITION_COLUMN, BigQueryWarehouseWriter, DuckDBWarehouseWriter
+from meshkit.ports.base import describe_error
 
 Dialect = Literal["duckdb", "bigquery"]
 
@@ -235,8 +236,10 @@ class BigQuerySession:
                 job_config=job,
                 **self._kw(job=True),
             ).result()
-        except Exception as exc:
-            raise ServiceError(f"BigQuery write of {dataset}.{name} failed: {exc}") from exc
+        except Exception as exc:  # described, not repeated: a job's errors may quote rows
+            raise ServiceError(
+                f"BigQuery write of {dataset}.{name} failed: {describe_error(exc)}"
+            ) from None
         finally:
             self.client.delete_table(staged_id, not_found_ok=True, **self._kw())
         return int(table.num_rows)
