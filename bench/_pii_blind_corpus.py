@@ -1,4 +1,4 @@
-"""A labelled corpus of e-commerce columns, written without reading the detector's rules.
+"""A labelled corpus of e-commerce columns, written without reading the detector's code.
 
 Every value is built from templates with ``random.Random(seed)`` and labelled by
 construction with the categories of personal data it holds (``email``, ``phone``,

@@ -3,7 +3,7 @@
     python -m bench.pii_blind [--quick] [--seed N] [--per-column N]
 
 The corpus (``bench/_pii_blind_corpus.py``) is generated with ``random.Random(20261204)``
-from templates written without reading the detector's rules: 58 e-commerce columns of 200
+from templates written without reading the detector's code: 58 e-commerce columns of 200
 values (``--quick``: 30), personal data as whole values and inside sentences, and the
 look-alikes a shop stores. Each value is labelled by construction.
 
