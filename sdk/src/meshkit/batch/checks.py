@@ -43,6 +43,7 @@ from meshkit.contracts import (
     format_duration,
 )
 from meshkit.contracts.exporters.published import published_fields
+from meshkit.contracts.sql import failing_rows_query, quote
 from meshkit.ports import POSITION_COLUMN
 from meshkit.privacy.scanner import declared_of, scan_table
 
@@ -136,14 +137,12 @@ class _Evaluator:
         self.rows: int | None = None
 
     def col(self, path: str) -> str:
-        mark = '"' if self.s.dialect == "duckdb" else "`"
-        return ".".join(f"{mark}{p}{mark}" for p in path.split("."))
+        """A field path (``address.city``), each part quoted."""
+        return ".".join(quote(p, self.s.dialect) for p in path.split("."))
 
     def ident(self, name: str) -> str:
         """One column name, quoted whole (a stored column may hold any character)."""
-        if self.s.dialect == "duckdb":
-            return '"' + name.replace('"', '""') + '"'
-        return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+        return quote(name, self.s.dialect)
 
     def scalar(self, sql: str) -> Any:
         table = self.s.query(sql)
@@ -301,8 +300,11 @@ class _Evaluator:
         )
 
     def _custom_sql(self, r: CustomSql) -> Outcome:
-        sql = r.sql.strip().rstrip(";").replace("{table}", self.ref)
-        n = int(self.scalar(f"SELECT COUNT(*) FROM ({sql}) AS q") or 0)
+        # the count is generated from the parsed rule (one read-only SELECT, or
+        # CustomSqlError), and runs only where nothing can write
+        sql = failing_rows_query(r.sql, self.s.dialect, self.ref)
+        result = self.s.query_read_only(sql)
+        n = int(result.column(0)[0].as_py() or 0) if result.num_rows else 0
         if n:
             return Outcome(False, f"{r.name}: {n} rows break the rule", {"failing_rows": n})
         return Outcome(True, f"{r.name}: no rows break the rule", {"failing_rows": 0})
@@ -417,7 +419,8 @@ def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefin
         warehouse = getattr(context.resources, WAREHOUSE_KEY)
         reporter: RegistryReporter = getattr(context.resources, REGISTRY_KEY)
         reported = []
-        with warehouse.session() as session:
+        # the checks only read: on a session that cannot write (custom SQL runs on nothing else)
+        with warehouse.read_only_session() as session:
             todo = [(n, r) for n, r in by_name.items() if n in selected]
             outcomes = evaluate(contract, session, todo)
             for name, rule in todo:

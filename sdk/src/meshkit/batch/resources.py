@@ -40,7 +40,12 @@ from dagster_gcp import BigQueryResource
 
 from meshkit.batch.environment import Environment, current_environment
 from meshkit.batch.reporting import TOKEN_ENV, URL_ENV, RegistryReporter
-from meshkit.batch.warehouse import BigQuerySession, DuckDBSession, WarehouseSession
+from meshkit.batch.warehouse import (
+    BigQuerySession,
+    DuckDBSession,
+    WarehouseSession,
+    connect_read_only,
+)
 from meshkit.errors import ConfigError
 from meshkit.privacy.keys import (
     KEYSTORE_FILE,
@@ -62,13 +67,25 @@ EMULATOR_ENV = "BIGQUERY_EMULATOR_HOST"
 
 
 class DuckDBWarehouse(DuckDBResource):
-    """dagster-duckdb's resource, plus a meshkit warehouse session."""
+    """dagster-duckdb's resource, plus meshkit warehouse sessions.
+
+    ``session()`` reads and writes; ``read_only_session()`` (the asset checks') cannot
+    write: the file opened read-only, without file access, its configuration locked.
+    """
 
     @contextmanager
     def session(self) -> Iterator[WarehouseSession]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with self.get_connection() as con:
             yield DuckDBSession(con)
+
+    @contextmanager
+    def read_only_session(self) -> Iterator[WarehouseSession]:
+        con = connect_read_only(self.database)
+        try:
+            yield DuckDBSession(con)
+        finally:
+            con.close()
 
 
 class BigQueryWarehouse(BigQueryResource):
@@ -110,6 +127,12 @@ class BigQueryWarehouse(BigQueryResource):
                 )
             else:
                 yield BigQuerySession(client, location=self.location)
+
+    @contextmanager
+    def read_only_session(self) -> Iterator[WarehouseSession]:
+        """A session whose ``query_read_only`` runs only what a dry run calls a SELECT."""
+        with self.session() as session:
+            yield session
 
 
 class KeyStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -12,7 +12,13 @@ needs beyond the output-port writers' micro-batches:
   batch product is rewritten per run or per partition, not upserted row by row, and a
   million-row table has to move as Arrow, not as per-record changes;
 - ``read``/``query``/``columns``/``ref``: what the I/O manager's inputs and the asset
-  checks read.
+  checks read;
+- ``query_read_only``: a query that must not write (a contract's ``custom_sql`` rule,
+  regenerated from its parse tree): only when it parses as one read-only ``SELECT``
+  (``meshkit.contracts.sql``), and then on DuckDB only on a connection that cannot write
+  (read-only, no file access, its configuration locked:
+  ``DuckDBWarehouse.read_only_session``), on BigQuery only after a dry run says the job
+  is a ``SELECT`` (no DDL, DML or script), without a destination table.
 
 Both dialects share the SQL the checks run (see :mod:`meshkit.batch.checks`); the few
 differences (identifier quoting, literals, the regex function, sampling) are methods here.
@@ -25,6 +31,7 @@ import time
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
@@ -32,7 +39,8 @@ import pyarrow.parquet as pq
 
 from meshkit.batch.validate import PartitionWindow
 from meshkit.contracts import Contract
-from meshkit.contracts.exporters.duckdb import quote
+from meshkit.contracts.sql import CustomSqlError, bigquery_ref, quote_bigquery, require_one_select
+from meshkit.contracts.sql import quote_duckdb as quote
 from meshkit.errors import ServiceError
 from meshkit.ports import POSITION_COLUMN, BigQueryWarehouseWriter, DuckDBWarehouseWriter
 from meshkit.ports.base import describe_error
@@ -66,6 +74,8 @@ class WarehouseSession(Protocol):
 
     def query(self, sql: str) -> pa.Table: ...
 
+    def query_read_only(self, sql: str) -> pa.Table: ...
+
     def columns(self, dataset: str, table: str) -> dict[str, str]: ...
 
     def ref(self, dataset: str, table: str) -> str: ...
@@ -89,6 +99,26 @@ def _sql_literal(value: Any, string: str) -> str:
     if isinstance(value, date):
         return f"DATE '{value.isoformat()}'"
     return string
+
+
+READ_ONLY_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,  # no COPY TO, ATTACH, EXPORT or file reads
+    "lock_configuration": True,  # and no SET to undo that
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+"""The configuration of a DuckDB connection that cannot write (opened ``read_only``)."""
+
+
+def connect_read_only(database: str | Path) -> Any:
+    """A DuckDB connection to ``database`` that cannot write: read-only, without file
+    access, its configuration locked (an empty in-memory database when the file does not
+    exist yet, so every table is missing)."""
+    import duckdb
+
+    if str(database) != ":memory:" and Path(database).is_file():
+        return duckdb.connect(str(database), read_only=True, config=READ_ONLY_CONFIG)
+    return duckdb.connect(":memory:", config=READ_ONLY_CONFIG)
 
 
 class DuckDBSession:
@@ -143,6 +173,28 @@ class DuckDBSession:
     def query(self, sql: str) -> pa.Table:
         result: pa.Table = self.con.sql(sql).to_arrow_table()
         return result
+
+    def query_read_only(self, sql: str) -> pa.Table:
+        """``sql`` if it is one read-only SELECT, on this connection only if it cannot write
+        (``ServiceError`` otherwise)."""
+        _one_select(sql, self.dialect)
+        if not self._cannot_write():
+            raise ServiceError(
+                "this query runs only on a DuckDB connection that cannot write "
+                "(DuckDBWarehouse.read_only_session); this one can"
+            )
+        return self.query(sql)
+
+    def _cannot_write(self) -> bool:
+        (external, locked), *_ = self.con.execute(
+            "SELECT current_setting('enable_external_access'), "
+            "current_setting('lock_configuration')"
+        ).fetchall()
+        (writable,), *_ = self.con.execute(
+            "SELECT count(*) FROM duckdb_databases() "
+            "WHERE NOT internal AND NOT readonly AND path IS NOT NULL"
+        ).fetchall()
+        return external is False and locked is True and writable == 0
 
     def columns(self, dataset: str, table: str) -> dict[str, str]:
         rows = self.con.execute(
@@ -219,18 +271,19 @@ class BigQuerySession:
             params = []
             doomed = ""  # the target rows the new ones replace: the window's, or all
             if window is not None:
-                doomed = f" AND T.`{window.field}` >= @start AND T.`{window.field}` < @end"
+                column = quote_bigquery(window.field)
+                doomed = f" AND T.{column} >= @start AND T.{column} < @end"
                 params = [
                     bigquery.ScalarQueryParameter("start", "TIMESTAMP", window.start),
                     bigquery.ScalarQueryParameter("end", "TIMESTAMP", window.end),
                 ]
-            cols = ", ".join(f"`{f.name}`" for f in target.schema)
-            values = ", ".join(f"S.`{f.name}`" for f in target.schema)
+            cols = ", ".join(quote_bigquery(f.name) for f in target.schema)
+            values = ", ".join(f"S.{quote_bigquery(f.name)}" for f in target.schema)
             job = bigquery.QueryJobConfig(query_parameters=params)
             # one statement, so one atomic job: deleting and inserting in two jobs left the
             # partition empty when the second failed, and readers saw it empty in between
             self.client.query(
-                f"MERGE {ref} T USING `{staged_id}` S ON FALSE "
+                f"MERGE {ref} T USING {bigquery_ref(*staged_id.rsplit('.', 2))} S ON FALSE "
                 f"WHEN NOT MATCHED BY SOURCE{doomed} THEN DELETE "
                 f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})",
                 job_config=job,
@@ -256,6 +309,37 @@ class BigQuerySession:
         result: pa.Table = job.result().to_arrow(create_bqstorage_client=False)
         return result
 
+    def statement_type(self, sql: str) -> str:
+        """What BigQuery's dry run of ``sql`` says it is (``SELECT``, ``DROP_TABLE``,
+        ``SCRIPT``...); nothing runs. (The local emulator runs a *script*'s statements
+        even in a dry run: ``query_read_only`` sends it only single SELECTs.)"""
+        from google.cloud import bigquery
+
+        dry = self.client.query(
+            sql,
+            job_config=bigquery.QueryJobConfig(dry_run=True, use_query_cache=False),
+            **self._kw(),
+        )
+        return str(dry.statement_type or "")
+
+    def query_read_only(self, sql: str) -> pa.Table:
+        """``sql`` only if it parses as one read-only SELECT and BigQuery's dry run says
+        it is a ``SELECT`` job (no DDL, DML or script); then run without a destination
+        table. ``ServiceError`` otherwise."""
+        from google.cloud import bigquery
+
+        _one_select(sql, self.dialect)
+        kind = self.statement_type(sql)
+        if kind != "SELECT":
+            raise ServiceError(
+                f"BigQuery refuses to run it: a {kind or 'statement'} job, not a SELECT"
+            )
+        job = self.client.query(sql, job_config=bigquery.QueryJobConfig(), **self._kw(job=True))
+        result: pa.Table = job.result().to_arrow(create_bqstorage_client=False)
+        if job.statement_type != "SELECT":  # pragma: no cover - the dry run said SELECT
+            raise ServiceError(f"BigQuery ran a {job.statement_type} job, not a SELECT")
+        return result
+
     def columns(self, dataset: str, table: str) -> dict[str, str]:
         from google.api_core.exceptions import NotFound
 
@@ -267,7 +351,7 @@ class BigQuerySession:
                 for f in got.schema}  # fmt: skip
 
     def ref(self, dataset: str, table: str) -> str:
-        return f"`{self._table_id(dataset, table)}`"
+        return bigquery_ref(self.client.project, dataset, table)
 
     def literal(self, value: Any) -> str:
         text = str(value).replace("\\", "\\\\").replace("'", "\\'")
@@ -278,6 +362,13 @@ class BigQuerySession:
 
     def sample(self, ref: str, rows: int, columns: str = "*") -> str:
         return f"SELECT {columns} FROM {ref} LIMIT {int(rows)}"
+
+
+def _one_select(sql: str, dialect: Dialect) -> None:
+    try:
+        require_one_select(sql, dialect)
+    except CustomSqlError as exc:
+        raise ServiceError(f"refused to run it: {exc}") from None
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -162,6 +162,12 @@ def custom_sql_problem(sql: str, dialect: Dialect) -> str | None:
     return None
 
 
+def require_one_select(sql: str, dialect: Dialect) -> None:
+    """``CustomSqlError`` unless ``sql`` is exactly one read-only query in ``dialect``
+    (``{table}`` already replaced or absent)."""
+    _parse(sql, dialect)
+
+
 def failing_rows_query(sql: str, dialect: Dialect, table_ref: str) -> str:
     """``SELECT COUNT(*)`` of the rule's rows, generated from the parsed rule, with
     ``{table}`` replaced by ``table_ref`` (the product table, already quoted by this

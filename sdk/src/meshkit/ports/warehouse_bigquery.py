@@ -47,6 +47,7 @@ import pyarrow as pa
 
 from meshkit.contracts import Contract, WarehouseTable
 from meshkit.contracts.exporters.bigquery import bigquery_schema, bigquery_table_options
+from meshkit.contracts.sql import bigquery_ref, quote_bigquery
 from meshkit.ports.base import POSITION_COLUMN, PortError, describe_error
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
@@ -171,23 +172,27 @@ class BigQueryWarehouseWriter(StagingWriter):
         return evolution
 
     def _merge_sql(self, schema: list[Any], key: list[str]) -> str:
+        """The MERGE of a staging table (``{stage}``, filled in per apply) into the table;
+        every name quoted by ``quote_bigquery``."""
+        q = quote_bigquery
         names = [f.name for f in schema]
-        cols = ", ".join(f"`{n}`" for n in names)
-        values = ", ".join(f"S.`{n}`" for n in names)
-        on = " AND ".join(f"T.`{k}` = S.`{k}`" for k in key)
-        target = f"`{self.table_id}`"
+        cols = ", ".join(q(n) for n in names)
+        values = ", ".join(f"S.{q(n)}" for n in names)
+        on = " AND ".join(f"T.{q(k)} = S.{q(k)}" for k in key)
+        target = _ref(self.table_id)
         if self.mode == "append":
             return (
-                f"MERGE {target} T USING `{{stage}}` S ON {on} "
+                f"MERGE {target} T USING {{stage}} S ON {on} "
                 f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})"
             )
-        newer = f"S.`{POSITION_COLUMN}` > T.`{POSITION_COLUMN}`"
-        sets = ", ".join(f"`{n}` = S.`{n}`" for n in names if n not in key)
+        pos, gone = q(POSITION_COLUMN), q(DELETE_COLUMN)
+        newer = f"S.{pos} > T.{pos}"
+        sets = ", ".join(f"{q(n)} = S.{q(n)}" for n in names if n not in key)
         return (
-            f"MERGE {target} T USING `{{stage}}` S ON {on} "
-            f"WHEN MATCHED AND {newer} AND S.`{DELETE_COLUMN}` THEN DELETE "
+            f"MERGE {target} T USING {{stage}} S ON {on} "
+            f"WHEN MATCHED AND {newer} AND S.{gone} THEN DELETE "
             f"WHEN MATCHED AND {newer} THEN UPDATE SET {sets} "
-            f"WHEN NOT MATCHED AND NOT S.`{DELETE_COLUMN}` THEN INSERT ({cols}) VALUES ({values})"
+            f"WHEN NOT MATCHED AND NOT S.{gone} THEN INSERT ({cols}) VALUES ({values})"
         )
 
     # -- write ----------------------------------------------------------------------------
@@ -216,7 +221,7 @@ class BigQueryWarehouseWriter(StagingWriter):
                 **self._retry
             )
             job = self.client.query(
-                self._merge.replace("{stage}", stage_id), **self._retry, **self._job_retry
+                self._merge.replace("{stage}", _ref(stage_id)), **self._retry, **self._job_retry
             )
             job.result(**self._retry)
             affected = int(job.num_dml_affected_rows or 0)
@@ -241,6 +246,11 @@ class BigQueryWarehouseWriter(StagingWriter):
             self.flush()
         finally:
             self.client.close()
+
+
+def _ref(table_id: str) -> str:
+    """``project.dataset.table`` as SQL, each part quoted (a project id may hold dots)."""
+    return bigquery_ref(*table_id.rsplit(".", 2))
 
 
 def _staging_schema(schema: list[Any]) -> list[Any]:

@@ -165,14 +165,14 @@ class DuckDBWarehouseWriter(StagingWriter):
         """``wanted`` with types spelled as DuckDB reports them (via a throw-away table)."""
         name = f"meshkit_types_{uuid.uuid4().hex[:8]}"
         cols = ", ".join(f"{quote(c.name)} {c.type}" for c in wanted)
-        self.con.execute(f"CREATE TEMP TABLE {name} ({cols})")
+        self.con.execute(f"CREATE TEMP TABLE {quote(name)} ({cols})")
         try:
             spelled = self._columns("main", name) or {
                 r[0]: Column(r[0], r[1], True)
-                for r in self.con.execute(f"DESCRIBE {name}").fetchall()
+                for r in self.con.execute(f"DESCRIBE {quote(name)}").fetchall()
             }
         finally:
-            self.con.execute(f"DROP TABLE {name}")
+            self.con.execute(f"DROP TABLE {quote(name)}")
         return [Column(c.name, spelled[c.name].type, c.nullable) for c in wanted]
 
     def _comment(self, contract: Contract) -> None:
@@ -193,19 +193,19 @@ class DuckDBWarehouseWriter(StagingWriter):
         match = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in key)
         pos = quote(POSITION_COLUMN)
         names = ", ".join(quote(c) for c in [*columns, POSITION_COLUMN])
+        row, gone, stage, matched = quote(ROW), quote(DELETE_COLUMN), quote(STAGE), quote(MATCHED)
         self._matched = (
-            f"SELECT s.{ROW} AS row, t.rowid AS id, s.{pos} > t.{pos} AS newer, "
-            f"s.{DELETE_COLUMN} AS gone FROM {STAGE} AS s JOIN {self.table} AS t ON {match}"
+            f"SELECT s.{row} AS row, t.rowid AS id, s.{pos} > t.{pos} AS newer, "
+            f"s.{gone} AS gone FROM {stage} AS s JOIN {self.table} AS t ON {match}"
         )
         self._delete = (
-            f"DELETE FROM {self.table} WHERE rowid IN (SELECT id FROM {MATCHED} WHERE newer)"
+            f"DELETE FROM {self.table} WHERE rowid IN (SELECT id FROM {matched} WHERE newer)"
         )
         self._insert = (
-            f"INSERT INTO {self.table} ({names}) SELECT {names} FROM {STAGE} "
-            f"WHERE NOT {DELETE_COLUMN}"
+            f"INSERT INTO {self.table} ({names}) SELECT {names} FROM {stage} WHERE NOT {gone}"
         )
         self._insert_some = (
-            f"{self._insert} AND {ROW} NOT IN (SELECT row FROM {MATCHED} WHERE NOT newer)"
+            f"{self._insert} AND {row} NOT IN (SELECT row FROM {matched} WHERE NOT newer)"
         )
 
     # -- write ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 from meshkit.contracts.exporters.published import PublishedField, published_fields
 from meshkit.contracts.model import Contract
 from meshkit.contracts.ports import WarehouseTable
+from meshkit.contracts.sql import quote_duckdb
 from meshkit.contracts.types import DataType
 
 _SCALARS = {
@@ -33,8 +34,8 @@ _SCALARS = {
 
 
 def quote(name: str) -> str:
-    """A quoted DuckDB identifier."""
-    return '"' + name.replace('"', '""') + '"'
+    """A quoted DuckDB identifier (``meshkit.contracts.sql.quote_duckdb``)."""
+    return quote_duckdb(name)
 
 
 def duckdb_type(field: PublishedField) -> str:
