@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+
 import typer
 from rich.console import Console
 
 import meshkit
 import meshkit_platform
+from meshkit.cli.failures import run
 
 app = typer.Typer(
     name="meshkit-platform",
@@ -28,6 +32,9 @@ def _root() -> None:
     """meshkit platform commands."""
 
 
-def main() -> None:
-    """Entry point of the ``meshkit-platform`` console script."""
-    app()
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``meshkit-platform`` console script.
+
+    Failures end as the SDK's do (``meshkit.cli.failures.run``): one line, exit code 1.
+    """
+    sys.exit(run(app, argv, prog_name="meshkit-platform"))

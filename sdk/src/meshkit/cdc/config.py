@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from meshkit.cdc.catalog import TableName
 from meshkit.cdc.debezium import DecimalMode, ValueOptions
 from meshkit.errors import ConfigError
+from meshkit.files import MIB, UnreadableFileError, read_limited
 
 _IDENT = re.compile(r"^[a-z0-9_]{1,63}$")
 
@@ -114,9 +115,13 @@ class CaptureConfig(BaseModel):
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the CDC configuration: {exc.strerror}") from exc
+        raw = read_limited(path, limit=MIB)
+    except UnreadableFileError as exc:
+        raise ConfigError(f"{path}: cannot read the CDC configuration: {exc.reason}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the CDC configuration is not UTF-8 text") from None
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:

@@ -1,5 +1,8 @@
 """The root ``meshkit`` Typer app: registers each command group and turns errors into exit codes.
 
+``main`` runs the app through ``meshkit.cli.failures.run``, the one place where failures
+become messages and exit codes.
+
 Each command group lives in its own module (``meshkit.cli.<group>``) and exposes a
 ``register(app)`` function, so adding a group is one line in ``_GROUPS``.
 """
@@ -8,11 +11,11 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Sequence
 
 import typer
-from rich.console import Console
 
-from meshkit.errors import MeshkitError
+from meshkit.cli.failures import run
 
 app = typer.Typer(
     name="meshkit",
@@ -42,10 +45,11 @@ def _register_groups() -> None:
 _register_groups()
 
 
-def main() -> None:
-    """Entry point of the ``meshkit`` console script: no traceback for expected errors."""
-    try:
-        app(standalone_mode=True)
-    except MeshkitError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``meshkit`` console script: one clear line for every failure.
+
+    ``meshkit.cli.failures.run`` turns every expected failure into ``error: <message>``
+    and exit code 1 (usage errors exit 2); ``MESHKIT_DEBUG=1`` shows the traceback of an
+    unexpected one.
+    """
+    sys.exit(run(app, argv, prog_name="meshkit"))

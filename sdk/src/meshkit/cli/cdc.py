@@ -19,7 +19,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from meshkit.cdc import catalog
 from meshkit.cdc.capture import Capture, Progress
@@ -29,6 +31,7 @@ from meshkit.cdc.pgoutput import format_lsn
 from meshkit.cdc.sources import CdcSources, breaking, load_sources
 from meshkit.cdc.state import CaptureState, SchemaChange
 from meshkit.cdc.status import slot_status
+from meshkit.errors import ConfigError
 
 cdc_app = typer.Typer(
     name="cdc",
@@ -155,9 +158,9 @@ def run(
     signal.signal(signal.SIGINT, _on_signal)
 
     def on_schema_change(change: SchemaChange) -> None:
-        _err.print(f"[yellow]schema change[/] {change.table}: {change.describe()}")
+        _err.print(f"[yellow]schema change[/] {escape(f'{change.table}: {change.describe()}')}")
         for message in breaking(sources, change) if sources is not None else []:
-            _err.print(f"[bold red]contract broken:[/] {message}", highlight=False)
+            _err.print(f"[bold red]contract broken:[/] {escape(message)}", highlight=False)
 
     live: Live | None = None
     last_draw = [0.0]
@@ -209,10 +212,10 @@ def status(
         table.add_column("value")
         for key, value in st.as_dict().items():
             if key != "warnings":
-                table.add_row(key, str(value))
+                table.add_row(key, Text(str(value)))
         _out.print(table)
     for warning in st.warnings:
-        _err.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+        _err.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)
     if not st.exists:
         _err.print(f"slot {cfg.slot} does not exist (no capture has run yet)")
         raise typer.Exit(1)
@@ -284,8 +287,7 @@ def connector_config(
     elif output == "connect":
         typer.echo(json.dumps(connect_config(cfg, name=name), indent=2))
     else:
-        _err.print(f"--format {output!r}: expected 'connect' or 'server'")
-        raise typer.Exit(1)
+        raise ConfigError(f"--format {output!r}: expected 'connect' or 'server'")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,8 +19,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from meshkit.contracts.diff.report import DiffReport
+from meshkit.contracts.loader import MAX_CONTRACT_BYTES
 from meshkit.contracts.problem import Problem
 from meshkit.errors import ContractError
+from meshkit.files import UnreadableFileError, read_limited
 
 
 def _console(stderr: bool = False) -> Console:
@@ -159,7 +161,7 @@ def export(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        _write(output, text)
         typer.echo(f"wrote {output} ({exporter.name})", err=True)
 
 
@@ -211,9 +213,9 @@ def import_(
     if owner is not None and not re.fullmatch(EMAIL_PATTERN, owner):
         raise _fail(f"--owner: {owner!r} is not an e-mail address")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _fail(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+        text = read_limited(path, limit=MAX_CONTRACT_BYTES).decode("utf-8")
+    except UnreadableFileError as exc:
+        raise _fail(str(exc)) from None
     except UnicodeDecodeError:
         raise _fail(f"{path}: the file is not UTF-8 text") from None
     options = ImportOptions(domain=domain, product=product, owner=owner, schema=schema)
@@ -250,9 +252,17 @@ def import_(
         raise _fail(f"{path}: two schema objects import as the same product name")
     for target, r in targets:
         assert r.data is not None
-        target.write_text(_yaml(r.data), encoding="utf-8")
+        _write(target, _yaml(r.data))
         typer.echo(f"wrote {target}", err=True)
     typer.echo(f"{len(targets)} contract(s), {n} warning{'s' * (n != 1)}", err=True)
+
+
+def _write(target: Path, text: str) -> None:
+    """Write an output file, or fail with one line naming it (a directory, no parent, …)."""
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"{target}: cannot write the output: {exc.strerror or exc}") from None
 
 
 def _yaml(data: dict[str, object]) -> str:

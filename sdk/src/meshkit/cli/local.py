@@ -11,9 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from meshkit.cli.failures import settings_error
 from meshkit.local import LocalSettings, LocalStack, ServiceStatus
 from meshkit.local.stack import SERVICES, select_services
 
@@ -39,7 +43,10 @@ def _names(values: list[str] | None) -> list[str]:
 
 
 def _settings(state_dir: Path | None) -> LocalSettings:
-    return LocalSettings(state_dir=state_dir) if state_dir is not None else LocalSettings()
+    try:
+        return LocalSettings(state_dir=state_dir) if state_dir is not None else LocalSettings()
+    except ValidationError as exc:  # e.g. MESHKIT_LOCAL_KAFKA_PORT=notaport
+        raise settings_error(LocalSettings, exc) from None
 
 
 def status_table(rows: list[ServiceStatus]) -> Table:
@@ -52,8 +59,9 @@ def status_table(rows: list[ServiceStatus]) -> Table:
     for row in rows:
         healthy = "[green]yes[/]" if row.healthy else "[red]no[/]"
         table.add_row(
-            row.service, row.address or "-", str(row.pid or "-"), healthy, row.detail or ""
-        )
+            row.service, Text(row.address or "-"), str(row.pid or "-"), healthy,
+            Text(row.detail or ""),
+        )  # fmt: skip
     return table
 
 
@@ -77,7 +85,7 @@ def up(
         stack.up()
     rows = stack.status()
     console.print(status_table(rows))
-    console.print(f"state directory: {stack.settings.root}")
+    console.print(Text(f"state directory: {stack.settings.root}"))
     console.print("stop everything with: meshkit local down")
     if not all(row.healthy for row in rows if row.service in services):
         raise typer.Exit(code=1)
@@ -93,7 +101,8 @@ def status(state_dir: StateDir = None) -> None:
     if not any(stack.service(name).record() for name in SERVICES):
         Console(stderr=True).print(
             "[red]the local stack is not running[/] "
-            f"(no run records under {stack.settings.root}); start it with: meshkit local up",
+            f"(no run records under {escape(str(stack.settings.root))}); start it with: "
+            "meshkit local up",
             highlight=False,
         )
         raise typer.Exit(code=1)
@@ -101,7 +110,7 @@ def status(state_dir: StateDir = None) -> None:
     if unhealthy:
         Console(stderr=True).print(
             f"[red]not healthy:[/] {', '.join(unhealthy)} "
-            f"(logs under {stack.settings.root}); restart with: meshkit local up",
+            f"(logs under {escape(str(stack.settings.root))}); restart with: meshkit local up",
             highlight=False,
         )
         raise typer.Exit(code=1)
@@ -123,7 +132,7 @@ def down(
     else:
         console.print("nothing was running")
     if purge:
-        console.print(f"deleted {stack.settings.root}")
+        console.print(Text(f"deleted {stack.settings.root}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -18,8 +18,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from meshkit.errors import MeshkitError
+from meshkit.files import require_regular_file
 from meshkit.privacy.erasure import erase, load_contract, load_holdings
 from meshkit.privacy.keys import LocalKeyStore, new_master_key
 from meshkit.privacy.scanner import FieldFinding, declared_of, scan_table
@@ -70,8 +72,7 @@ def read_sample(path: Path) -> Any:
     import pyarrow.json as pa_json
     import pyarrow.parquet as pq
 
-    if not path.is_file():
-        raise MeshkitError(f"{path}: no such file")
+    require_regular_file(path)  # a FIFO or a device would block or never end
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
@@ -122,20 +123,21 @@ def scan(
     else:
         console = _out()
         for name, findings in results.items():
-            table = Table(title=f"{name}: personal data found", title_justify="left")
+            table = Table(title=Text(f"{name}: personal data found"), title_justify="left")
             cols = ("field", "sampled", "categories (share)", "examples (masked)", "declared")
             for col in cols:
                 table.add_column(col, justify="right" if col == "sampled" else "left")
             hits = [f for f in findings if f.matches]
             for f in hits:
                 examples = "; ".join(e for c in f.categories for e in f.examples[c])
-                mark = f.declared or "[bold red]no[/]"
-                table.add_row(f.field, str(f.sampled), _share_text(f), examples, mark)
+                mark = Text(f.declared) if f.declared else Text("no", style="bold red")
+                table.add_row(Text(f.field), str(f.sampled), _share_text(f), Text(examples), mark)
             if hits:
                 console.print(table)
             else:
                 console.print(
-                    f"{name}: no personal data found in {len(findings)} fields", soft_wrap=True
+                    Text(f"{name}: no personal data found in {len(findings)} fields"),
+                    soft_wrap=True,
                 )
     if fail_on_undeclared and undeclared:
         raise typer.Exit(1)
@@ -198,7 +200,7 @@ def keys_audit(state_dir: StateDir = None, fmt: Format = "table") -> None:
         return
     table = Table("at", "action", "key", "detail")
     for e in events:
-        table.add_row(e.at, e.action, e.key_id, e.detail)
+        table.add_row(e.at, e.action, e.key_id, Text(e.detail))
     _out().print(table)
 
 
@@ -237,12 +239,13 @@ def erase_subject(
     if contracts is None:
         return
     if not report.products:
-        console.print(f"no product in {contracts} declares data of a data subject")
+        console.print(Text(f"no product in {contracts} declares data of a data subject"))
         return
     table = Table(title="products holding data of this subject", title_justify="left")
     for col in ("product", "subject field", "now unreadable", "still to delete by key", "ports"):
         table.add_column(col)
     for p in report.products:
-        table.add_row(p.product, p.subject_field or "", ", ".join(p.encrypted_fields) or "-",
-                      ", ".join(p.other_personal_fields) or "-", ", ".join(p.ports))  # fmt: skip
+        cells = (p.product, p.subject_field or "", ", ".join(p.encrypted_fields) or "-",
+                 ", ".join(p.other_personal_fields) or "-", ", ".join(p.ports))  # fmt: skip
+        table.add_row(*map(Text, cells))
     console.print(table)

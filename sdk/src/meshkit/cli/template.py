@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 template_app = typer.Typer(
     help="Keep this domain repository in step with the meshkit template.", no_args_is_help=True
@@ -54,11 +55,13 @@ def update(
     table.add_column("file", overflow="fold")
     table.add_column("result")
     for rel in report.changed:
-        table.add_row(rel, "[green]merged")
+        table.add_row(Text(rel), "[green]merged")
     for rel in report.conflicts:
-        table.add_row(rel, "[bold red]conflict: resolve the <<<<<<< markers")
+        table.add_row(Text(rel), "[bold red]conflict: resolve the <<<<<<< markers")
     for rel in report.rejects:
-        table.add_row(rel, "[bold red]rejected hunks: apply them by hand, then delete the file")
+        table.add_row(
+            Text(rel), "[bold red]rejected hunks: apply them by hand, then delete the file"
+        )
     console.print(table)
     if not report.clean:
         console.print(

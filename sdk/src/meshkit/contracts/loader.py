@@ -2,7 +2,8 @@
 
 - ``parse_contract(text, file)`` → ``(Contract | None, [Problem])``: never raises for bad
   input; problems are sorted by position.
-- ``read_contract(path)`` → the same for a file (unreadable files become problems).
+- ``read_contract(path)`` → the same for a file (unreadable files become problems, as do
+  FIFOs, devices and files over ``MAX_CONTRACT_BYTES``, refused before reading).
 - ``load_contract(path)`` → a ``Contract``, or ``ContractError`` carrying the problems.
 - ``parse_model(text, file, model)``: the same machinery for any pydantic model read from
   YAML (used by importers of other contract formats).
@@ -20,8 +21,10 @@ from meshkit.contracts.model import Contract
 from meshkit.contracts.problem import Problem
 from meshkit.contracts.yamlpos import YamlError, read_yaml
 from meshkit.errors import ContractError
+from meshkit.files import MIB, UnreadableFileError, read_limited
 
 M = TypeVar("M", bound=BaseModel)
+MAX_CONTRACT_BYTES = 4 * MIB  # a contract is a few KiB; 4 MiB is far beyond any real one
 CONTRACT_SHAPE = "a mapping with domain, name, version, owner and fields"
 
 
@@ -57,9 +60,9 @@ def read_contract(path: str | Path) -> tuple[Contract | None, list[Problem]]:
     """A contract from a file, or the problems that prevent it (unreadable files included)."""
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        return None, [Problem(name, 0, 0, "", f"cannot read the file: {exc.strerror or exc}")]
+        raw = read_limited(path, limit=MAX_CONTRACT_BYTES)
+    except UnreadableFileError as exc:
+        return None, [Problem(name, 0, 0, "", exc.reason)]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
