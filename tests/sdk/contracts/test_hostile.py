@@ -177,6 +177,31 @@ def test_range_bounds_that_are_not_finite_are_refused_at_lint(bound: str, column
     assert "is not a finite number" in p.message
 
 
+@pytest.mark.parametrize(
+    ("bounds", "key", "message"),
+    [
+        ("field: amount, max: lots", "max", "the max bound 'lots' does not fit field 'amount'"),
+        ("field: day, min: someday", "min", "the min bound 'someday' does not fit field 'day'"),
+        ("field: qty, min: 1.5", "min", "the min bound 1.5 does not fit field 'qty'"),
+        ("field: qty, min: 5, max: 1", "min", "range min 5 is greater than max 1"),
+        ("field: at, min: 2024-01-01T00:00:00Z, max: 2020-01-01", "min", "range min "),
+    ],
+)
+def test_range_bounds_that_do_not_fit_the_field_are_refused_at_lint(
+    bounds: str, key: str, message: str
+) -> None:
+    # before: lint passed, and building the record validator raised a raw exception
+    text = HEAD + (
+        "  - {name: day, type: date}\n  - {name: qty, type: integer}\n"
+        "  - {name: at, type: timestamp}\n"
+    )
+    p = one_problem(
+        text.replace("fields:\n", "fields:\n", 1) + f"quality:\n  - {{kind: range, {bounds}}}\n"
+    )
+    assert (p.line, p.path) == (13, f"quality[0].{key}")
+    assert p.message.startswith(message)
+
+
 # -- reserved names ----------------------------------------------------------------------------
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -111,6 +113,38 @@ def transform_fits(transform: Any, dtype: DataType) -> str | None:
     if redact_value is not None and not _value_fits(redact_value, dtype):
         return f"the redact value {redact_value!r} is not a {dtype}"
     return None
+
+
+def _bound_of(value: Any, dtype: DataType) -> tuple[Any, str | None]:
+    """A range bound as a comparable value of ``dtype``, or what was expected instead."""
+    kind = dtype.kind
+    if isinstance(value, bool):
+        return None, f"a {dtype} value"
+    if kind == "integer":
+        ok = isinstance(value, int) or (isinstance(value, Decimal) and value == int(value))
+        return (value, None) if ok else (None, "a whole number")
+    if kind in {"float", "decimal"}:
+        ok = isinstance(value, int | float | Decimal)
+        return (Decimal(str(value)), None) if ok else (None, "a number")
+    if kind == "date":
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value, None
+        try:
+            return date.fromisoformat(str(value)), None
+        except ValueError:
+            return None, "a date, YYYY-MM-DD"
+    if kind == "timestamp":
+        try:
+            if isinstance(value, datetime):
+                moment = value
+            elif isinstance(value, date):
+                moment = datetime(value.year, value.month, value.day)
+            else:
+                moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None, "a timestamp, e.g. 2024-01-01T00:00:00Z"
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), None
+    return value, None
 
 
 def _value_fits(value: Any, dtype: DataType) -> bool:
@@ -284,6 +318,8 @@ class _Checker:
                     (*loc, "field"),
                     f"range applies to numbers, dates and timestamps, {rule.field!r} is a {dtype}",
                 )
+            elif isinstance(rule, q.Range):
+                self.range_bounds(rule, dtype, loc)
             if isinstance(rule, q.AcceptedValues):
                 for j, value in enumerate(rule.values):
                     if dtype.kind in {
@@ -297,6 +333,34 @@ class _Checker:
                             (*loc, "values", j),
                             f"{value!r} is not a {dtype} (field {rule.field!r})",
                         )
+
+    def range_bounds(self, rule: q.Range, dtype: DataType, loc: Loc) -> None:
+        """Each bound is a value of the field's type, and min is not above max."""
+        bounds: dict[str, Any] = {}
+        for key in ("min", "max"):
+            value = getattr(rule, key)
+            if value is None:
+                continue
+            bound, expected = _bound_of(value, dtype)
+            if expected is not None:
+                self.add(
+                    (*loc, key),
+                    f"the {key} bound {value!r} does not fit field {rule.field!r} ({dtype})",
+                    expected=expected,
+                )
+            else:
+                bounds[key] = bound
+        if "min" in bounds and "max" in bounds:
+            try:
+                reversed_ = bounds["min"] > bounds["max"]
+            except TypeError:  # e.g. a date against a timestamp: left to the engines
+                reversed_ = False
+            if reversed_:
+                self.add(
+                    (*loc, "min"),
+                    f"range min {rule.min!r} is greater than max {rule.max!r}: no value passes",
+                    expected="min <= max",
+                )
 
     def freshness(self, rule: q.Freshness, loc: Loc) -> None:
         path = rule.field or self.c.event_time
