@@ -212,6 +212,32 @@ def test_field_names_with_the_ports_internal_prefix_are_refused(name: str) -> No
     assert "reserved for the ports' internal columns" in p.message
 
 
+@pytest.mark.parametrize("name", ["_TABLE_SUFFIX", "_partitiontime", "_File_name", "__root__x"])
+def test_field_names_bigquery_reserves_are_refused(name: str) -> None:
+    p = one_problem(HEAD + f"  - {{name: {name}, type: string}}\n")
+    assert (p.line, p.column, p.path) == (9, 12, "fields[3].name")
+    assert p.message.startswith("BigQuery reserves column names starting with ")
+
+
+def test_names_postgresql_would_cut_are_refused() -> None:
+    p = one_problem(HEAD + "  - {name: " + "x" * 64 + ", type: string}\n")
+    assert p.message.startswith("the name has 64 characters; PostgreSQL")
+    long_name = HEAD.replace("name: p\n", "name: " + "p" * 60 + "\n")
+    p = one_problem(long_name + "ports: {outputs: [{kind: serving_view, key: [id]}]}\n")
+    assert (p.line, p.path) == (2, "name")
+    assert "PostgreSQL (the serving view's table) cuts names at 63" in p.message
+
+
+def test_field_names_differing_only_in_case_are_refused() -> None:
+    # DuckDB and BigQuery column names ignore case: the table could not be created
+    p = one_problem(HEAD + "  - {name: Code, type: string}\n")
+    assert (p.line, p.path) == (9, "fields[3].name")
+    assert p.message == (
+        "field 'Code' differs from field 'code' only in case; DuckDB and BigQuery take them "
+        "for one column"
+    )
+
+
 def test_struct_members_with_the_internal_prefix_are_refused_too() -> None:
     p = one_problem(
         HEAD + "  - name: s\n    type: struct\n    fields:\n      - {name: _meshkit_pos, type: "

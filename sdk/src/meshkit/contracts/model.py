@@ -43,6 +43,17 @@ RESERVED_PREFIX = "_meshkit"
 """Field names starting with this (in any case) are refused: the ports add internal
 columns named so (``_meshkit_pos``, ``_meshkit_delete``, ``_meshkit_row``, ...), and a field
 of the same name would be taken for one (a delete marker, a source position)."""
+BIGQUERY_RESERVED_PREFIXES = (
+    "_table_",
+    "_file_",
+    "_partition",
+    "_row_timestamp",
+    "__root__",
+    "_colidentifier",
+)
+"""Column-name prefixes BigQuery refuses (in any case)."""
+MAX_NAME_LENGTH = 63
+"""The longest identifier PostgreSQL keeps whole (longer ones are cut, silently)."""
 Status = Literal["draft", "active", "deprecated", "retired"]
 
 
@@ -93,10 +104,22 @@ class FieldSpec(ContractModel):
     @field_validator("name")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
-        if value.lower().startswith(RESERVED_PREFIX):
+        lowered = value.lower()
+        if lowered.startswith(RESERVED_PREFIX):
             raise ValueError(
                 f"field names starting with {RESERVED_PREFIX!r} are reserved for the ports' "
                 "internal columns (source position, delete marker, ...); rename the field"
+            )
+        prefix = next((p for p in BIGQUERY_RESERVED_PREFIXES if lowered.startswith(p)), None)
+        if prefix is not None:
+            raise ValueError(
+                f"BigQuery reserves column names starting with {prefix.upper()!r} (in any "
+                "case); rename the field"
+            )
+        if len(value) > MAX_NAME_LENGTH:
+            raise ValueError(
+                f"the name has {len(value)} characters; PostgreSQL (the serving view) cuts "
+                f"names at {MAX_NAME_LENGTH}, so two long names could become one"
             )
         return value
 

@@ -38,6 +38,8 @@ from meshkit.contracts.types import DataType
 if TYPE_CHECKING:
     from meshkit.contracts.model import Contract, FieldSpec
 
+MAX_NAME_LENGTH = 63  # PostgreSQL keeps identifiers up to 63 bytes whole
+
 Loc = tuple[str | int, ...]
 ENCRYPTABLE = ("string", "bytes", "integer", "date")
 
@@ -188,17 +190,25 @@ class _Checker:
     # -- fields ---------------------------------------------------------------------------
 
     def fields(self, fields: tuple[FieldSpec, ...], loc: Loc) -> None:
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for i, f in enumerate(fields):
             here = (*loc, i)
-            if f.name in seen:
+            if f.name in seen.values():
                 self.add(
                     (*here, "name"),
                     f"duplicate field name {f.name!r}",
                     expected="unique field names",
                     hint="rename or remove one of them",
                 )
-            seen.add(f.name)
+            elif f.name.lower() in seen:
+                self.add(
+                    (*here, "name"),
+                    f"field {f.name!r} differs from field {seen[f.name.lower()]!r} only in "
+                    "case; DuckDB and BigQuery take them for one column",
+                    expected="field names unique regardless of case",
+                    hint="rename one of them",
+                )
+            seen.setdefault(f.name.lower(), f.name)
             self.field(f, here)
 
     def field(self, f: FieldSpec, loc: Loc) -> None:
@@ -247,6 +257,15 @@ class _Checker:
 
     def identity(self) -> None:
         c = self.c
+        view = any(isinstance(p, ServingView) for p in c.ports.outputs)
+        if view and len(c.address) > MAX_NAME_LENGTH:
+            self.add(
+                ("name",),
+                f"the port name {c.address!r} has {len(c.address)} characters; PostgreSQL "
+                f"(the serving view's table) cuts names at {MAX_NAME_LENGTH}",
+                expected=f"<domain>.<name>.v<major> of at most {MAX_NAME_LENGTH} characters",
+                hint="shorten the product or domain name",
+            )
         if c.status == "deprecated" and c.sunset is None:
             self.add(
                 ("status",),
