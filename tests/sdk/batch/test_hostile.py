@@ -191,3 +191,55 @@ def test_bigquery_runs_custom_sql_only_when_a_dry_run_says_select(bigquery_emula
         assert session.query(f"SELECT count(*) FROM {ref}").column(0).to_pylist() == [0]
     finally:
         client.close()
+
+
+AWKWARD = """
+domain: awkward
+name: keywords
+version: 1.0.0
+owner: {team: t, contact: t@example.com}
+fields:
+  - {name: id, type: string, required: true}
+  - {name: select, type: integer, required: true}
+  - {name: Group, type: string}
+  - {name: from, type: date}
+primary_key: [id, select]
+quality:
+  - {kind: not_null, field: select}
+  - {kind: unique, fields: [id, select]}
+  - {kind: accepted_values, field: Group, values: [a, b]}
+  - {kind: range, field: select, min: 0}
+  - {kind: regex, field: Group, pattern: "[a-z]"}
+  - {kind: freshness, field: from, max_age: 36500d}
+  - kind: custom_sql
+    name: no_empty_id
+    sql: select * from {table} t where t.id = 'none'
+"""
+
+
+def test_names_that_are_sql_keywords_or_mixed_case_work_everywhere_in_duckdb(
+    resources: dict[str, Any],
+) -> None:
+    import datetime as dt
+
+    from meshkit.contracts.loader import parse_contract
+
+    contract, problems = parse_contract(AWKWARD)
+    assert contract is not None, problems
+
+    @product_asset(contract)
+    def keywords() -> pa.Table:
+        return pa.table(
+            {
+                "id": ["x", "y"],
+                "select": [1, 2],
+                "Group": ["a", "b"],
+                "from": [dt.date(2024, 1, 1), dt.date(2024, 1, 2)],
+            }
+        )
+
+    result = dg.materialize([keywords, product_checks(keywords)], resources=resources)
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 9
+    assert all(e.passed for e in evaluations), [(e.check_name, e.description) for e in evaluations]

@@ -38,6 +38,7 @@ from meshkit.contracts import (
 )
 from meshkit.contracts.arrow import arrow_field
 from meshkit.contracts.regex import full_matcher
+from meshkit.contracts.sql import quote_duckdb
 from meshkit.errors import MeshkitError
 
 MAX_ROWS_SHOWN = 5
@@ -367,11 +368,13 @@ def _distinct_keys(table: pa.Table, keys: list[str]) -> int:
     if not all(any(test(f.type) for test in _DISTINCT_IN_DUCKDB) for f in selected.schema):
         return int(selected.group_by(keys, use_threads=True).aggregate([]).num_rows)
     name = f"meshkit_keys_{uuid.uuid4().hex[:8]}"
-    columns = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)
+    columns = ", ".join(quote_duckdb(k) for k in keys)
     con = _duckdb().cursor()
     try:
         con.register(name, selected)
-        rows = con.execute(f"SELECT COUNT(*) FROM (SELECT DISTINCT {columns} FROM {name})")
+        rows = con.execute(
+            f"SELECT COUNT(*) FROM (SELECT DISTINCT {columns} FROM {quote_duckdb(name)})"
+        )
         return int(rows.fetchall()[0][0])
     finally:
         con.close()
