@@ -100,6 +100,15 @@ def test_read_only_queries_pass_lint(sql: str) -> None:
     assert contract is not None, [p.format() for p in found]
 
 
+def test_a_rule_the_two_warehouses_would_read_differently_is_refused() -> None:
+    # "code" is a column in DuckDB and the text 'code' in BigQuery: locally the rule
+    # would check the column, in production compare two constants and always pass
+    sql = "select * from {table} where \"code\" = 'x'"
+    p = one_problem(rule(f"  - kind: custom_sql\n    name: r\n    sql: {sql}\n"))
+    assert (p.line, p.path) == (12, "quality[0].sql")
+    assert p.message.startswith("the query means different things in DuckDB and BigQuery")
+
+
 def test_the_check_query_is_generated_from_the_parsed_rule_never_pasted() -> None:
     ref = duckdb_ref("d", "p_v1")
     sql = failing_rows_query("SELECT * FROM {table} WHERE amount < 0;", "duckdb", ref)

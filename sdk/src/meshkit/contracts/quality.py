@@ -26,7 +26,7 @@ from pydantic import Field, field_validator, model_validator
 
 from meshkit.contracts._base import ContractModel
 from meshkit.contracts.regex import PatternError, compile_pattern
-from meshkit.contracts.sql import DIALECTS, custom_sql_problem
+from meshkit.contracts.sql import rule_problem
 from meshkit.contracts.types import Duration
 
 Scalar = str | int | float | bool
@@ -152,7 +152,8 @@ class CustomSql(_Rule):
 
     ``{table}`` in the query stands for the product's warehouse table. The query is exactly
     one read-only ``SELECT`` (``WITH ... SELECT`` and ``UNION`` of selects too) that parses
-    in both warehouse dialects, DuckDB and BigQuery: several statements, any other
+    in both warehouse dialects, DuckDB and BigQuery, to the same query (so no double
+    quotes, a name in one and text in the other): several statements, any other
     statement, ``SELECT ... INTO``, ``FOR UPDATE`` and table functions that read files or
     other databases (``read_csv``, ``EXTERNAL_QUERY``, ...) are refused. The check runs it
     on a connection that cannot write.
@@ -168,10 +169,9 @@ class CustomSql(_Rule):
     @field_validator("sql")
     @classmethod
     def _one_select(cls, value: str) -> str:
-        for dialect in DIALECTS:
-            problem = custom_sql_problem(value, dialect)
-            if problem is not None:
-                raise ValueError(f"{problem} (parsed as {dialect} SQL)")
+        problem = rule_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 

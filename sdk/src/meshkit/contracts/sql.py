@@ -14,7 +14,8 @@ than a query, a query that writes (``SELECT ... INTO``, a data-changing ``WITH``
 ``FOR UPDATE``), or one that reads outside the warehouse's tables (file and
 foreign-query table functions such as ``read_csv`` or ``EXTERNAL_QUERY``). The contract
 checks every rule in both warehouse dialects (DuckDB locally, BigQuery in production),
-so lint refuses a rule with its file, line and column.
+and that both read it alike (``rule_problem``), so lint refuses a rule with its file,
+line and column.
 
 ``failing_rows_query(sql, dialect, table_ref)`` is what the batch checks run: the count of
 the rule's rows, generated from the parsed query (never the rule's text pasted into a
@@ -159,6 +160,26 @@ def custom_sql_problem(sql: str, dialect: Dialect) -> str | None:
         _parse(sql, dialect)
     except CustomSqlError as exc:
         return str(exc)
+    return None
+
+
+def rule_problem(sql: str) -> str | None:
+    """Why ``sql`` is not a custom_sql rule both warehouses run alike (None when it is):
+    one read-only query in DuckDB's dialect and in BigQuery's, with the same parse tree
+    in both (``"x"`` is a name in DuckDB and text in BigQuery, so a rule using it would
+    check something else in production than locally)."""
+    trees = []
+    for dialect in DIALECTS:
+        try:
+            trees.append(_parse(sql, dialect))
+        except CustomSqlError as exc:
+            return f"{exc} (parsed as {dialect} SQL)"
+    if trees[0] != trees[1]:
+        return (
+            "the query means different things in DuckDB and BigQuery (e.g. double quotes "
+            "are a name in DuckDB and text in BigQuery); write names without quotes and "
+            "text in single quotes"
+        )
     return None
 
 
