@@ -150,7 +150,7 @@ class DuckDBSession:
                     )
                 self.con.execute(
                     f"INSERT INTO {ref} BY NAME SELECT *, $pos AS {quote(POSITION_COLUMN)} "
-                    f"FROM {staged}",
+                    f"FROM {quote(staged)}",
                     {"pos": batch_position()},
                 )
             except BaseException:
