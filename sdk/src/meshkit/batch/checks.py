@@ -5,8 +5,11 @@
 data, ``custom_sql``), plus ``schema_conforms`` (the stored columns are the contract's
 published columns, with the types of the warehouse) and ``no_undeclared_pii`` (the PII
 scanner finds no personal data in a field the contract does not declare as personal).
-All of them run in one step, on one warehouse session, and the results are reported to
-the registry when one is configured (with the product's SLO freshness status).
+All of them run in one step, on one warehouse session that cannot write (the warehouse
+resource's ``read_only_session``), and the results are reported to the registry when one
+is configured (with the product's SLO freshness status). A ``custom_sql`` rule runs as
+the count of its rows, generated from its parse tree (``meshkit.contracts.sql``), through
+the session's ``query_read_only``: a rule that tries to write fails its check.
 
 Rules of severity ``warn`` become checks of severity WARN. A rule on a field whose values
 the privacy transform changes (other than ``not_null``/``unique`` on a tokenized field)
