@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import confluent_kafka
 import duckdb
@@ -83,7 +84,7 @@ def call_subprocess(argv: Sequence[str], env: dict[str, str] | None = None) -> O
 def assert_clean_failure(result: Outcome, *needles: str) -> None:
     assert result.code == 1, result.text
     assert "Traceback" not in result.text
-    assert "unexpected" not in result.text  # an expected failure, not a bug
+    assert "error: unexpected " not in result.text  # an expected failure, not a bug
     for needle in needles:
         assert needle in result.text, result.text
 
@@ -167,6 +168,13 @@ def test_fifos_devices_and_directories_are_refused(
         result = call_subprocess(args)  # a blocked read would hang this test, not the suite
         assert_clean_failure(result, message.replace("{}", str(path)))
         assert "not a regular file" in result.text
+
+
+def test_a_deeply_nested_cdc_configuration_is_one_line(home: Path) -> None:
+    config = home / "cdc.yaml"
+    config.write_text("tables: " + "[" * 5000 + "]" * 5000 + "\n")
+    result = call(["cdc", "connector-config", "--config", str(config)])
+    assert_clean_failure(result, f"{config}: the CDC configuration is nested too deeply")
 
 
 def test_an_oversized_contract_is_refused_before_parsing(home: Path) -> None:
@@ -327,24 +335,23 @@ _SKIP = {
 
 def _verbs() -> list[tuple[list[str], list[str]]]:
     """Every verb path of ``meshkit`` and its option names."""
-    import click
-
-    root = typer.main.get_command(meshkit.cli.app)
     found: list[tuple[list[str], list[str]]] = []
 
-    def walk(command: click.Command, path: list[str]) -> None:
-        if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
+    def walk(command: Any, path: list[str]) -> None:
+        commands = getattr(command, "commands", None)  # a group (Typer's own Click)
+        if commands is not None:
+            for name, sub in commands.items():
                 walk(sub, [*path, name])
         elif tuple(path) not in _SKIP:
             options = [o for p in command.params for o in p.opts if o.startswith("-")]
             found.append((path, options))
 
-    walk(root, [])  # type: ignore[arg-type]
+    walk(typer.main.get_command(meshkit.cli.app), [])
     return found
 
 
 VERBS = _verbs()
+assert len(VERBS) > 15, VERBS  # the walk found the verbs, not only the root
 
 
 @pytest.fixture(scope="module")
@@ -378,7 +385,7 @@ def _arguments(files: list[str]) -> st.SearchStrategy[str]:
 
 
 @settings(
-    max_examples=120,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -387,15 +394,13 @@ def test_generated_argv_never_crashes(
     home: Path, hostile_files: list[str], data: st.DataObject
 ) -> None:
     path, options = data.draw(st.sampled_from(VERBS))
-    words = data.draw(
-        st.lists(
-            st.one_of(_arguments(hostile_files), st.sampled_from(options or ["--help"])),
-            max_size=6,
-        )
-    )
+    argument = _arguments(hostile_files)
+    option = st.tuples(st.sampled_from(options or ["--help"]), argument).map(list)
+    groups = data.draw(st.lists(st.one_of(argument.map(lambda a: [a]), option), max_size=5))
+    words = [word for group in groups for word in group]
     # A FIFO or /dev/zero must be refused, never read; a subprocess would only hide a hang.
     result = call([*path, *words])
     assert result.code in {0, 1, 2}, (path, words, result.text)
     assert "Traceback" not in result.text, (path, words, result.text)
-    assert "unexpected" not in result.err, (path, words, result.text)
+    assert "error: unexpected " not in result.err, (path, words, result.text)
     assert all(len(line) <= MAX_LINE + 40 for line in result.err.splitlines()), (path, words)

@@ -126,6 +126,8 @@ def _read(path: Path) -> dict[str, Any]:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: the CDC configuration is nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from meshkit.cli.failures import clip
 from meshkit.errors import MeshkitError
 
 contract_app = typer.Typer(
@@ -55,7 +56,7 @@ def lint(
         typer.echo(json.dumps(doc, indent=2))
     else:
         for problem in result.problems:
-            typer.echo(problem.format())
+            typer.echo(clip(problem.format()))
         verdict = "ok" if result.ok else f"{result.errors} error{'s' * (result.errors != 1)}"
         typer.echo(f"checked {len(result.files)} contract file(s): {verdict}", err=True)
     raise typer.Exit(0 if result.ok else 1)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from meshkit.cli.failures import clip
 from meshkit.contracts.diff.report import DiffReport
 from meshkit.contracts.loader import MAX_CONTRACT_BYTES
 from meshkit.contracts.problem import Problem
@@ -33,13 +34,13 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {clip(message)}", err=True)
     return typer.Exit(1)
 
 
 def _report_problems(problems: list[Problem]) -> None:
     for problem in problems:
-        typer.echo(problem.format(), err=True)
+        typer.echo(clip(problem.format()), err=True)
 
 
 def diff(

@@ -21,6 +21,8 @@ from typing import Annotated
 
 import typer
 
+from meshkit.cli.failures import clip
+
 hooks_app = typer.Typer(
     help="The checks behind meshkit's pre-commit hooks (many files per call).",
     no_args_is_help=True,
@@ -62,15 +64,17 @@ def contract_diff(
     from meshkit.cli.contract_tools import diff
 
     if not _has_commit(against, Path.cwd()):
-        typer.echo(f"no commit {against!r} yet: nothing to compare the contracts with", err=True)
+        typer.echo(
+            clip(f"no commit {against!r} yet: nothing to compare the contracts with"), err=True
+        )
         return
     failed: list[str] = []
     for path in files:
-        typer.echo(f"== {path} (against {against})")
+        typer.echo(clip(f"== {path} (against {against})"))
         if _exit_code(partial(diff, [str(path)], against=against, fmt="text")):
             failed.append(str(path))
     if failed:
-        typer.echo(f"contract gate failed: {', '.join(failed)}", err=True)
+        typer.echo(clip(f"contract gate failed: {', '.join(failed)}"), err=True)
         raise typer.Exit(1)
 
 
@@ -96,8 +100,10 @@ def pii_scan(files: Files) -> None:
         contract = contract_for(path)
         if contract is None:
             typer.echo(
-                f"{path}: no contract contracts/{path.stem}.yaml for this sample; every "
-                "sample must be named after the product it shows",
+                clip(
+                    f"{path}: no contract contracts/{path.stem}.yaml for this sample; every "
+                    "sample must be named after the product it shows"
+                ),
                 err=True,
             )
             failed.append(str(path))
@@ -106,8 +112,10 @@ def pii_scan(files: Files) -> None:
             failed.append(str(path))
     if failed:
         typer.echo(
-            f"undeclared personal data (or no contract) in: {', '.join(failed)}; declare it "
-            "in the contract (pii + transform) or remove it from the sample",
+            clip(
+                f"undeclared personal data (or no contract) in: {', '.join(failed)}; declare "
+                "it in the contract (pii + transform) or remove it from the sample"
+            ),
             err=True,
         )
         raise typer.Exit(1)
