@@ -1,0 +1,348 @@
+"""The registry's HTTP API (FastAPI): ``create_app(engine)``.
+
+Endpoints (``/openapi.json`` describes each with its answers)::
+
+    GET  /healthz                                 no token
+    POST /v1/domains/{domain}/contracts           platform-admin, domain-owner of domain
+    POST /v1/contracts        (one YAML contract) platform-admin, domain-owner of its domain
+    GET  /v1/products?q=&domain=&status=&personal=&limit=&offset=   any token
+    GET  /v1/products/{address}                   any token
+    GET  /v1/lineage/{address}?depth=&direction=  any token
+    GET  /v1/domains, /v1/domains/{domain}        any token
+    GET  /v1/audit/verify                         platform-admin
+
+Every error is JSON ``{"error": "..."}`` (plus problems or conflicts where there are
+some): 401 without a valid token, 403 for the wrong role, 404 unknown, 409 refused by the
+compatibility gate, 413 a body over ``max_body_bytes``, 415 a wrong content type, 422
+invalid input. Request values are never echoed back in errors.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations at
+# runtime, and the dependency aliases (``Db``, ``Caller``) are local to ``create_app``.
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+import meshkit_platform
+from meshkit.contracts import parse_contract
+from meshkit_platform.registry import audit, catalog, migrate
+from meshkit_platform.registry.auth import Principal, authenticate
+from meshkit_platform.registry.lineage import MAX_DEPTH, Direction, lineage
+from meshkit_platform.registry.publish import ContractsInvalid, PublishRefused, publish
+from meshkit_platform.registry.schemas import (
+    AuditVerifyOut,
+    ContractDocument,
+    ContractProblemsOut,
+    DomainOut,
+    ErrorOut,
+    HealthOut,
+    LineageOut,
+    ProductOut,
+    PublishConflictOut,
+    PublishOut,
+    PublishRequest,
+    SearchPage,
+)
+from meshkit_platform.registry.settings import RegistrySettings
+
+_log = logging.getLogger(__name__)
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+NAME = r"^[a-z][a-z0-9_]{0,127}$"
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No valid token."},
+    403: {"model": ErrorOut, "description": "The token's role does not allow this."},
+    422: {"model": ErrorOut, "description": "Invalid parameters."},
+}
+
+
+class BodyLimit:
+    """ASGI middleware: a body over ``limit`` bytes is answered 413 before the app reads it."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"error": f"the request body is larger than the limit of {self.limit} bytes"},
+            status_code=413,
+        )
+        await response(scope, receive, send)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def create_app(engine: Engine, settings: RegistrySettings | None = None) -> FastAPI:
+    """The registry application over a migrated catalog database."""
+    settings = settings or RegistrySettings()
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    app = FastAPI(
+        title="meshkit registry",
+        version=meshkit_platform.__version__,
+        description="The central catalog of data products: publish, search, lineage.",
+    )
+
+    def session() -> Iterator[Session]:
+        with sessions() as s:
+            yield s
+
+    Db = Annotated[Session, Depends(session)]  # noqa: N806 - a type alias
+
+    def principal(request: Request, db: Db) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        found = authenticate(db, token.strip()) if scheme.lower() == "bearer" else None
+        if found is None:
+            raise HTTPException(
+                401,
+                "a valid API token is required: Authorization: Bearer <token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return found
+
+    Caller = Annotated[Principal, Depends(principal)]  # noqa: N806 - a type alias
+
+    def admin(caller: Caller) -> Principal:
+        if not caller.is_admin:
+            raise HTTPException(403, "this needs a platform-admin token")
+        return caller
+
+    def require(types: tuple[str, ...]) -> Callable[[Request], None]:
+        def check(request: Request) -> None:
+            if _media_type(request) not in types:
+                raise HTTPException(415, f"the content type must be {' or '.join(types)}")
+
+        return check
+
+    def may_publish(caller: Principal, domain: str) -> None:
+        if not caller.may_publish(domain):
+            raise HTTPException(
+                403,
+                f"this token may not publish domain {domain!r} "
+                f"(it is a {caller.role} token{' of ' + caller.domain if caller.domain else ''})",
+            )
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:20]:
+            where = ".".join(str(x) for x in err.get("loc", ()))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return JSONResponse({"error": "invalid request: " + "; ".join(parts)}, 422)
+
+    @app.exception_handler(ContractsInvalid)
+    async def _contracts(_: Request, exc: ContractsInvalid) -> JSONResponse:
+        body = ContractProblemsOut(error=str(exc), problems=exc.problems)
+        return JSONResponse(body.model_dump(mode="json"), 422)
+
+    @app.exception_handler(PublishRefused)
+    async def _refused(_: Request, exc: PublishRefused) -> JSONResponse:
+        body = PublishConflictOut(error=str(exc), conflicts=exc.conflicts)
+        return JSONResponse(body.model_dump(mode="json"), 409)
+
+    @app.exception_handler(OperationalError)
+    async def _database(_: Request, exc: OperationalError) -> JSONResponse:
+        _log.warning("registry database unavailable: %s", type(exc.orig).__name__)
+        return JSONResponse({"error": "the catalog database is unavailable"}, 503)
+
+    @app.get("/healthz", response_model=HealthOut, tags=["service"])
+    def health() -> HealthOut:
+        """The service answers and its database is reachable."""
+        return HealthOut(status="ok", schema_revision=migrate.current(engine))
+
+    def _publish(db: Session, caller: Principal, domain: str, req: PublishRequest) -> PublishOut:
+        results = publish(db, domain, req, actor=caller.name)
+        db.commit()
+        return PublishOut(domain=domain, results=results)
+
+    publish_answers: dict[int | str, dict[str, Any]] = {
+        **_ERRORS,
+        409: {"model": PublishConflictOut, "description": "Refused by the compatibility gate."},
+        413: {"model": ErrorOut, "description": "The body is too large."},
+        415: {"model": ErrorOut, "description": "Wrong content type."},
+        422: {"model": ContractProblemsOut, "description": "Invalid contracts."},
+    }
+
+    @app.post(
+        "/v1/domains/{domain}/contracts",
+        response_model=PublishOut,
+        responses=publish_answers,
+        tags=["publish"],
+        dependencies=[Depends(require(("application/json",)))],
+    )
+    def publish_domain(
+        domain: Annotated[str, Path(pattern=NAME)],
+        req: PublishRequest,
+        caller: Caller,
+        db: Db,
+    ) -> PublishOut:
+        """Publish a domain's contracts, all or nothing, behind the compatibility gate."""
+        may_publish(caller, domain)
+        return _publish(db, caller, domain, req)
+
+    @app.post(
+        "/v1/contracts",
+        response_model=PublishOut,
+        responses=publish_answers,
+        tags=["publish"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {t: {"schema": {"type": "string"}} for t in YAML_TYPES},
+            }
+        },
+    )
+    async def publish_one(request: Request, caller: Caller) -> PublishOut:
+        """Publish one contract sent as YAML (what a generated domain CI posts)."""
+        if _media_type(request) not in YAML_TYPES:
+            raise HTTPException(415, f"the content type must be one of {', '.join(YAML_TYPES)}")
+        if caller.role == "consumer":
+            raise HTTPException(403, "a consumer token may not publish")
+        raw = await request.body()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(422, "the contract is not UTF-8 text") from None
+        contract, _ = parse_contract(text, "request body")
+        domain = contract.domain if contract is not None else None
+        if domain is None:
+            # Unparseable: report its problems under the caller's domain (or none).
+            domain = caller.domain or "_"
+        else:
+            may_publish(caller, domain)
+        req = PublishRequest(contracts=[ContractDocument(file="request body", text=text)])
+
+        def run() -> PublishOut:
+            with sessions() as db:
+                return _publish(db, caller, domain, req)
+
+        return await run_in_threadpool(run)
+
+    @app.get("/v1/products", response_model=SearchPage, responses=_ERRORS, tags=["catalog"])
+    def search(
+        _: Caller,
+        db: Db,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        domain: Annotated[str | None, Query(max_length=128)] = None,
+        status: Literal["draft", "active", "deprecated", "retired"] | None = None,
+        personal: bool | None = None,
+        limit: Annotated[int, Query(ge=1, le=catalog.MAX_PAGE)] = 20,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> SearchPage:
+        """Search product lines (full text, ranked) with filters; one page."""
+        return catalog.search(
+            db, q=q, domain=domain, status=status, personal=personal, limit=limit, offset=offset
+        )
+
+    not_found: dict[int | str, dict[str, Any]] = {
+        **_ERRORS,
+        404: {"model": ErrorOut, "description": "No such product."},
+    }
+
+    @app.get(
+        "/v1/products/{address}", response_model=ProductOut, responses=not_found, tags=["catalog"]
+    )
+    def get_product(address: Annotated[str, Path(max_length=300)], _: Caller, db: Db) -> ProductOut:
+        """One product line (``domain.product.vN``, or ``domain.product`` for its newest)."""
+        found = catalog.product(db, address)
+        if found is None:
+            raise HTTPException(404, f"no product {address[:300]!r} is registered")
+        return found
+
+    @app.get(
+        "/v1/lineage/{address}", response_model=LineageOut, responses=not_found, tags=["catalog"]
+    )
+    def get_lineage(
+        address: Annotated[str, Path(max_length=300)],
+        _: Caller,
+        db: Db,
+        depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = 3,
+        direction: Direction = "both",
+    ) -> LineageOut:
+        """The product graph around a line, from its declared input ports."""
+        line = catalog.find_line(db, address)
+        if line is None:
+            raise HTTPException(404, f"no product {address[:300]!r} is registered")
+        return lineage(db, line.address, depth, direction)
+
+    @app.get("/v1/domains", response_model=list[DomainOut], responses=_ERRORS, tags=["catalog"])
+    def list_domains(_: Caller, db: Db) -> list[DomainOut]:
+        """Every domain with its product lines."""
+        return catalog.domains(db)
+
+    @app.get(
+        "/v1/domains/{domain}", response_model=DomainOut, responses=not_found, tags=["catalog"]
+    )
+    def get_domain(domain: Annotated[str, Path(max_length=128)], _: Caller, db: Db) -> DomainOut:
+        """One domain with its product lines."""
+        found = catalog.domains(db, domain)
+        if not found:
+            raise HTTPException(404, f"no domain {domain!r} is registered")
+        return found[0]
+
+    @app.get("/v1/audit/verify", response_model=AuditVerifyOut, responses=_ERRORS, tags=["audit"])
+    def verify_audit(_: Annotated[Principal, Depends(admin)], db: Db) -> AuditVerifyOut:
+        """Recompute the audit log's hash chain; name the first entry that does not fit."""
+        result = audit.verify(db)
+        return AuditVerifyOut(
+            ok=result.ok, entries=result.entries, first_bad=result.first_bad, reason=result.reason
+        )
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

@@ -1,0 +1,65 @@
+"""The product graph across domains: declared input ports as edges, walked to a depth.
+
+``lineage(session, address, depth, direction)`` walks breadth-first, one query per level
+and direction: upstream follows a line's input ports to the addresses it reads,
+downstream the lines whose input ports read it. Sources that are not registered appear
+as nodes with ``registered: false``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meshkit_platform.registry.db import InputEdge, Product
+from meshkit_platform.registry.schemas import LineageEdge, LineageNode, LineageOut
+
+Direction = Literal["upstream", "downstream", "both"]
+MAX_DEPTH = 10
+
+
+def _step(session: Session, frontier: set[str], upstream: bool) -> list[tuple[str, str, str]]:
+    """Edges ``(source, target, port)`` touching the frontier in one direction."""
+    stmt = select(InputEdge.source_address, Product.address, InputEdge.port_name).join(
+        Product, Product.id == InputEdge.product_id
+    )
+    stmt = stmt.where(
+        Product.address.in_(frontier) if upstream else InputEdge.source_address.in_(frontier)
+    )
+    return [(r[0], r[1], r[2]) for r in session.execute(stmt)]
+
+
+def lineage(session: Session, root: str, depth: int, direction: Direction) -> LineageOut:
+    """The graph around ``root`` (a registered line's address) up to ``depth`` edges away."""
+    seen: dict[str, int] = {root: 0}
+    edges: set[tuple[str, str, str]] = set()
+    for upstream in (True, False):
+        if direction == ("downstream" if upstream else "upstream"):
+            continue
+        frontier = {root}
+        for level in range(1, depth + 1):
+            if not frontier:
+                break
+            found = _step(session, frontier, upstream)
+            edges.update(found)
+            nxt = {src if upstream else dst for src, dst, _ in found}
+            frontier = {a for a in nxt if a not in seen}
+            for a in frontier:
+                seen[a] = level
+    rows = session.execute(
+        select(Product.address, Product.status).where(Product.address.in_(seen))
+    ).all()
+    status = {r[0]: r[1] for r in rows}
+    nodes = [
+        LineageNode(address=a, registered=a in status, status=status.get(a), depth=d)
+        for a, d in sorted(seen.items(), key=lambda x: (x[1], x[0]))
+    ]
+    return LineageOut(
+        root=root,
+        direction=direction,
+        depth=depth,
+        nodes=nodes,
+        edges=[LineageEdge(source=s, target=t, port=p) for s, t, p in sorted(edges)],
+    )

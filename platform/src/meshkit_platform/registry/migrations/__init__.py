@@ -1,0 +1,1 @@
+"""The registry's Alembic migrations (``env.py`` and ``versions/``), run by ``migrate``."""

@@ -1,0 +1,27 @@
+"""Registry settings from ``MESHKIT_REGISTRY_*`` environment variables.
+
+Example: ``MESHKIT_REGISTRY_DATABASE_URL=postgresql://registry@db/registry``. Without a
+database URL the command line uses the embedded PostgreSQL of ``meshkit local``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class RegistrySettings(BaseSettings):
+    """Where the catalog is stored and how the service answers."""
+
+    model_config = SettingsConfigDict(env_prefix="MESHKIT_REGISTRY_", frozen=True, extra="ignore")
+
+    database_url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL of the catalog's PostgreSQL database."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(default=8750, ge=1, le=65535, description="Port `serve` listens on.")
+    max_body_bytes: int = Field(
+        default=8 * MIB, ge=1024, description="Larger request bodies are refused with 413."
+    )

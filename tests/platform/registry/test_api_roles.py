@@ -1,0 +1,119 @@
+"""Every endpoint by every role: allowed calls answer 2xx, the others 401 or 403."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.platform.registry.conftest import Tokens, bearer
+from tests.platform.registry.contracts import contract, publish_body
+
+Call = Callable[[httpx.Client, dict[str, str], int], httpx.Response]
+
+_counter = iter(range(1, 10_000))
+
+
+def _publish_json(domain: str) -> Call:
+    def call(client: httpx.Client, headers: dict[str, str], n: int) -> httpx.Response:
+        body = publish_body(contract(domain, f"p{n}"))
+        return client.post(f"/v1/domains/{domain}/contracts", json=body, headers=headers)
+
+    return call
+
+
+def _publish_yaml(domain: str) -> Call:
+    def call(client: httpx.Client, headers: dict[str, str], n: int) -> httpx.Response:
+        return client.post(
+            "/v1/contracts",
+            content=contract(domain, f"y{n}").encode(),
+            headers={**headers, "Content-Type": "application/yaml"},
+        )
+
+    return call
+
+
+def _get(path: str) -> Call:
+    def call(client: httpx.Client, headers: dict[str, str], _: int) -> httpx.Response:
+        return client.get(path, headers=headers)
+
+    return call
+
+
+ENDPOINTS: dict[str, tuple[Call, set[str]]] = {
+    # name: (call, roles allowed)
+    "publish orders (JSON)": (_publish_json("orders"), {"admin", "owner_orders"}),
+    "publish customers (JSON)": (_publish_json("customers"), {"admin", "owner_customers"}),
+    "publish orders (YAML)": (_publish_yaml("orders"), {"admin", "owner_orders"}),
+    "search": (_get("/v1/products?q=product"), {"admin", "owner_orders", "consumer"}),
+    "get product": (_get("/v1/products/orders.seed.v1"), {"admin", "owner_orders", "consumer"}),
+    "lineage": (_get("/v1/lineage/orders.seed.v1?depth=2"), {"admin", "owner_orders", "consumer"}),
+    "domains": (_get("/v1/domains"), {"admin", "owner_orders", "consumer"}),
+    "domain": (_get("/v1/domains/orders"), {"admin", "owner_orders", "consumer"}),
+    "audit verify": (_get("/v1/audit/verify"), {"admin"}),
+}
+ROLES = ("admin", "owner_orders", "owner_customers", "consumer")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def seed(client: httpx.Client, tokens: Tokens) -> None:
+    r = client.post(
+        "/v1/domains/orders/contracts",
+        json=publish_body(contract("orders", "seed")),
+        headers=bearer(tokens.admin),
+    )
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_is_allowed_or_refused_with_403(
+    client: httpx.Client, tokens: Tokens, endpoint: str, role: str
+) -> None:
+    call, allowed = ENDPOINTS[endpoint]
+    if role == "owner_customers" and endpoint not in {
+        "publish orders (JSON)",
+        "publish orders (YAML)",
+        "publish customers (JSON)",
+        "audit verify",
+    }:
+        allowed = allowed | {"owner_customers"}  # every token reads
+    r = call(client, bearer(getattr(tokens, role)), next(_counter))
+    if role in allowed:
+        assert r.status_code == 200, r.text
+    else:
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer mkr_nope_nope"},
+        {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        "revoked",
+    ],
+    ids=["none", "empty", "unknown", "basic", "revoked"],
+)
+def test_without_a_valid_token_every_endpoint_answers_401(
+    client: httpx.Client, tokens: Tokens, endpoint: str, headers: dict[str, str] | str
+) -> None:
+    call, _ = ENDPOINTS[endpoint]
+    sent = bearer(tokens.revoked) if headers == "revoked" else headers
+    assert isinstance(sent, dict)
+    r = call(client, sent, next(_counter))
+    assert r.status_code == 401, r.text
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert "token" in r.json()["error"]
+
+
+def test_health_and_the_openapi_spec_need_no_token(client: httpx.Client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "schema_revision": "0002"}
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/domains/{domain}/contracts", "/v1/products", "/v1/lineage/{address}"} <= set(
+        spec["paths"]
+    )
