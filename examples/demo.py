@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--state-dir", type=Path, default=STATE_DIR, help="data and logs")
     args = ap.parse_args(argv)
     console = Console(width=max(Console().width, 120))  # tables stay readable in a log
-    stack = LocalStack(LocalSettings(state_dir=args.state_dir))
+    # The index on a free port: the demo never clashes with a stack the user keeps on 3141.
+    stack = LocalStack(LocalSettings(state_dir=args.state_dir, index_port=0))
     stack.down()  # a stack a previous `--keep` left running
     if args.state_dir.exists():
         shutil.rmtree(args.state_dir)  # every run starts from empty service databases

@@ -94,17 +94,19 @@ def test_unknown_service_names_are_a_config_error() -> None:
 
 def test_cli_up_status_down_leaves_no_process_behind(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    env = {"MESHKIT_LOCAL_STATE_DIR": str(state)}
+    # The index's port is fixed by default (3141): a free one here, beside any user's stack.
+    env = {"MESHKIT_LOCAL_STATE_DIR": str(state), "MESHKIT_LOCAL_INDEX_PORT": "0"}
 
     up = cli("up", env=env)
     assert up.returncode == 0, up.stdout + up.stderr
     pids = recorded_pids(state)
-    assert set(pids) == {"kafka", "postgres", "search"}  # the warehouse is a file, no process
+    # the warehouse is a file, no process
+    assert set(pids) == {"kafka", "postgres", "search", "index"}
     assert all(running(pid) for pid in pids.values())  # they outlive the `up` command
 
     status = cli("status", "--state-dir", str(state))
     assert status.returncode == 0, status.stdout + status.stderr
-    for service in ("kafka", "postgres", "warehouse", "search"):
+    for service in ("kafka", "postgres", "warehouse", "search", "index"):
         assert service in status.stdout
     assert "127.0.0.1:" in status.stdout
     assert "wal_level=logical" in status.stdout

@@ -2,11 +2,14 @@
 
 ``up`` starts the services in the background (they keep running after the command exits)
 and prints their endpoints; ``status`` prints a health table and exits 1 when a service
-is not healthy; ``down`` stops everything ``up`` started.
+is not healthy; ``env`` prints the endpoints as shell exports (``eval "$(meshkit local
+env)"``) or JSON; ``down`` stops everything ``up`` started.
 """
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -18,12 +21,15 @@ from rich.table import Table
 from rich.text import Text
 
 from meshkit.cli.failures import settings_error
-from meshkit.local import LocalSettings, LocalStack, ServiceStatus
+from meshkit.local import Endpoints, LocalSettings, LocalStack, ServiceStatus
 from meshkit.local.stack import SERVICES, select_services
 
 local_app = typer.Typer(
     name="local",
-    help="Start, check and stop the embedded local stack (broker, PostgreSQL, DuckDB, search).",
+    help=(
+        "Start, check and stop the embedded local stack "
+        "(broker, PostgreSQL, DuckDB, search, package index)."
+    ),
     no_args_is_help=True,
 )
 
@@ -77,7 +83,7 @@ def up(
     ] = None,
     state_dir: StateDir = None,
 ) -> None:
-    """Start the services (default: kafka, postgres, warehouse, search) and print endpoints."""
+    """Start the services (default: kafka, postgres, warehouse, search, index); print them."""
     services = select_services(_names(only), _names(with_))
     stack = LocalStack(_settings(state_dir), services=services)
     console = Console()
@@ -133,6 +139,47 @@ def down(
         console.print("nothing was running")
     if purge:
         console.print(Text(f"deleted {stack.settings.root}"))
+
+
+def env_variables(endpoints: Endpoints) -> dict[str, str]:
+    """The shell variables ``meshkit local env`` exports for the running services."""
+    pairs = {
+        "MESHKIT_KAFKA_BOOTSTRAP": endpoints.kafka,
+        "MESHKIT_POSTGRES_URL": endpoints.postgres,
+        "MESHKIT_WAREHOUSE": str(endpoints.warehouse) if endpoints.warehouse else None,
+        "MESHKIT_SEARCH_URL": endpoints.search,
+        "MESHKIT_BIGQUERY_URL": endpoints.bigquery,
+        "MESHKIT_INDEX_URL": endpoints.index,
+        # What a declarative flow reads (meshkit.streaming.flows.StreamingSettings).
+        "MESHKIT_STREAMING_BROKERS": endpoints.kafka,
+        "MESHKIT_STREAMING_WAREHOUSE": str(endpoints.warehouse) if endpoints.warehouse else None,
+    }
+    return {name: value for name, value in pairs.items() if value}
+
+
+@local_app.command("env")
+def env_(
+    state_dir: StateDir = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the endpoints as one JSON object")
+    ] = False,
+) -> None:
+    """Print the running services' endpoints as shell exports: eval "$(meshkit local env)"."""
+    stack = LocalStack(_settings(state_dir))
+    variables = env_variables(stack.endpoints)
+    if not variables:
+        Console(stderr=True).print(
+            "[red]the local stack is not running[/] "
+            f"(no run records under {escape(str(stack.settings.root))}); start it with: "
+            "meshkit local up",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+    if as_json:
+        typer.echo(json.dumps(variables, indent=2))
+        return
+    for name, value in variables.items():
+        typer.echo(f"export {name}={shlex.quote(value)}")
 
 
 def register(app: typer.Typer) -> None:

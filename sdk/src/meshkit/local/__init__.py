@@ -1,9 +1,10 @@
 """The embedded local stack: a Kafka-protocol broker, PostgreSQL, a DuckDB warehouse, a
-search server and (opt-in) a BigQuery emulator, started and stopped from Python or with
-``meshkit local up|status|down``.
+search server, a package index and (opt-in) a BigQuery emulator, started and stopped from
+Python or with ``meshkit local up|status|down|env``.
 
 Each service lives in its own module (``kafka``, ``postgres``, ``warehouse``, ``search``,
-``bigquery``); :class:`LocalStack` drives them together. See ``docs/local-stack.md``.
+``index``, ``bigquery``); :class:`LocalStack` drives them together. See
+``docs/local-stack.md``.
 """
 
 from meshkit.local.bigquery import (
@@ -12,6 +13,7 @@ from meshkit.local.bigquery import (
     emulator_job_retry,
     emulator_retry,
 )
+from meshkit.local.index import IndexCredentials, PackageIndex
 from meshkit.local.kafka import (
     FAST_GROUP_SETTINGS,
     KafkaBroker,
@@ -33,10 +35,12 @@ __all__ = [
     "SERVICES",
     "BigQueryEmulator",
     "Endpoints",
+    "IndexCredentials",
     "KafkaBroker",
     "LocalService",
     "LocalSettings",
     "LocalStack",
+    "PackageIndex",
     "Postgres",
     "SearchServer",
     "ServiceStatus",

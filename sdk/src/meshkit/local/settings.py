@@ -37,6 +37,12 @@ class LocalSettings(BaseSettings):
     bigquery_port: int = Field(default=0, ge=0, le=65535, description="emulator REST port")
     bigquery_grpc_port: int = Field(default=0, ge=0, le=65535, description="emulator gRPC port")
     bigquery_project: str = Field(default="meshkit-local", description="emulator default project")
+    index_port: int = Field(
+        default=3141,
+        ge=0,
+        le=65535,
+        description="package index port; fixed by default so domain repos can name the index",
+    )
     start_timeout: float = Field(default=60.0, gt=0, description="seconds to wait for health")
 
     @property

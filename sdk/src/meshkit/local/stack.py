@@ -24,6 +24,7 @@ from types import TracebackType
 
 from meshkit.errors import ConfigError, MeshkitError, ServiceError
 from meshkit.local.bigquery import BigQueryEmulator
+from meshkit.local.index import PackageIndex
 from meshkit.local.kafka import KafkaBroker
 from meshkit.local.postgres import Postgres
 from meshkit.local.search import SearchServer
@@ -38,9 +39,10 @@ SERVICES: dict[str, type[LocalService]] = {
     "warehouse": Warehouse,
     "search": SearchServer,
     "bigquery": BigQueryEmulator,
+    "index": PackageIndex,
 }
 #: What ``up`` starts unless told otherwise (the BigQuery emulator is opt-in).
-DEFAULT_SERVICES: tuple[str, ...] = ("kafka", "postgres", "warehouse", "search")
+DEFAULT_SERVICES: tuple[str, ...] = ("kafka", "postgres", "warehouse", "search", "index")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Endpoints:
     """Base URL of the search API (use :func:`meshkit.local.local_search_client`)."""
     bigquery: str | None = None
     """Base URL of the BigQuery emulator (use :func:`meshkit.local.emulator_client`)."""
+    index: str | None = None
+    """The package index URL installers use (``http://127.0.0.1:3141/simple/``)."""
 
 
 def select_services(
@@ -152,12 +156,15 @@ class LocalStack:
         assert isinstance(postgres, Postgres)
         warehouse = self._all["warehouse"]
         assert isinstance(warehouse, Warehouse)
+        index = self._all["index"]
+        assert isinstance(index, PackageIndex)
         return Endpoints(
             kafka=self._all["kafka"].address(),
             postgres=postgres.dsn() if postgres.record() is not None else None,
             warehouse=warehouse.path if warehouse.record() is not None else None,
             search=self._all["search"].address(),
             bigquery=self._all["bigquery"].address(),
+            index=index.simple_url(),
         )
 
     def stop_started(self) -> list[str]:
