@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from meshkit.privacy.errors import PrivacyError
 from meshkit.privacy.keys import (
     KEYSTORE_FILE,
     MASTER_KEY_ENV,
@@ -151,6 +152,31 @@ def test_erase_cleans_copies_left_by_stores_without_secure_delete(
     with LocalKeyStore.open(state) as store:
         store.erase_subject("c-1")
     assert sum(_holding(state, secrets).values()) == 0
+
+
+def test_erase_refuses_to_report_success_while_a_reader_pins_old_copies(
+    tmp_path: Path, master_key: str
+) -> None:
+    state = tmp_path / "state"
+    with LocalKeyStore.open(state) as store:
+        key = store.subject_keys(["c-1", "c-2"])["c-1"]
+        assert key is not None
+        raw = sqlite3.connect(store.path)
+        (wrapped,) = raw.execute(
+            "SELECT wrapped FROM subject_keys WHERE key_ref = ?", (key.key_ref,)
+        ).fetchone()
+        raw.close()
+        reader = sqlite3.connect(store.path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM subject_keys").fetchone()  # holds a snapshot
+        with pytest.raises(PrivacyError, match=r"an old copy of it may remain in keys\.sqlite-wal"):
+            store.erase_subject("c-1")  # waits the busy timeout (10 s), then says so
+        assert sum(_holding(state, [wrapped]).values()) > 0
+        reader.execute("COMMIT")
+        reader.close()
+        again = store.erase_subject("c-1")
+    assert again.already_erased
+    assert sum(_holding(state, [wrapped]).values()) == 0
 
 
 def _mode(path: Path) -> int:

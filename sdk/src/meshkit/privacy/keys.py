@@ -343,9 +343,9 @@ class LocalKeyStore:
             busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy and strict:
             raise PrivacyError(
-                f"the key is deleted, but another process kept {self.path}-wal open, so an old "
-                "copy of it may remain there; stop the processes that use the key store and "
-                "run the erase again (it completes the cleanup)"
+                f"the key is deleted, but another connection kept reading {self.path}, so an "
+                f"old copy of it may remain in {self.path.name}-wal; stop the processes that "
+                "use the key store and run the erase again (it completes the cleanup)"
             )
 
     @contextmanager
