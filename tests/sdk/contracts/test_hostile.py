@@ -186,6 +186,12 @@ def test_range_bounds_that_are_not_finite_are_refused_at_lint(bound: str, column
     assert "is not a finite number" in p.message
 
 
+def test_accepted_values_that_are_not_finite_are_refused_at_lint() -> None:
+    p = one_problem(rule("  - {kind: accepted_values, field: amount, values: [1.5, .nan]}\n"))
+    assert (p.line, p.path) == (10, "quality[0].values")
+    assert p.message.startswith("an accepted value is not a finite number")
+
+
 @pytest.mark.parametrize(
     ("bounds", "key", "message"),
     [

@@ -73,6 +73,16 @@ class AcceptedValues(_Rule):
     field: FieldPath = Field(description="The field checked.")
     values: tuple[Scalar, ...] = Field(min_length=1, description="The values accepted.")
 
+    @field_validator("values")
+    @classmethod
+    def _finite(cls, values: tuple[Scalar, ...]) -> tuple[Scalar, ...]:
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise ValueError(
+                "an accepted value is not a finite number (.inf or .nan): nothing "
+                "compares equal to NaN, and a float field holds no infinity"
+            )
+        return values
+
 
 class Range(_Rule):
     """The field lies within ``min``..``max`` (both inclusive; either may be left out)."""

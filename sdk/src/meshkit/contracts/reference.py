@@ -373,9 +373,10 @@ def render_reference() -> str:
         "  BigQuery, Arrow and the streaming validator alike, so a pattern means the same",
         "  everywhere and matches in time linear in the value's length. Look-ahead,",
         "  look-behind, back-references and possessive quantifiers are refused.",
-        "- **Bounds that are not finite.** `range` bounds of `.inf`, `-.inf` or `.nan`: an",
-        "  infinite bound is no bound (leave `min:` or `max:` out), and nothing compares",
-        "  with NaN, so every value would fail or pass depending on the engine.",
+        "- **Bounds that are not finite.** `range` bounds (and `accepted_values`) of `.inf`,",
+        "  `-.inf` or `.nan`: an infinite bound is no bound (leave `min:` or `max:` out), and",
+        "  nothing compares with NaN, so every value would fail or pass depending on the",
+        "  engine.",
         "",
     ]
     for title, models in SECTIONS:
