@@ -203,6 +203,174 @@ def test_find_all_never_raises_and_returns_ordered_disjoint_spans(text: str, fie
     assert (hit is None) == (found == [])
 
 
+# -- patterns of the blind set's misses (bench/pii_blind.py), with values of our own ------
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("432198765", "vendor_tin"),
+        ("432198765", "payee_tax_id"),
+        ("432-19-8765", "taxpayer_number"),
+        ("TIN: 432198765 on the W-9 form", "note"),
+        ("taxpayer id 432 19 8765 received", "note"),
+    ],
+)
+def test_a_taxpayer_id_context_reads_an_ssn_without_dashes(value: str, field: str) -> None:
+    assert {f.category for f in find_all(value, field, TODAY)} == {"government_id"}
+
+
+def test_tin_inside_a_word_is_no_taxpayer_context() -> None:
+    assert find_all("432198765", "routing_number", TODAY) == []
+    assert find_all("432198765", "setting_value", TODAY) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("her social security no. 432-19-8765 was in the mail", "government_id"),
+        ("SSN nr 432198765 on file", "government_id"),
+        ("phone no. 06 87654321 after six", "phone"),
+        ("Ring the back door (no. 7) on +31 6 87654321 after six", "phone"),
+        ("parcel 88123 went back, call 06-87654321 instead", "phone"),
+    ],
+)
+def test_a_number_word_after_a_personal_word_or_before_another_number_does_not_suppress(
+    text: str, category: str
+) -> None:
+    assert {f.category for f in find_all(text, "note", TODAY)} == {category}
+
+
+@pytest.mark.parametrize(
+    "text", ["order no. 0687654321 shipped", "case nr 4000001234567899", "ticket id 432198765"]
+)
+def test_a_number_word_after_a_not_personal_word_still_suppresses(text: str) -> None:
+    assert find_all(text, "note", TODAY) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Charged twice on 5500 0000 0000 0004, please refund", "payment_card"),
+        ("Charged twice on 5500-0000-0000-0004, please refund", "payment_card"),
+        ("the courier has +33 (0)6 12 34 56 78 as my contact", "phone"),
+        ("the courier has 06-87654321 as my contact", "phone"),
+    ],
+)
+def test_a_not_personal_field_name_does_not_hide_structured_data_in_its_text(
+    text: str, category: str
+) -> None:
+    for field in ("support_ticket", "order_notes", "sku_comment"):
+        assert {f.category for f in find_all(text, field, TODAY)} == {category}, field
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("the customer quoted 4000001234567899 twice", "support_ticket"),
+        ("4000001234567899", "ticket_number"),
+        ("4000 0012 3456 7899", "payment_reference"),
+        ("4000 0012 3456 7899", "bank_ref"),
+        ("0687654321", "order_number"),
+    ],
+)
+def test_a_not_personal_field_name_still_hides_ambiguous_numbers(value: str, field: str) -> None:
+    assert find_all(value, field, TODAY) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "after 6pm: 0471/23.45.67 works best",
+        "partner (030/12345678) has the key",
+        "partner 089/12345678 has the key",
+        "standard: 06.12.34.56.78 sinon",
+        "standard 01-42-68-53-00 sinon",
+        "please get in touch on 3125287340 thanks",
+    ],
+)
+def test_national_phone_notations_inside_text(text: str) -> None:
+    assert {f.category for f in find_all(text, "note", TODAY)} == {"phone"}
+
+
+@pytest.mark.parametrize("value", ["0471/23.45.67", "030/12345678", "06.12.34.56.78"])
+def test_national_phone_notations_as_whole_values(value: str) -> None:
+    assert {f.category for f in find_all(value, "contact", TODAY)} == {"phone"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is 31-2045-7788 back in stock?",
+        "Replacement 57-1234-5678 shipped",
+        "bin 08-9275-2277 is full",
+        "57-1234-5678",
+        "2.345.678.901 units",
+    ],
+)
+def test_codes_grouped_unlike_phone_numbers_are_not_phones(text: str) -> None:
+    assert find_all(text, "note", TODAY) == []
+
+
+def test_codes_grouped_like_phone_numbers_still_are() -> None:
+    assert {f.category for f in find_all("call 571-234-5678", "note", TODAY)} == {"phone"}
+    assert {f.category for f in find_all("089-12345678", "contact", TODAY)} == {"phone"}
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("1994-06-15", "first_published"),
+        ("15.06.1994", "published_on"),
+        ("3 May 1998", "member_since"),
+        ("1998-05-03", "customer_since"),
+        ("15.06.1994", "release_date"),
+        ("1994-06-15", "launched"),
+    ],
+)
+def test_a_date_in_an_event_named_field_is_no_birth_date(value: str, field: str) -> None:
+    assert find_all(value, field, TODAY) == []
+
+
+@pytest.mark.parametrize("field", ["birth_date", "date_of_birth", "dob", "born_on"])
+def test_a_date_in_a_birth_named_field_still_is(field: str) -> None:
+    assert {f.category for f in find_all("1994-06-15", field, TODAY)} == {"date_of_birth"}
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("a***@example.org", "contact_email"),
+        ("m.****@mail.example.de", "email"),
+        ("sent to k***z@example.com yesterday", "note"),
+        ("sent to **@example.com yesterday", "note"),
+    ],
+)
+def test_a_partly_masked_email_is_no_email(value: str, field: str) -> None:
+    assert find_all(value, field, TODAY) == []
+
+
+def test_an_email_next_to_a_masked_one_still_is() -> None:
+    text = "was k***z@example.com, now kate.z@example.com"
+    assert [text[f.start : f.end] for f in find_all(text, "note", TODAY)] == ["kate.z@example.com"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "refund to de89370400440532013000 please",
+        "refund to de89 3704 0044 0532 0130 00 please",
+        "iban nl91abna0417164300",
+    ],
+)
+def test_a_lower_case_iban_inside_text(text: str) -> None:
+    assert {f.category for f in find_all(text, "note", TODAY)} == {"iban"}
+
+
+def test_a_lower_case_iban_with_a_wrong_check_is_not_read() -> None:
+    assert find_all("refund to de89370400440532013001 please", "note", TODAY) == []
+
+
 # -- an independently generated labelled set --------------------------------------------
 
 

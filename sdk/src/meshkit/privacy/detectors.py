@@ -8,22 +8,35 @@ either. Categories use the contract's PII vocabulary where one fits (``email``,
 ``iban``; ``detail`` names the exact kind (``us_ssn``, ``nl_bsn``...).
 
 Context is the field's name, and inside text also the few words just before a
-candidate: *phone* (``phone``, ``tel``, ``mobile`` / ``call``, ``whatsapp``...), *SSN*,
-*BSN*, *German tax id*, *birth* (``dob``, ``birth``, ``born``...), *event* (``created``,
-``order``, ``_at`` / ``since``, ``on``, ``shipped``, ``due``...), *version*, and *not
-personal* (``order``, ``sku``, ``ean``, ``tracking``, ``invoice``, ``postcode`` /
-``order``, ``SKU``, ``ticket``, ``version``, ``upgrade to``...). The rules, chosen so
-that look-alikes are not reported:
+candidate: *phone* (``phone``, ``tel``, ``mobile`` / ``call``, ``whatsapp``, ``get in
+touch``...), *SSN* (``ssn``, ``tin``, ``tax_id``, ``taxpayer`` / ``SSN``, ``social
+security``, ``TIN``, ``tax id``...), *BSN*, *German tax id*, *birth* (``dob``, ``birth``,
+``born``...), *event* (``created``, ``order``, ``_at``, ``_since``, ``published`` /
+``since``, ``on``, ``shipped``, ``due``...), *version*, and *not personal* (``order``,
+``sku``, ``ean``, ``tracking``, ``invoice``, ``ticket``, ``reference`` / ``order``,
+``SKU``, ``ticket``, ``version``, ``upgrade to``, ``no.``...). Inside text a not-personal
+word names the number right after it: not one after another number (``(no. 12) on
++49...``), nor one after a word naming personal data (``social security no.``, ``phone
+nr``). A not-personal field name says what a whole value is, but in a free text only
+what the text is about: there it hides bare runs of digits and IP addresses, not a card
+or phone number written with separators or a ``+``, nor a bare run after a word naming
+personal data (``card``, ``call``, ``SSN``...). The rules, chosen so that look-alikes
+are not reported:
 
 - e-mail: ``local@domain.tld`` with a letter TLD of 2+ characters, letters of any
-  script; not image names such as ``icon@2x.png``; not an already masked local part
-  (``***@example.com``, ``xxx@example.com``); inside text not ``user@host:path``.
+  script; not image names such as ``icon@2x.png``; not a masked local part (one with a
+  ``*``, such as ``j***@example.com``, or ``xxx@example.com``): a masked address no
+  longer reaches anyone; inside text not ``user@host:path``.
 - phone: the ``phonenumbers`` library must call it a *valid* number (or, written with
   ``+`` and a country code, give it the full length of that country's numbers), and the
   text must look written as a phone number: a leading ``+``/``00``, or separators or
-  brackets (dots and slashes only in the shapes phone numbers take: ``415.555.2671``,
-  ``06.12.34.56.78``, ``0151/23456789``). A bare run of digits only in phone context:
-  elsewhere it is more often an order number than a phone. Never in not-personal context.
+  brackets in the groups phone numbers take. Dots between groups of two digits or more,
+  a slash once after the area code (``415.555.2671``, ``06.12.34.56.78``,
+  ``0151/23456789``, ``0471/23.45.67``); North American numbers grouped 3-3-4; with a
+  trunk ``0``, a first group holding the whole area code (``089-1234567``, not
+  ``08-9123-4567``) and French numbers in pairs. A bare run of digits only in phone
+  context: elsewhere it is more often an order number than a phone. Never in
+  not-personal context.
 - payment card: 13-19 digits (spaces or dashes between groups allowed), a known issuer
   range (IIN) with a length that issuer uses, and the Luhn checksum; never in
   not-personal context.
@@ -38,7 +51,7 @@ that look-alikes are not reported:
   written-month form (in birth context also ``3/12/85``, the latest such date not after
   today, and ``19850312``), with an age between 0 and 120 years in birth context, or
   between 16 and 100 years when the context says nothing either way. Never in event
-  context.
+  context (a field named ``*_since``, ``*_published``, ``created``, ``release_date``...).
 """
 
 from __future__ import annotations
@@ -72,8 +85,14 @@ _EMAIL = re.compile(
 )
 _FILE_EXT = {"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "pdf", "js", "css"}
 _PHONE_SHAPE = re.compile(r"^(?:\+|00)?[\d\s().\-/]{6,24}$")
-_PHONE_DOTS = re.compile(r"^\(?\d{3}\)?\.\d{3}\.\d{4}$|^0\d(?:\.\d\d){4}$")
-_PHONE_SLASH = re.compile(r"^0\d{2,4}\s?/\s?\d[\d ]{4,10}$")
+# Dots and a slash as phone numbers use them: a slash once, after the area code
+# (``0151/23456789``, ``0471/23.45.67``), dots between groups of two digits or more
+# (``06.12.34.56.78``, ``415.555.2671``); not the shapes of versions, dates or amounts.
+_PHONE_DOTS_SLASH = re.compile(r"^\(?\d{2,5}\)?(?:\s?/\s?|\.)\d{2,}(?:[. ]\d{2,})*$")
+_GROUPS = re.compile(r"\d+")
+# North American numbers are written in groups of 3, 3 and 4 digits (``(415) 555-2671``,
+# ``1-415-555-2671``), or as one run.
+_NANP_GROUPS = {(3, 3, 4), (1, 3, 3, 4), (3, 7), (10,), (11,)}
 _CARD_SHAPE = re.compile(r"^\d{4}(?:[ -]?\d{1,7}){1,4}$|^\d{13,19}$")
 _IBAN_SHAPE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$")
 _SSN = re.compile(r"^(\d{3})-(\d{2})-(\d{4})$")
@@ -81,21 +100,23 @@ _SSN_LOOSE = re.compile(r"^(\d{3})([ -]?)(\d{2})\2(\d{4})$")
 _NINO = re.compile(r"^([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z])\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]$")
 _NINO_BAD_PREFIX = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"}
 _HINT_BSN = re.compile(r"bsn|burgerservice|sofi", re.I)
-_HINT_DE_TAX = re.compile(r"steuer|tax_?id|idnr|tin\b|tin_", re.I)
+_TIN = r"(^|_)i?tins?(_|$)|tax_?id|tax_?payer"  # taxpayer identification number
+_HINT_DE_TAX = re.compile(rf"steuer|idnr|{_TIN}", re.I)
 _HINT_BIRTH = re.compile(r"birth|dob|born|bday|geboorte|geburt|naissance|nacimiento", re.I)
 _HINT_EVENT = re.compile(
     r"creat|updat|modif|order|ship|deliver|paid|payment|invoice|expir|valid|start|end|"
-    r"event|signup|join|login|seen|(^|_)at$|_on$|_ts$|time|due|booked|issued",
+    r"event|signup|join|login|seen|(^|_)at$|_on$|_ts$|time|due|booked|issued|since|publish|"
+    r"releas|launch|effective|regist|renew|opened|closed",
     re.I,
 )
 _HINT_VERSION = re.compile(r"version|release|build", re.I)
 _HINT_PHONE = re.compile(
     r"phone|(^|_)tel(e|_|$)|mobil|(^|_)cell|gsm|fax|msisdn|whatsapp|handy|contact_?n(umbe)?r", re.I
 )
-_HINT_SSN = re.compile(r"ssn|social_?security", re.I)
+_HINT_SSN = re.compile(rf"ssn|social_?security|{_TIN}", re.I)
 _HINT_NOT_CARD = re.compile(
     r"order|sku|(^|_)ean|gtin|upc|isbn|barcode|tracking|invoice|artic|artikel|product|ticket|"
-    r"shipment|parcel|post_?code|postal|zip|plz",
+    r"shipment|parcel|post_?code|postal|zip|plz|(^|_)ref(_|$)|referen",
     re.I,
 )
 _MONTHS = {
@@ -214,8 +235,9 @@ def _is_email(s: str) -> bool:
     m = _EMAIL.match(s)
     if not m or m.group(1).lower() in _FILE_EXT:
         return False
+    # A masked address (``j***@example.com``, ``xxx@example.com``) is no longer one.
     local = s.rpartition("@")[0]
-    return set(local) != {"*"} and not (set(local) == {"x"} and len(local) > 1)
+    return "*" not in local and not (set(local) == {"x"} and len(local) > 1)
 
 
 def _is_phone(s: str, *, hinted: bool = False) -> bool:
@@ -237,18 +259,18 @@ def _is_phone(s: str, *, hinted: bool = False) -> bool:
         # (North America), or eleven starting with the country code 1.
         if not 9 <= digits <= 12:
             return False
-        if "." in s:
-            if not _PHONE_DOTS.match(s):
-                return False
-        elif "/" in s:
-            if not _PHONE_SLASH.match(s):
+        if "." in s or "/" in s:
+            if not _PHONE_DOTS_SLASH.match(s):
                 return False
         elif not _NATIONAL_SEP.search(s) and not hinted:
             return False
-        first = s.lstrip("(")[:1]
+        groups = _GROUPS.findall(s)
+        first = groups[0][:1]
         if first == "0":
-            text, regions = s, _TRUNK_REGIONS
-        elif digits == 10:
+            return _national_trunk_phone(s, groups)
+        if tuple(map(len, groups)) not in _NANP_GROUPS:
+            return False
+        if digits == 10:
             text, regions = s, ("US",)
         elif digits == 11 and first == "1":
             text, regions = "+" + s, _NO_REGION
@@ -262,6 +284,32 @@ def _is_phone(s: str, *, hinted: bool = False) -> bool:
         if phonenumbers.is_valid_number(number):
             return True
         if region is None and _full_length(number):
+            return True
+    return False
+
+
+def _national_trunk_phone(s: str, groups: list[str]) -> bool:
+    """A number written nationally with a trunk prefix ``0``, valid in one of the
+    countries that use one. A first separator may not split its area code (``089-1234567``
+    is a Munich number, ``08-9123-4567`` a code), nor the first two digits of a mobile or
+    other destination code (``06-12345678``, ``0151 2345678``)."""
+    for region in _TRUNK_REGIONS:
+        try:
+            number = phonenumbers.parse(s, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if not phonenumbers.is_valid_number(number):
+            continue
+        if len(groups) == 1:
+            return True
+        if region == "FR" and any(len(g) != 2 for g in groups):
+            continue  # France writes its numbers in pairs; ``01-3624-8071`` is a code
+        # the trunk prefix (when the number drops it) and the area or destination code
+        national = phonenumbers.national_significant_number(number)
+        area = phonenumbers.length_of_geographical_area_code(number)
+        code = area or min(phonenumbers.length_of_national_destination_code(number), 2)
+        head = sum(map(len, groups)) - len(national) + code
+        if len(groups[0]) >= head:
             return True
     return False
 
@@ -372,6 +420,10 @@ class _Context:
     de_tax: bool = False
     version: bool = False
     not_personal: bool = False  # an order number, SKU, ticket, tracking id, build...
+    # Inside the text of a field named like something not personal (``support_ticket``,
+    # ``order_notes``): the name says what the text is about, not what each number in it
+    # is, so only a bare run of digits is taken as not personal there.
+    bare_not_personal: bool = False
 
 
 @lru_cache(maxsize=4096)
@@ -448,8 +500,8 @@ class Finding:
 
 _ANY = re.compile(r"[\d@]")
 _WHOLE_MAX = 80
-_T_EMAIL = re.compile(r"[\w.+'%-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
-_T_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}")
+_T_EMAIL = re.compile(r"[\w.+'%*-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
+_T_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}", re.I)
 _T_NINO = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 _T_IPV4 = re.compile(r"(?<![\w.:-])\d{1,3}(?:\.\d{1,3}){3}(?![\w:-]|\.\d)")
 _T_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:.])")
@@ -463,6 +515,7 @@ _T_DATE_WORDS = re.compile(
 )
 _TIME_AFTER = re.compile(r"[ T]\d{1,2}:\d{2}")
 _WORDS = re.compile(r"[^\W\d_]+")
+_PROSE_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]{2,}(?![\w])")  # a word standing alone
 _CTX_BIRTH = {"born", "birth", "dob", "birthday", "bday", "geboren", "geb", "geburtsdatum",
               "geboortedatum", "née", "né", "nacido", "nacida", "naissance"}  # fmt: skip
 _CTX_EVENT = {"since", "ordered", "order", "shipped", "delivered", "created", "paid", "due",
@@ -471,44 +524,75 @@ _CTX_EVENT = {"since", "ordered", "order", "shipped", "delivered", "created", "p
               "build", "released", "release", "version"}  # fmt: skip
 _CTX_PHONE = {"call", "phone", "tel", "telephone", "mobile", "mob", "cell", "gsm", "fax", "sms",
               "whatsapp", "text", "ring", "bel", "bellen", "telefon", "telefoon", "handy",
-              "reach", "contact", "number", "nummer", "tél", "téléphone"}  # fmt: skip
+              "reach", "reachable", "touch", "dial", "contact", "number", "nummer", "tél",
+              "téléphone", "anrufen", "anruf", "rückruf", "appelez", "appeler", "appel",
+              "llamar", "llame", "chiamare", "chiama"}  # fmt: skip
 _CTX_NOT_PERSONAL = {"order", "orders", "invoice", "ticket", "tracking", "parcel", "shipment",
                      "sku", "ean", "gtin", "upc", "isbn", "article", "art", "ref", "reference",
-                     "build", "version", "release", "firmware", "serial", "part", "item", "v",
-                     "upgrade", "upgraded", "update", "updated", "to", "case", "batch", "lot",
+                     "build", "version", "release", "rev", "revision", "firmware", "serial",
+                     "part", "item", "v", "upgrade", "upgraded", "update", "updated", "to", "case",
+                     "batch", "lot",
                      "po", "no", "nr", "id", "zip", "postcode", "plz"}  # fmt: skip
-_CTX_SSN = {"ssn", "social", "security"}
+_CTX_SSN = {"ssn", "social", "security", "tin", "itin", "tax", "taxpayer"}
 _CTX_BSN = {"bsn", "burgerservicenummer", "sofi", "sofinummer"}
+_CTX_CARD = {"card", "cards", "creditcard", "visa", "mastercard", "amex", "maestro", "kaart",
+             "karte", "kreditkarte", "carte", "cc", "pan", "pay", "paid", "payment",
+             "charged"}  # fmt: skip
+_CTX_VERSION = {"v", "version", "release", "build", "rev", "revision", "firmware"}
 _CTX_SAYS_PERSONAL = (
-    (_CTX_PHONE - {"number", "nummer", "contact", "reach", "text", "ring"})
+    (_CTX_PHONE - {"number", "nummer", "contact", "reach", "reachable", "touch", "text", "ring"})
     | _CTX_SSN
     | _CTX_BSN
     | _CTX_BIRTH
 )
 _CTX_DE_TAX = {"steuer", "steuerid", "idnr", "identifikationsnummer", "tin", "tax"}
+# Words that only say "a number follows": they take their meaning from the word before
+# (``order no.`` is not personal, ``social security no.`` and ``phone nr`` are).
+_CTX_NUMBER_WORD = {"no", "nr", "num", "number", "nummer", "id", "nº"}
+_DIGITS_TAIL = re.compile(r"\d\D*$")
 
 
-def _words_before(text: str, start: int, n: int = 3) -> list[str]:
-    return _WORDS.findall(text[max(0, start - 40) : start].lower())[-n:]
+def _says_personal(words: list[str]) -> bool:
+    """Whether the last words name personal data: ``call``, ``SSN``, ``phone no.``..."""
+    if not words:
+        return False
+    if words[-1] in _CTX_NUMBER_WORD and len(words) > 1:
+        return words[-2] in _CTX_SAYS_PERSONAL
+    return words[-1] in _CTX_SAYS_PERSONAL
 
 
 def _text_context(text: str, start: int, base: _Context) -> _Context:
     """``base`` (the field's context) plus what the words just before ``start`` say."""
-    words = _words_before(text, start)
-    near = words[-2:]
+    window = text[max(0, start - 40) : start].lower()
+    words = _WORDS.findall(window)[-3:]
     if not words:
         return base
+    # A not-personal word names the number just after it: once another number stands
+    # between it and this one (``(no. 12) on +49...``), it says nothing about this one.
+    tail = _DIGITS_TAIL.search(window)
+    near = _WORDS.findall(window[tail.start() + 1 :])[-2:] if tail else words[-2:]
+    personal = _says_personal(words)
+    birth = any(w in _CTX_BIRTH for w in words)
+    phone = any(w in _CTX_PHONE or w.startswith("tel") for w in words)
+    ssn = any(w in _CTX_SSN for w in words)
+    bsn = any(w in _CTX_BSN for w in words)
+    de_tax = any(w in _CTX_DE_TAX for w in words)
+    # Inside a not-personal field's text, words naming personal data (``card``, ``call``,
+    # ``SSN``...) let a bare run of digits be personal data again.
+    named = personal or birth or phone or ssn or bsn or de_tax
+    named = named or any(w in _CTX_CARD for w in words)
     return _Context(
-        birth=base.birth or any(w in _CTX_BIRTH for w in words),
+        birth=base.birth or birth,
         event=base.event or any(w in _CTX_EVENT for w in near),
-        phone=base.phone or any(w in _CTX_PHONE or w.startswith("tel") for w in words),
-        ssn=base.ssn or any(w in _CTX_SSN for w in words),
-        bsn=base.bsn or any(w in _CTX_BSN for w in words),
-        de_tax=base.de_tax or any(w in _CTX_DE_TAX for w in words),
-        version=base.version or any(w in {"v", "version", "release", "build"} for w in near),
-        # ... unless the word just before says what it is (``ticket 42: call 06...``)
+        phone=base.phone or phone,
+        ssn=base.ssn or ssn,
+        bsn=base.bsn or bsn,
+        de_tax=base.de_tax or de_tax,
+        version=base.version or any(w in _CTX_VERSION for w in near),
+        # ... unless the words just before say what it is (``ticket 42: call 06...``)
         not_personal=(base.not_personal or any(w in _CTX_NOT_PERSONAL for w in near))
-        and words[-1] not in _CTX_SAYS_PERSONAL,
+        and not personal,
+        bare_not_personal=base.bare_not_personal and not named,
     )
 
 
@@ -519,10 +603,12 @@ def find_all(text: str, field: str = "", today: date | None = None) -> list[Find
     Inside text the rules of ``detect`` apply to each candidate (an e-mail address, a run
     of digits with separators, an IBAN, a NINO, an IP address, a date written with month
     names), with the field's name and the few words before the candidate as context:
-    ``call``, ``tel``, ``SSN``, ``BSN``, ``born``, ``DOB`` let a bare run of digits be a
-    phone number or an identifier, or a two-digit-year date a birth date; ``order``,
-    ``SKU``, ``ticket``, ``tracking``, ``version``, ``to`` make a number not personal;
-    ``since``, ``on``, ``shipped``, ``due`` make a date an event, not a birthday.
+    ``call``, ``tel``, ``SSN``, ``TIN``, ``BSN``, ``born``, ``DOB`` let a bare run of digits
+    be a phone number or an identifier, or a two-digit-year date a birth date; ``order``,
+    ``SKU``, ``ticket``, ``tracking``, ``version``, ``to`` make the number after them not
+    personal; ``since``, ``on``, ``shipped``, ``due`` make a date an event, not a
+    birthday. A field named like something not personal (``support_ticket``) hides only
+    bare runs of digits and IP addresses in its text (see the module doc).
     """
     if not isinstance(text, str) or not _ANY.search(text):
         return []
@@ -532,6 +618,8 @@ def find_all(text: str, field: str = "", today: date | None = None) -> list[Find
         start = len(text) - len(text.lstrip())
         return [Finding(whole.category, whole.detail, start, len(text.rstrip()))]
     base = _field_context(field)
+    if base.not_personal and len(_PROSE_WORD.findall(text, 0, 400)) >= 2:
+        base = replace(base, not_personal=False, bare_not_personal=True)
     found: list[Finding] = []
     taken: list[tuple[int, int]] = []
 
@@ -551,20 +639,22 @@ def find_all(text: str, field: str = "", today: date | None = None) -> list[Find
                 continue  # git@host:org/repo, user@host/path
             if _is_email(text[start:end]):
                 add(EMAIL, "email", start, end)
-    upper = not text.islower()
-    for m in _T_IBAN.finditer(text) if upper else ():
+    for m in _T_IBAN.finditer(text):
         span, valid = _iban_span(text, m.start())
         if span is not None and valid:
             add(IBAN, "iban", *span)
         elif span is not None:
             taken.append(span)  # IBAN-shaped with a wrong check: its digits are no phone
-    for m in _T_NINO.finditer(text) if upper else ():
+    for m in _T_NINO.finditer(text) if not text.islower() else ():
         if _nino_ok(m.group()) and not _text_context(text, m.start(), base).not_personal:
             add(GOVERNMENT_ID, "uk_nino", *m.span())
     for m in _T_NUMBER.finditer(text):
-        hit = _number(m.group(), _text_context(text, m.start(), base), today, text, m.end())
+        s, start = m.group(), m.start()
+        if s.startswith("(") and ")" not in s:
+            s, start = s[1:], start + 1  # ``(030/12345678)``: the bracket is the sentence's
+        hit = _number(s, _text_context(text, start, base), today, text, m.end())
         if hit is not None:
-            add(hit.category, hit.detail, *m.span())
+            add(hit.category, hit.detail, start, m.end())
     for m in _T_DATE_WORDS.finditer(text):
         d = parse_date(m.group())
         if d is not None and _birth_ok(d, _text_context(text, m.start(), base), today):
@@ -572,7 +662,9 @@ def find_all(text: str, field: str = "", today: date | None = None) -> list[Find
     for pattern, mark in ((_T_IPV4, "."), (_T_IPV6, ":")):
         for m in pattern.finditer(text) if mark in text else ():
             ctx = _text_context(text, m.start(), base)
-            if ctx.version or ctx.not_personal:
+            # a dotted quad is as often a version or a device's default address: an IP
+            # address is not read in a not-personal field's text either
+            if ctx.version or ctx.not_personal or ctx.bare_not_personal:
                 continue
             try:
                 ip = ipaddress.ip_address(m.group())
@@ -586,7 +678,7 @@ def find_all(text: str, field: str = "", today: date | None = None) -> list[Find
 def _iban_span(text: str, start: int) -> tuple[tuple[int, int] | None, bool]:
     """The span of the IBAN-shaped text starting at ``start`` (spaces between groups
     allowed; ``None`` when it has not its country's length), and whether it is valid."""
-    length = _IBAN_LENGTHS.get(text[start : start + 2])
+    length = _IBAN_LENGTHS.get(text[start : start + 2].upper())
     if length is None:
         return None, False
     chars, i = 0, start
@@ -604,7 +696,7 @@ def _iban_span(text: str, start: int) -> tuple[tuple[int, int] | None, bool]:
 
 def _number(s: str, ctx: _Context, today: date | None, text: str, end: int) -> Detection | None:
     """The category of a run of digits found in a text, in context."""
-    if ctx.not_personal:
+    if ctx.not_personal or (ctx.bare_not_personal and s.isdigit()):
         return None
     if s.startswith("+"):
         return Detection(PHONE, "phone") if _is_phone(s, hinted=True) else None
@@ -612,7 +704,7 @@ def _number(s: str, ctx: _Context, today: date | None, text: str, end: int) -> D
         return None  # a date with a time of day: a timestamp
     hit = _detect_text(s, today, ctx)
     if hit is not None:
-        return hit
+        return None if hit.category == IP and ctx.bare_not_personal else hit
     if ctx.birth and not ctx.version:
         d = parse_date(s, short=True, today=today)
         if d is not None and _birth_ok(d, ctx, today):
