@@ -9,8 +9,10 @@
   errors (settings from the environment), ``OSError`` (a missing file, ``-o`` naming a
   directory, a read-only state directory), and errors of the database and message-bus
   drivers (PostgreSQL, Kafka, DuckDB, SQLite, BigQuery, Elasticsearch);
-- 1 for anything else too, as ``error: unexpected <type>: …`` with a hint: it is a bug,
-  and ``MESHKIT_DEBUG=1`` shows its traceback instead.
+- 1 for anything else too, as ``error: unexpected <type> at <file>:<line>`` with a hint:
+  it is a bug, and ``MESHKIT_DEBUG=1`` shows its traceback instead. Its message is not
+  printed (it may hold a value of a record), nor more than the first line of a driver's
+  (PostgreSQL puts the row's values in the DETAIL line that follows).
 
 Messages are printed verbatim (never read as Rich markup), with passwords in connection
 URLs and ``password=`` settings replaced by ``***``, and clipped: a line is cut at
@@ -23,7 +25,9 @@ from __future__ import annotations
 import os
 import re
 import sys
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 import typer
 from pydantic import ValidationError
@@ -119,13 +123,31 @@ def describe(exc: BaseException) -> str:
         where = f"{' -> '.join(names)}: " if names else ""
         return f"{where}{exc.strerror}"
     driver = _DRIVERS.get(type(exc).__module__.partition(".")[0])
-    detail = " ".join(str(exc).split()) or type(exc).__name__
     if driver is not None:
-        return f"{driver} error ({type(exc).__name__}): {detail}"
+        # The first line only: drivers add the row's values in DETAIL / CONTEXT lines.
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        return f"{driver} error ({type(exc).__name__}): {first or 'no message'}"
+    # Not the message: an unexpected error's text may hold a value of a record.
     return (
-        f"unexpected {type(exc).__name__}: {detail}\n"
-        f"this is a bug in meshkit; rerun with {DEBUG_ENV}=1 to see the traceback, and report it"
+        f"unexpected {type(exc).__name__}{_where(exc)}\n"
+        f"this is a bug in meshkit; rerun with {DEBUG_ENV}=1 to see the traceback (it may "
+        "show data values), and report it"
     )
+
+
+def _where(exc: BaseException) -> str:
+    """`` at <file>:<line>`` of the frame that raised, the path from the package on."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    frame = frames[-1]
+    path = Path(frame.filename)
+    parts = path.parts
+    start = next(
+        (i for i in range(len(parts) - 1, -1, -1) if parts[i] in {"meshkit", "meshkit_platform"}),
+        len(parts) - 1,
+    )
+    return f" at {'/'.join(parts[start:])}:{frame.lineno}"
 
 
 def _print_error(message: str) -> None:
