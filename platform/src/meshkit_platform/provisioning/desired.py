@@ -1,0 +1,157 @@
+"""Desired state: every domain's contracts, read from domain repos on disk, as resources.
+
+``load_domains(root)`` reads ``<root>/<domain>/contracts/*.yaml`` with the SDK's contract
+loader (``meshkit.contracts.loader.read_contract``) and refuses, naming the files:
+
+- a contract that does not load (its problems, with file, line and field);
+- a contract whose ``domain`` is not the directory it lives in (it would claim another
+  domain's topic, table and index);
+- two contracts with the same address (two files claiming the same topic).
+
+``desired_resources(contracts)`` turns them into ``Resource`` values (see
+``meshkit_platform.provisioning.resources``), with every schema taken from the SDK's
+exporters (``meshkit.contracts.exporters``) and the writers' own type mappings, so
+provisioning creates exactly what the output-port writers expect:
+
+- a contract with a ``kafka_topic`` port: its topic (partitions, ``cleanup.policy``,
+  ``retention.ms`` from ``kafka_topic_config``; ``compact`` for a keyed product whose port
+  asks for compaction) and its dead-letter topic ``<address>.deadletter`` (one
+  partition, ``delete``, seven days);
+- ``warehouse_table``: the domain's schema and the table ``<product>_v<major>`` with the
+  DuckDB columns of ``duckdb_columns`` plus the writers' ``_meshkit_pos``;
+- ``search_index``: the index ``<address>`` with the ``elasticsearch_mapping``
+  properties, and the alias ``<domain>.<product>`` on the newest major's index;
+- ``serving_view``: the PostgreSQL table ``"<address>"`` with the serving-view writer's
+  column types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meshkit.contracts import Contract
+from meshkit.contracts.exporters.duckdb import duckdb_columns, duckdb_table_name
+from meshkit.contracts.exporters.elasticsearch import elasticsearch_mapping
+from meshkit.contracts.exporters.kafka import kafka_topic_config
+from meshkit.contracts.exporters.published import published_fields
+from meshkit.contracts.loader import read_contract
+from meshkit.contracts.ports import KafkaTopic, SearchIndex, ServingView, WarehouseTable
+from meshkit.ports.base import POSITION_COLUMN
+from meshkit.ports.view import postgres_type
+from meshkit_platform.provisioning.errors import ProvisioningError
+from meshkit_platform.provisioning.resources import Resource
+
+DEAD_LETTER_SUFFIX = ".deadletter"
+DEAD_LETTER_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
+VIEW_SCHEMA = "public"
+
+
+@dataclass(frozen=True)
+class DomainContract:
+    """A contract and where it came from (the plan carries the text, so apply needs no disk)."""
+
+    contract: Contract
+    file: str
+    text: str
+
+
+def load_domains(root: str | Path) -> list[DomainContract]:
+    """Every contract under ``<root>/<domain>/contracts/``; ``ProvisioningError`` naming
+    each file that is wrong (see the module docstring)."""
+    base = Path(root)
+    if not base.is_dir():
+        raise ProvisioningError(f"{base}: not a directory of domain repos (<domain>/contracts/)")
+    found: list[DomainContract] = []
+    problems: list[str] = []
+    for path in sorted(base.glob("*/contracts/*.yaml")):
+        contract, errors = read_contract(path)
+        if contract is None:
+            problems.extend(p.format() for p in errors)
+            continue
+        domain_dir = path.parent.parent.name
+        if contract.domain != domain_dir:
+            problems.append(
+                f"{path}: domain {contract.domain!r} in the repo of domain {domain_dir!r}; "
+                f"expected domain: {domain_dir}"
+            )
+            continue
+        found.append(DomainContract(contract, str(path), path.read_text(encoding="utf-8")))
+    problems.extend(_claims(found))
+    if problems:
+        raise ProvisioningError("invalid desired state:\n" + "\n".join(problems))
+    return found
+
+
+def _claims(contracts: list[DomainContract]) -> list[str]:
+    seen: dict[str, str] = {}
+    out: list[str] = []
+    for dc in contracts:
+        address = dc.contract.address
+        if address in seen:
+            out.append(
+                f"{dc.file}: product {address} (topic {address}) is claimed by {seen[address]} "
+                "too; expected one contract per product major"
+            )
+        else:
+            seen[address] = dc.file
+    return out
+
+
+def _has(contract: Contract, kind: type[Any]) -> bool:
+    return any(isinstance(p, kind) for p in contract.ports.outputs)
+
+
+def desired_resources(contracts: list[DomainContract]) -> list[Resource]:
+    """The resources every contract asks for (see the module docstring)."""
+    out: list[Resource] = []
+    newest: dict[str, DomainContract] = {}
+    schemas: dict[str, str] = {}
+    for dc in contracts:
+        c, src = dc.contract, dc.file
+        if _has(c, KafkaTopic):
+            spec = kafka_topic_config(c)
+            topic_attrs = {"partitions": spec["partitions"], "config": dict(spec["config"])}
+            out.append(Resource("kafka", "topic", spec["topic"], topic_attrs, c.address, src))
+            dead = {"partitions": 1, "config": dict(DEAD_LETTER_CONFIG)}
+            out.append(
+                Resource("kafka", "topic", c.address + DEAD_LETTER_SUFFIX, dead, c.address, src)
+            )
+        if _has(c, WarehouseTable):
+            schema, table = duckdb_table_name(c)
+            schemas.setdefault(schema, src)
+            columns = {n: f"{t}{' NOT NULL' if nn else ''}" for n, t, nn in duckdb_columns(c)}
+            columns[POSITION_COLUMN] = "BIGINT NOT NULL"
+            out.append(
+                Resource("warehouse", "table", f"{schema}.{table}", {"columns": columns},
+                         c.address, src)
+            )  # fmt: skip
+        if _has(c, SearchIndex):
+            mapping = elasticsearch_mapping(c)
+            out.append(
+                Resource("search", "index", c.address, {"properties": mapping["properties"]},
+                         c.address, src)
+            )  # fmt: skip
+            if c.id not in newest or newest[c.id].contract.major < c.major:
+                newest[c.id] = dc
+        if _has(c, ServingView):
+            columns = {
+                f.name: postgres_type(f) + ("" if not f.required else " NOT NULL")
+                for f in published_fields(c)
+            }
+            columns[POSITION_COLUMN] = "bigint NOT NULL"
+            out.append(
+                Resource("view", "table", f"{VIEW_SCHEMA}.{c.address}", {"columns": columns},
+                         c.address, src)
+            )  # fmt: skip
+    out.extend(
+        Resource("warehouse", "schema", schema, {}, None, src, holds_data=False)
+        for schema, src in schemas.items()
+    )
+    out.extend(
+        Resource("search", "alias", product, {"index": dc.contract.address},
+                 dc.contract.address, dc.file, holds_data=False)
+        for product, dc in newest.items()
+    )  # fmt: skip
+    return out

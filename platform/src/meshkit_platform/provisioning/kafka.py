@@ -1,0 +1,178 @@
+"""The Kafka backend: product and dead-letter topics, read and changed with the AdminClient.
+
+Ownership is by name (Kafka topics carry no free-form labels): a topic is meshkit's when
+it is named like a product address, ``<domain>.<product>.v<major>`` or
+``<address>.deadletter``, and its domain is one of the domains planned. CDC topics
+(``<domain>.cdc.<schema>.<table>``) and every other topic are never read or touched.
+
+``read`` lists the topics once and describes all owned topics' configs in one
+``describe_configs`` call. ``apply`` creates a topic (``create_topics``), aligns
+``cleanup.policy`` and ``retention.ms`` (``incremental_alter_configs``), or deletes it.
+
+Capabilities are probed before anything else, with a Kafka ``ApiVersions`` request on a
+plain socket (no client call that could bring the process down): ``create_partitions``
+needs API 37, ACLs need APIs 29 and 30 on a broker that enforces them. The embedded
+broker (Tansu, cluster id ``tansu_cluster``) advertises the ACL APIs but does not
+implement them (its ``CreateAcls`` brings the client process down), so ACLs are "not
+applicable here" there and no ACL call is ever made to it.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
+from confluent_kafka.cimpl import NewTopic
+
+from meshkit.contracts import Contract
+from meshkit.errors import ServiceError
+from meshkit_platform.provisioning.errors import ProvisioningError
+from meshkit_platform.provisioning.resources import Change, Resource
+
+OWNED = re.compile(r"^([a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*\.v[0-9]+(\.deadletter)?$")
+MANAGED_CONFIG = ("cleanup.policy", "retention.ms")
+CREATE_PARTITIONS_API = 37
+ACL_APIS = frozenset({29, 30})
+NO_ACL_CLUSTERS = frozenset({"tansu_cluster"})
+TIMEOUT = 15.0
+
+
+def api_versions(bootstrap: str, timeout: float = 5.0) -> frozenset[int]:
+    """The API keys the first bootstrap broker advertises (``ApiVersions`` v0)."""
+    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    client = b"meshkit-provisioning"
+    body = struct.pack(">hhih", 18, 0, 1, len(client)) + client
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as sock:
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            size = struct.unpack(">i", _read(sock, 4))[0]
+            data = _read(sock, size)
+    except (OSError, ValueError, struct.error) as exc:
+        raise ServiceError(f"Kafka at {bootstrap} does not answer ApiVersions: {exc}") from exc
+    _, error, count = struct.unpack(">ihi", data[:10])
+    if error:
+        raise ServiceError(f"Kafka at {bootstrap} refused ApiVersions (error code {error})")
+    return frozenset(struct.unpack(">h", data[10 + 6 * i : 12 + 6 * i])[0] for i in range(count))
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ValueError("connection closed")
+        data += chunk
+    return data
+
+
+class KafkaBackend:
+    """Topics of the planned domains on one Kafka cluster."""
+
+    name = "kafka"
+
+    def __init__(self, bootstrap: str, *, replication_factor: int = -1) -> None:
+        """``replication_factor`` of new topics (``-1``: the broker's default)."""
+        self.bootstrap = bootstrap
+        self.replication_factor = replication_factor
+        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+        self._apis: frozenset[int] | None = None
+        self._cluster: str | None = None
+
+    def capabilities(self) -> dict[str, str]:
+        """Feature → ``supported`` or ``not applicable here: <why>``."""
+        if self._apis is None:
+            self._apis = api_versions(self.bootstrap)
+        out = {"topics": "supported"}
+        out["create_partitions"] = (
+            "supported"
+            if CREATE_PARTITIONS_API in self._apis
+            else "not applicable here: the broker has no CreatePartitions API"
+        )
+        if not self._apis >= ACL_APIS:
+            out["acls"] = "not applicable here: the broker has no ACL APIs"
+        elif self._cluster in NO_ACL_CLUSTERS:
+            out["acls"] = (
+                f"not applicable here: the embedded broker ({self._cluster}) advertises ACL "
+                "APIs but does not implement them"
+            )
+        else:
+            out["acls"] = "supported"
+        return out
+
+    def read(self, domains: frozenset[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The owned topics of ``domains``: partitions and managed config (the broker's
+        APIs are probed first)."""
+        if self._apis is None:
+            self._apis = api_versions(self.bootstrap)
+        try:
+            meta = self.admin.list_topics(timeout=TIMEOUT)
+        except KafkaException as exc:
+            raise ServiceError(f"Kafka at {self.bootstrap} does not answer: {exc}") from exc
+        self._cluster = meta.cluster_id
+        owned = {}
+        for name, topic in meta.topics.items():
+            match = OWNED.match(name)
+            if match and match.group(1) in domains:
+                owned[name] = len(topic.partitions)
+        resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in sorted(owned)]
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        if not resources:
+            return out
+        futures = self.admin.describe_configs(resources)
+        for resource, future in futures.items():
+            entries = future.result(TIMEOUT)
+            config = {
+                k: entries[k].value for k in MANAGED_CONFIG if k in entries and entries[k].value
+            }
+            out[("topic", resource.name)] = {"partitions": owned[resource.name], "config": config}
+        return out
+
+    def judge(self, desired: Resource, live: dict[str, Any]) -> tuple[str, str] | None:
+        """Refuse a lowered partition count (naming both sides); an increase is not
+        applicable without ``create_partitions``."""
+        want, have = desired.attrs["partitions"], live.get("partitions", 0)
+        if want < have:
+            raise ProvisioningError(
+                f"{desired.source}: asks for {want} partitions; the live topic {desired.name} "
+                f"has {have}; a partition count is never lowered (keys would move): keep "
+                f"partitions: {have}, or publish a new major"
+            )
+        if want > have and self.capabilities()["create_partitions"] != "supported":
+            return ("not applicable", f"partitions {have} -> {want}: the broker has no "
+                    "CreatePartitions API")  # fmt: skip
+        return None
+
+    def apply(self, change: Change, desired: Resource | None, contract: Contract | None) -> None:
+        """Carry out one change."""
+        del contract  # topics need only the resource's attributes
+        try:
+            if change.action == "create":
+                assert desired is not None
+                new = NewTopic(
+                    change.name, num_partitions=desired.attrs["partitions"],
+                    replication_factor=self.replication_factor, config=desired.attrs["config"],
+                )  # fmt: skip
+                self.admin.create_topics([new])[change.name].result(TIMEOUT)
+            elif change.action == "update":
+                assert desired is not None
+                entries = [
+                    ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                    for k, v in desired.attrs["config"].items()
+                ]
+                res = ConfigResource(
+                    ConfigResource.Type.TOPIC, change.name, incremental_configs=entries
+                )
+                for future in self.admin.incremental_alter_configs([res]).values():
+                    future.result(TIMEOUT)
+            elif change.action == "delete":
+                self.admin.delete_topics([change.name])[change.name].result(TIMEOUT)
+        except KafkaException as exc:
+            raise ServiceError(f"Kafka topic {change.name}: {change.action} failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Nothing to release (the AdminClient has no close)."""
