@@ -88,10 +88,30 @@ class Running:
         return self
 
     def stop(self) -> None:
+        """Stop the capture, and wait until the server released its slot (a walsender
+        exits a moment after its connection closes; dropping the test database before
+        that fails)."""
         self._stop.set()
         self._thread.join(60)
+        wait_slot_released(self.config.dsn, self.config.slot)
         if self.error is not None:
             raise self.error
+
+
+def wait_slot_released(dsn: str, slot: str, timeout: float = 30) -> None:
+    """Wait until no server process holds the replication slot."""
+    deadline = time.monotonic() + timeout
+    query = "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active"
+    with contextlib.closing(psycopg2.connect(dsn)) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            while True:
+                cur.execute(query, (slot,))
+                if cur.fetchone() is None:
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"slot {slot} still active {timeout:.0f} s after stop")
+                time.sleep(0.02)
 
 
 @contextlib.contextmanager

@@ -2,8 +2,8 @@
 
 ``Capture(config).run(stop)``:
 
-1. pre-flight checks (:mod:`meshkit.cdc.catalog`), the publication set to the tables,
-   the topics created;
+1. pre-flight checks (:mod:`meshkit.cdc.catalog`: server, tables, replica identity,
+   key columns), the topics created, then the publication set to the tables;
 2. the replication slot: created on first run (exporting its snapshot), reused after;
 3. the initial snapshot (``op: r``) from the exported snapshot, when ``snapshot_mode`` is
    ``initial`` and no earlier run completed it (an interrupted snapshot starts over);
@@ -11,6 +11,11 @@
    every event up to it (:mod:`meshkit.cdc.sink`). A crash anywhere therefore resumes
    from the slot with nothing lost; events after the last acknowledgement are sent again
    (at-least-once; consumers deduplicate by ``source.lsn`` + ``source.txId`` + key).
+
+A run that fails before it streams (a refused check, Kafka refusing the snapshot, a
+crash of the snapshot) drops the slot and the publication it created itself, so nothing
+is left pinning WAL in the source database; a slot or publication that existed before
+the run is kept (it holds the position to resume from).
 
 The capture is independent of contracts: it takes a list of tables and options.
 """
@@ -29,7 +34,7 @@ from typing import Any
 import orjson
 import psycopg2
 import psycopg2.extensions
-import psycopg2.extras
+from psycopg2 import sql
 
 from meshkit.cdc import catalog, snapshot
 from meshkit.cdc.catalog import TableInfo, TableName
@@ -51,7 +56,7 @@ from meshkit.cdc.pgoutput import (
 )
 from meshkit.cdc.sink import Batch, KafkaSink
 from meshkit.cdc.state import CaptureState, SchemaChange, diff_columns
-from meshkit.errors import ServiceError
+from meshkit.errors import ConfigError, ServiceError
 
 log = logging.getLogger("meshkit.cdc")
 _SLOT_BUSY_WAIT = 30.0
@@ -101,6 +106,7 @@ class Capture:
         self._sink: KafkaSink | None = None
         self._last_commit: int | None = None
         self._rate_mark = (time.monotonic(), 0)
+        self._created_publication = False
 
     # ----------------------------------------------------------------- set-up
 
@@ -111,26 +117,13 @@ class Capture:
         self._meta = catalog.connect(cfg.dsn)
         catalog.check_server(self._meta, cfg.dsn)
         infos = catalog.tables_info(self._meta, cfg.table_names())
-        catalog.ensure_publication(self._meta, cfg.publication, cfg.table_names())
+        catalog.check_tables(self._meta, infos, cfg.key_columns)
         self._sink = KafkaSink(cfg.bootstrap_servers, cfg.producer)
         topics = [topic_name(cfg.topic_prefix, i.name.schema, i.name.table) for i in infos]
-        self._sink.ensure_topics(topics, cfg.topic_partitions)
+        self._sink.ensure_topics(topics, cfg.topic_partitions, cfg.topic_replication_factor)
+        created = catalog.ensure_publication(self._meta, cfg.publication, cfg.table_names())
+        self._created_publication = self._created_publication or created
         return infos
-
-    def _replication_connection(self) -> Any:
-        try:
-            return psycopg2.connect(
-                self.config.dsn,
-                connection_factory=psycopg2.extras.LogicalReplicationConnection,
-                options=catalog.SESSION_OPTIONS,
-                connect_timeout=5,
-            )
-        except psycopg2.OperationalError as exc:
-            raise ServiceError(
-                f"cannot open a replication connection to {catalog.redact(self.config.dsn)}: "
-                f"{str(exc).strip()}\n  fix: allow replication connections for this role in "
-                "pg_hba.conf and check max_wal_senders"
-            ) from exc
 
     def _retry_busy(self, action: Callable[[], Any]) -> Any:
         """Run ``action``, retrying while the slot is still held by a dead predecessor."""
@@ -148,12 +141,35 @@ class Capture:
     def run(self, stop: threading.Event | None = None) -> None:
         """Capture until ``stop`` is set; flushes and acknowledges before returning."""
         stop = stop or threading.Event()
-        infos = self.prepare()
+        created_slot = False
+        rconn: Any = None
+        try:
+            infos = self.prepare()
+            assert self._meta is not None
+            for info in infos:
+                self._remember(info)
+            rconn, cur, created_slot = self._start(infos)
+        except BaseException:
+            catalog.close_quietly(rconn)
+            self._undo_start(created_slot)
+            catalog.close_quietly(self._meta)
+            self._sink = None
+            raise
+        try:
+            self._stream(cur, stop)
+        finally:
+            catalog.close_quietly(rconn)
+            catalog.close_quietly(self._meta)
+            self.progress.phase = "stopped"
+            self._sink = None  # releases the producer (nothing is left in it by now)
+            self._state.save()
+            self._report(force=True)
+
+    def _start(self, infos: list[TableInfo]) -> tuple[Any, Any, bool]:
+        """The slot (created, with the snapshot, on a first run): the replication
+        connection, its cursor, and whether this run created the slot."""
         assert self._meta is not None
-        assert self._sink is not None
         cfg = self.config
-        for info in infos:
-            self._remember(info)
         exists = catalog.slot_exists(self._meta, cfg.slot)
         # a missing slot means the changes since the last run are gone: snapshot again
         needs_snapshot = cfg.snapshot_mode == "initial" and not (
@@ -164,28 +180,51 @@ class Capture:
             catalog.wait_slot_free(self._meta, cfg.slot, _SLOT_BUSY_WAIT)
             catalog.drop_slot(self._meta, cfg.slot)
             exists = False
-        rconn = self._replication_connection()
+        rconn = catalog.replication_connection(cfg.dsn)
+        created = False
         try:
             cur = rconn.cursor()
             if not exists:
                 mode = "export" if needs_snapshot else "nothing"
                 cur.execute(
-                    f"CREATE_REPLICATION_SLOT \"{cfg.slot}\" LOGICAL pgoutput (SNAPSHOT '{mode}')"
+                    sql.SQL("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT {})").format(
+                        sql.Identifier(cfg.slot), sql.Literal(mode)
+                    )
                 )
+                created = True
                 _slot, consistent_point, snapshot_name, _plugin = cur.fetchone()
                 self._state.reset()
                 if needs_snapshot:
                     self._snapshot(infos, snapshot_name, consistent_point)
                 self._state.snapshot_completed = True
                 self._state.save()
-            self._stream(cur, stop)
-        finally:
+        except BaseException:
             catalog.close_quietly(rconn)
-            catalog.close_quietly(self._meta)
-            self.progress.phase = "stopped"
-            self._sink = None  # releases the producer (nothing is left in it by now)
-            self._state.save()
-            self._report(force=True)
+            self._undo_start(created)
+            raise
+        return rconn, cur, created
+
+    def _undo_start(self, created_slot: bool) -> None:
+        """After a failed start: drop the slot and publication this run created."""
+        cfg = self.config
+        conn = None
+        try:
+            conn = catalog.connect(cfg.dsn)
+            if created_slot and not self._state.snapshot_completed:
+                catalog.wait_slot_free(conn, cfg.slot, _SLOT_BUSY_WAIT)
+                catalog.drop_slot(conn, cfg.slot)
+            if self._created_publication and not catalog.slot_exists(conn, cfg.slot):
+                catalog.drop_publication(conn, cfg.publication)
+                self._created_publication = False
+        except (psycopg2.Error, ConfigError) as exc:
+            log.warning(
+                "could not drop the slot %s / publication %s after the failed start: %s",
+                cfg.slot,
+                cfg.publication,
+                exc,
+            )
+        finally:
+            catalog.close_quietly(conn)
 
     def _remember(self, info: TableInfo) -> None:
         keys = tuple(self.config.key_columns.get(str(info.name), info.primary_key))
@@ -421,6 +460,12 @@ class Capture:
         keys = tuple(self.config.key_columns.get(str(name), info.primary_key if info else ()))
         topic = topic_name(self.config.topic_prefix, name.schema, name.table)
         mapper = RowMapper(rel.columns, keys, self._options)
+        if mapper.missing_keys:
+            raise ConfigError(
+                f"key_columns of {name}: column(s) {', '.join(mapper.missing_keys)} no longer "
+                "exist (dropped or renamed); nothing after them is acknowledged\n"
+                "  fix: correct 'key_columns' and run again (the capture resumes here)"
+            )
         self._tables[rel.relation_id] = _Table(name, topic, mapper, rel.columns)
         if change is not None and change.changed:
             log.warning("schema change in %s: %s", name, change.describe())

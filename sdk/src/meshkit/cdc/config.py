@@ -12,7 +12,14 @@ A small YAML or TOML file (``cdc.yaml``)::
     decimal_handling_mode: string       # or double, precise (Debezium's names)
 
 Command-line flags override the file; tables may also come from the contracts' CDC input
-ports (:func:`meshkit.cdc.contracts.tables_from_contracts`).
+ports (:func:`meshkit.cdc.sources.load_sources`).
+
+Validating the configuration is the capture's lint, run by every ``meshkit cdc`` verb
+before it connects anywhere: a DSN libpq cannot parse, or a table whose topic
+``<topic_prefix>.<schema>.<table>`` Kafka cannot carry (only ``[a-zA-Z0-9._-]``, at most
+249 characters), is refused there, naming the table. Topic names are not rewritten: the
+contracts' CDC input ports read the same ``<domain>.cdc.<schema>.<table>`` name, and a
+rewritten name could collide with another table's.
 """
 
 from __future__ import annotations
@@ -23,11 +30,21 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import psycopg2
+import psycopg2.extensions
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from meshkit.cdc.catalog import TableName
+from meshkit.cdc.catalog import TableName, redact
 from meshkit.cdc.debezium import DecimalMode, ValueOptions
+from meshkit.cdc.envelope import topic_problem
 from meshkit.errors import ConfigError
 from meshkit.files import MIB, UnreadableFileError, read_limited
 
@@ -39,7 +56,7 @@ class CaptureConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dsn: str = Field(description="libpq URL or key=value string of the source database")
+    dsn: str = Field(description="libpq URL or key=value string of the source database", repr=False)
     tables: list[str] = Field(
         default_factory=list, description="schema.table of each captured table"
     )
@@ -56,6 +73,9 @@ class CaptureConfig(BaseModel):
     emit_truncate: bool = True
     tombstones_on_delete: bool = True
     topic_partitions: int = Field(default=1, ge=1)
+    topic_replication_factor: int | None = Field(
+        default=None, ge=1, description="default: the cluster's default.replication.factor"
+    )
     state_dir: Path = Path(".state/cdc")
     wal_warn_bytes: int = Field(default=1 << 30, ge=0)
     producer: dict[str, Any] = Field(default_factory=dict, description="extra librdkafka options")
@@ -67,6 +87,18 @@ class CaptureConfig(BaseModel):
             raise ValueError("use 1-63 lowercase letters, digits or '_' (a PostgreSQL slot name)")
         return value
 
+    @field_validator("dsn")
+    @classmethod
+    def _dsn(cls, value: str) -> str:
+        try:
+            psycopg2.extensions.parse_dsn(value)
+        except psycopg2.Error:
+            raise ValueError(
+                f"{redact(value)}: not a valid libpq connection string or URL (e.g. "
+                "postgresql://user:password@host:5432/dbname, or host=... dbname=... user=...)"
+            ) from None
+        return value
+
     @field_validator("tables")
     @classmethod
     def _tables(cls, value: list[str]) -> list[str]:
@@ -74,6 +106,34 @@ class CaptureConfig(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("a table is listed twice")
         return names
+
+    @model_validator(mode="after")
+    def _topics(self) -> CaptureConfig:
+        prefix = self.topic_prefix
+        if prefix and topic_problem(prefix) is not None:
+            raise ValueError(
+                f"topic_prefix {prefix!r} is not valid in a Kafka topic name (letters, digits, "
+                "'.', '_' and '-' only)"
+            )
+        problems = [p for p in map(self._topic_problem, self.table_names()) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _topic_problem(self, table: TableName) -> str | None:
+        topic = self.topic(table)
+        # an empty prefix is reported by the verbs that need one (require)
+        why = topic_problem(topic if self.topic_prefix else "p" + topic)
+        if why is None:
+            return None
+        return (
+            f"table {str(table)!r}: its topic {topic!r} is {why}; fix: rename the table (or "
+            "its schema) in the source database, or leave it out of 'tables'"
+        )
+
+    def topic(self, table: TableName) -> str:
+        """The table's topic, ``<topic_prefix>.<schema>.<table>`` (Debezium's)."""
+        return f"{self.topic_prefix}.{table.schema}.{table.table}"
 
     def require(self, *names: str) -> None:
         """ConfigError naming the settings a command needs that are empty."""
@@ -147,4 +207,5 @@ def build_config(path: Path | None = None, **overrides: Any) -> CaptureConfig:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "(top level)"
             problems.append(f"{where}: field {field!r}: {error['msg']}")
-        raise ConfigError("\n".join(problems)) from exc
+        # not chained: the validation error holds the input, DSN and password included
+        raise ConfigError("\n".join(problems)) from None

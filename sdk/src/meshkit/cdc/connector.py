@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from meshkit.cdc.catalog import redact
 from meshkit.cdc.config import CaptureConfig
+from meshkit.errors import ConfigError
 
 CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
@@ -24,9 +26,15 @@ JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 def _dsn_parts(dsn: str) -> dict[str, str]:
     if "://" in dsn:
         parts = urlsplit(dsn)
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(
+                f"dsn {redact(dsn)}: the port is not a number\n  fix: correct the CDC 'dsn'"
+            ) from None
         return {
             "host": parts.hostname or "localhost",
-            "port": str(parts.port or 5432),
+            "port": str(port or 5432),
             "user": unquote(parts.username or "postgres"),
             "dbname": parts.path.lstrip("/") or "postgres",
         }

@@ -329,7 +329,15 @@ def _parse_array_at(text: str, pos: int, element: Converter) -> tuple[list[Any],
 class RowMapper:
     """Maps decoded tuples of one relation to Debezium ``before``/``after`` and key dicts."""
 
-    __slots__ = ("_columns", "_convert", "_placeholders", "key_columns", "key_index", "names")
+    __slots__ = (
+        "_columns",
+        "_convert",
+        "_placeholders",
+        "key_columns",
+        "key_index",
+        "missing_keys",
+        "names",
+    )
 
     def __init__(
         self, columns: tuple[Column, ...], key_columns: tuple[str, ...], options: ValueOptions
@@ -341,6 +349,8 @@ class RowMapper:
         self.key_columns = key_columns
         index = {name: i for i, name in enumerate(self.names)}
         self.key_index = tuple(index[k] for k in key_columns if k in index)
+        #: key columns the relation does not have (the capture refuses to run with them)
+        self.missing_keys = tuple(k for k in key_columns if k not in index)
 
     def row(self, values: list[object]) -> dict[str, Any]:
         """All columns of a full tuple."""

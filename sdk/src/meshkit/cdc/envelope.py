@@ -9,6 +9,7 @@ streaming.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -79,3 +80,17 @@ def envelope(
 def topic_name(prefix: str, schema: str, table: str) -> str:
     """Debezium's topic for a table: ``<topic.prefix>.<schema>.<table>``."""
     return f"{prefix}.{schema}.{table}"
+
+
+_TOPIC_CHARS = re.compile(r"^[a-zA-Z0-9._-]+$")
+#: Kafka's longest topic name.
+MAX_TOPIC_LENGTH = 249
+
+
+def topic_problem(topic: str) -> str | None:
+    """Why Kafka cannot have a topic of this name, or ``None`` when it can."""
+    if not _TOPIC_CHARS.match(topic):
+        return "not a valid Kafka topic name (letters, digits, '.', '_' and '-' only)"
+    if len(topic) > MAX_TOPIC_LENGTH:
+        return f"longer than {MAX_TOPIC_LENGTH} characters, Kafka's limit"
+    return None

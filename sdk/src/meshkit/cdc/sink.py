@@ -9,20 +9,31 @@ topics and partitions), so they wait in a queue in creation order.
 The producer is idempotent (``enable.idempotence``: no duplicates or reordering from its
 own retries) with ``acks=all`` and Java's ``murmur2`` partitioner, so the same key lands
 on the same partition as with Debezium's Java producer.
+
+Missing topics are created with the configured replication factor or, when none is
+configured, the cluster's ``default.replication.factor`` read from a broker's
+configuration; a broker that does not report it gets ``-1`` (the broker applies its own
+default, KIP-464), with a warning saying so.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # ConfigResource: no stub
+    AdminClient,
+    ConfigResource,
+)
 from confluent_kafka.cimpl import NewTopic
 
 from meshkit.errors import ServiceError
+
+log = logging.getLogger("meshkit.cdc")
 
 _PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,
@@ -34,6 +45,29 @@ _PRODUCER_DEFAULTS: dict[str, Any] = {
     "queue.buffering.max.kbytes": 1_048_576,
     "message.timeout.ms": 300_000,
 }
+
+
+def _default_replication_factor(admin: AdminClient, brokers: list[int]) -> int:
+    """The cluster's ``default.replication.factor``, or -1 (the broker's default)."""
+    reason = "no broker in the metadata"
+    for broker in brokers[:1]:
+        try:
+            resource = ConfigResource(ConfigResource.Type.BROKER, str(broker))
+            (future,) = admin.describe_configs([resource]).values()
+            entry = future.result(10).get("default.replication.factor")
+        except KafkaException as exc:
+            reason = str(exc)
+            continue
+        if entry is not None and str(entry.value).lstrip("-").isdigit():
+            return int(entry.value)
+        reason = "not in its configuration"
+    log.warning(
+        "the broker did not report default.replication.factor (%s): creating topics with "
+        "replication factor -1, which makes the broker apply its own default; set "
+        "'topic_replication_factor' to choose one",
+        reason,
+    )
+    return -1
 
 
 class Batch:
@@ -67,25 +101,39 @@ class KafkaSink:
         #: called while waiting for a full producer queue to drain (keeps other I/O alive)
         self.on_wait: Callable[[], None] | None = None
 
-    def ensure_topics(self, topics: Iterable[str], partitions: int = 1) -> None:
-        """Create the topics that do not exist yet."""
+    def ensure_topics(
+        self, topics: Iterable[str], partitions: int = 1, replication_factor: int | None = None
+    ) -> None:
+        """Create the topics that do not exist yet (see the module docstring for the
+        replication factor)."""
         admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
         try:
-            existing = set(admin.list_topics(timeout=10).topics)
+            metadata = admin.list_topics(timeout=10)
         except KafkaException as exc:
             raise ServiceError(
                 f"Kafka at {self.bootstrap_servers} does not answer: {exc}\n"
                 "  fix: check bootstrap_servers, or start the local stack (meshkit local up)"
             ) from exc
+        existing = set(metadata.topics)
         wanted = list(topics)
-        new = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in wanted]
-        new = [t for t in new if t.topic not in existing]
+        missing = [t for t in wanted if t not in existing]
+        if missing and replication_factor is None:
+            replication_factor = _default_replication_factor(admin, list(metadata.brokers))
+        new = [
+            NewTopic(t, num_partitions=partitions, replication_factor=replication_factor or -1)
+            for t in missing
+        ]
         for topic, future in admin.create_topics(new).items() if new else []:
             try:
                 future.result(15)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise ServiceError(f"cannot create topic {topic}: {exc}") from exc
+                    raise ServiceError(
+                        f"cannot create topic {topic} (replication factor "
+                        f"{replication_factor or 'the broker default'}): {exc}\n"
+                        "  fix: set 'topic_replication_factor' to at most the number of "
+                        "brokers, or create the topic beforehand"
+                    ) from exc
         # warm the producer's metadata so the first events are not held back waiting for it
         for topic in wanted:
             self._producer.list_topics(topic, timeout=10)
@@ -126,6 +174,15 @@ class KafkaSink:
                 self._producer.poll(0.05)
                 if self.on_wait is not None:
                     self.on_wait()
+            except KafkaException as exc:
+                error = exc.args[0]
+                size = len(value or b"") + len(key or b"")
+                raise ServiceError(
+                    f"Kafka refused a change event for topic {topic} ({error.name()}, "
+                    f"{size:,} bytes); nothing from it on was acknowledged, so a restart "
+                    "resumes there\n  fix: raise the producer's message.max.bytes (CDC "
+                    "'producer' settings) and the topic's max.message.bytes"
+                ) from None
         self.produced += 1
 
     def poll(self, timeout: float = 0.0) -> int | None:

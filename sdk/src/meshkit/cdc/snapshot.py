@@ -6,7 +6,8 @@ committed before the slot's consistent point: every later change comes from the 
 nothing is read twice or missed at the handoff. Rows are read through a server-side
 cursor in chunks of ``chunk_rows`` (the transaction stays open, so chunks are still one
 consistent snapshot), with every column cast to text so that the snapshot's values go
-through exactly the same mapping as streamed values.
+through exactly the same mapping as streamed values. Table and column names are composed
+with ``psycopg2.sql.Identifier``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg2.extensions
+from psycopg2 import sql
 
 from meshkit.cdc.catalog import TableInfo
 
@@ -57,13 +59,17 @@ def read_table(
 ) -> Iterator[Chunk]:
     """The table's rows, as text, in chunks, inside the snapshot transaction."""
     estimate = estimate_rows(conn, table)
-    select = ", ".join(f'"{c.name}"::text' for c in table.columns)
-    order = ", ".join(f'"{k}"' for k in table.primary_key)
-    sql = f"SELECT {select} FROM {table.name.quoted()}" + (f" ORDER BY {order}" if order else "")
+    select = sql.SQL(", ").join(
+        sql.SQL("{}::text").format(sql.Identifier(c.name)) for c in table.columns
+    )
+    query = sql.SQL("SELECT {} FROM {}").format(select, table.name.identifier())
+    if table.primary_key:
+        order = sql.SQL(", ").join(sql.Identifier(k) for k in table.primary_key)
+        query = sql.SQL("{} ORDER BY {}").format(query, order)
     done = 0
     with conn.cursor(name=f"meshkit_snapshot_{table.oid}") as cur:
         cur.itersize = chunk_rows
-        cur.execute(sql)
+        cur.execute(query)
         while True:
             rows = cur.fetchmany(chunk_rows)
             if not rows:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meshkit.cdc.envelope import topic_problem
 from meshkit.cdc.state import SchemaChange
 from meshkit.errors import ConfigError
 
@@ -51,6 +52,13 @@ def load_sources(directory: Path, database: str | None = None) -> CdcSources:
         domains.add(contract.domain)
         for port in ports:
             table = f"{port.db_schema}.{port.table}"
+            why = topic_problem(port.name_in(contract))
+            if why is not None:
+                raise ConfigError(
+                    f"{path}: CDC input port {port.port_name!r}: table {table!r}: its topic "
+                    f"{port.name_in(contract)!r} is {why}\n  fix: rename the table (or its "
+                    "schema) in the source database, or remove the port"
+                )
             if table not in tables:
                 tables.append(table)
             mapping = contract.mapping

@@ -46,7 +46,14 @@ from meshkit.contracts.types import DataType
 from meshkit.privacy import Masker, TransformError
 from meshkit.streaming.cast import Cast, CastError, caster
 from meshkit.streaming.records import Failure, ProductChange, RawMessage, SourcePosition
-from meshkit.streaming.steps import UNAVAILABLE, GuardStep, MapStep, _with_required
+from meshkit.streaming.steps import (
+    UNAVAILABLE,
+    UNAVAILABLE_BYTES,
+    GuardStep,
+    MapStep,
+    _with_required,
+    is_unavailable,
+)
 
 MASK_TABLE_MIN_ROWS = 2000
 """Below this many records a poll is masked record by record: ``mask_table`` tokenizes in
@@ -234,8 +241,8 @@ class ColumnarPath:
         for _name, src, cast, _kind in self.plan:
             col = list(map(get, afters, repeat(src)))
             types = set(map(type, col))
-            if UNAVAILABLE in col:
-                flagged.update(j for j, v in enumerate(col) if type(v) is str and v == UNAVAILABLE)
+            if UNAVAILABLE in col or UNAVAILABLE_BYTES in col or [UNAVAILABLE] in col:
+                flagged.update(j for j, v in enumerate(col) if is_unavailable(v))
             if str in types or bytes in types:
                 if types <= _TEXT:
                     if max(map(len, filter(None, col)), default=0) > limit:
