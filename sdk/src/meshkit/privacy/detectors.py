@@ -311,7 +311,9 @@ def _national_trunk_phone(s: str, groups: list[str]) -> bool:
         head = sum(map(len, groups)) - len(national) + code
         if len(groups[0]) >= head:
             return True
-    return False
+    # France gives the whole 06 and 07 blocks to mobiles: written in its pairs, such a
+    # number is a phone even where the range is newer than the library's metadata.
+    return len(groups) == 5 and groups[0] in ("06", "07") and all(len(g) == 2 for g in groups)
 
 
 def _full_length(number: phonenumbers.PhoneNumber) -> bool:
