@@ -34,7 +34,10 @@ _SCALARS: dict[str, dict[str, Any]] = {
     "bytes": {"type": "string", "contentEncoding": "base64"},
     "json": {},
 }
-_PYTHON_ONLY = ("(?P", "\\A", "\\Z", "(?#", "(?<")
+# RE2 syntax JSON Schema's ECMA-262 patterns lack: named groups, \A \z, inline flags,
+# Unicode and POSIX classes, \C, \Q...\E; such a rule is left out of the JSON Schema
+_NOT_ECMA = ("(?P", "(?<", "\\A", "\\z", "(?i", "(?s", "(?m", "(?U", "(?-", "\\p", "\\P",
+             "[[:", "\\C", "\\Q")  # fmt: skip
 
 
 def _decimal(dtype: DataType) -> dict[str, Any]:
@@ -89,7 +92,7 @@ class _Builder:
                 schema["minimum"] = rule.min
             if rule.max is not None:
                 schema["maximum"] = rule.max
-        elif isinstance(rule, q.Regex) and not any(p in rule.pattern for p in _PYTHON_ONLY):
+        elif isinstance(rule, q.Regex) and not any(p in rule.pattern for p in _NOT_ECMA):
             anchored = rule.pattern.startswith("^") and rule.pattern.endswith("$")
             schema["pattern"] = rule.pattern if anchored else f"^(?:{rule.pattern})$"
         return False
