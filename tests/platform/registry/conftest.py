@@ -47,9 +47,15 @@ def registry_dsn(postgres: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def empty_engine(registry_dsn: str) -> Iterator[Engine]:
+def registry_url(registry_dsn: str) -> str:
+    """SQLAlchemy URL of the module's database."""
+    return _url(registry_dsn)
+
+
+@pytest.fixture(scope="module")
+def empty_engine(registry_url: str) -> Iterator[Engine]:
     """An engine on the module's database, not migrated."""
-    engine = make_engine(_url(registry_dsn))
+    engine = make_engine(registry_url)
     yield engine
     engine.dispose()
 

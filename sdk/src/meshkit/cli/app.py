@@ -33,6 +33,7 @@ _GROUPS: tuple[str, ...] = (
     "meshkit.cli.contract",
     "meshkit.cli.hooks",
     "meshkit.cli.template",
+    "meshkit.cli.publish",
 )
 
 

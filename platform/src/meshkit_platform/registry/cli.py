@@ -1,0 +1,162 @@
+"""``meshkit-platform registry …``: serve the registry, migrate its database, manage tokens.
+
+The catalog database is ``--database-url`` or ``MESHKIT_REGISTRY_DATABASE_URL``; without
+either, the embedded PostgreSQL of ``meshkit local`` is started (or reused) and the
+registry keeps its catalog in a database named ``meshkit_registry`` there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import psycopg2
+import typer
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn, parse_dsn
+from rich.console import Console
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from meshkit.errors import ConfigError
+from meshkit_platform.registry import migrate
+from meshkit_platform.registry.auth import ROLES, TokenError, create_token, revoke_token
+from meshkit_platform.registry.db import make_engine
+from meshkit_platform.registry.settings import RegistrySettings
+
+EMBEDDED_DATABASE = "meshkit_registry"
+
+app = typer.Typer(help="The registry: the central catalog of data products.", no_args_is_help=True)
+token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL of the catalog (default: MESHKIT_REGISTRY_DATABASE_URL, "
+        "else the embedded PostgreSQL).",
+        show_default=False,
+    ),
+]
+
+
+def _embedded_url() -> str:
+    from meshkit.local.postgres import Postgres
+    from meshkit.local.settings import LocalSettings
+
+    service = Postgres(LocalSettings())
+    service.start()
+    dsn = service.dsn()
+    if dsn is None:
+        raise ConfigError("the embedded PostgreSQL started but reports no address")
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DATABASE,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(EMBEDDED_DATABASE)))
+    finally:
+        conn.close()
+    p = parse_dsn(make_dsn(dsn, dbname=EMBEDDED_DATABASE))
+    return f"postgresql+psycopg2://{p['user']}@{p['host']}:{p['port']}/{p['dbname']}"
+
+
+def database_url(option: str | None, settings: RegistrySettings) -> str:
+    """The catalog's URL: the option, the setting, or the embedded PostgreSQL's."""
+    if option:
+        return option
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return _embedded_url()
+
+
+def _engine(option: str | None, settings: RegistrySettings) -> Engine:
+    url = database_url(option, settings)
+    if not url.startswith(("postgresql://", "postgresql+")):
+        raise ConfigError("the registry database URL must be a postgresql:// URL")
+    return make_engine(url)
+
+
+@app.command("migrate")
+def migrate_command(
+    database: DatabaseUrl = None,
+    revision: Annotated[
+        str, typer.Option(help="Target revision: head, or e.g. -1 to step back.")
+    ] = migrate.HEAD,
+) -> None:
+    """Bring the catalog database to the newest schema (or to --revision)."""
+    engine = _engine(database, RegistrySettings())
+    before = migrate.current(engine)
+    if revision == migrate.HEAD or revision.startswith("+"):
+        migrate.upgrade(engine, revision)
+    else:
+        migrate.downgrade(engine, revision)
+    Console().print(f"registry schema: {before or 'empty'} → {migrate.current(engine) or 'empty'}")
+
+
+@app.command()
+def serve(
+    database: DatabaseUrl = None,
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Migrate the catalog and serve the registry API (uvicorn)."""
+    import uvicorn
+
+    from meshkit_platform.registry.api import create_app
+
+    settings = RegistrySettings()
+    engine = _engine(database, settings)
+    migrate.upgrade(engine)
+    Console().print(
+        f"registry on http://{host or settings.host}:{port or settings.port} "
+        f"(schema {migrate.current(engine)})"
+    )
+    if workers > 1:
+        raise ConfigError("--workers > 1 is not supported yet; run several instances instead")
+    uvicorn.run(
+        create_app(engine, settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="warning",
+    )
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who or what the token is for.")],
+    role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
+    domain: Annotated[
+        str | None, typer.Option(help="The domain a domain-owner token may publish.")
+    ] = None,
+    database: DatabaseUrl = None,
+) -> None:
+    """Create an API token and print it once (only its hash is stored)."""
+    engine = _engine(database, RegistrySettings())
+    try:
+        with Session(engine) as s:
+            token_id, token = create_token(s, name=name, role=role, domain=domain)
+            s.commit()
+    except TokenError as exc:
+        raise ConfigError(str(exc)) from None
+    console = Console(highlight=False)
+    console.print(f"token {token_id} ({role}{' of ' + domain if domain else ''}):", markup=False)
+    console.print(token, markup=False, soft_wrap=True)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The token's id (printed when created).")],
+    database: DatabaseUrl = None,
+) -> None:
+    """Revoke an API token: requests with it are answered 401 from now on."""
+    engine = _engine(database, RegistrySettings())
+    try:
+        with Session(engine) as s:
+            revoke_token(s, token_id)
+            s.commit()
+    except TokenError as exc:
+        raise ConfigError(str(exc)) from None
+    Console().print(f"token {token_id} revoked")
