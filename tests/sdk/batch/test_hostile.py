@@ -243,3 +243,37 @@ def test_names_that_are_sql_keywords_or_mixed_case_work_everywhere_in_duckdb(
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) == 9
     assert all(e.passed for e in evaluations), [(e.check_name, e.description) for e in evaluations]
+
+
+@pytest.mark.services
+def test_names_that_are_sql_keywords_or_mixed_case_work_in_bigquery(
+    monkeypatch: pytest.MonkeyPatch, bigquery_emulator: Any
+) -> None:
+    import datetime as dt
+
+    from meshkit.batch import resources_for
+    from meshkit.contracts.loader import parse_contract
+
+    domain = f"kw_{uuid.uuid4().hex[:8]}"  # the emulator is shared
+    contract, problems = parse_contract(AWKWARD.replace("domain: awkward", f"domain: {domain}"))
+    assert contract is not None, problems
+    monkeypatch.setenv("MESHKIT_ENV", "prod")
+    monkeypatch.setenv("MESHKIT_BIGQUERY_PROJECT", bigquery_emulator.project)
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", bigquery_emulator.url.removeprefix("http://"))
+
+    @product_asset(contract)
+    def keywords() -> pa.Table:
+        return pa.table(
+            {
+                "id": ["x", "y"],
+                "select": [1, 2],
+                "Group": ["a", "b"],
+                "from": [dt.date(2024, 1, 1), dt.date(2024, 1, 2)],
+            }
+        )
+
+    result = dg.materialize([keywords, product_checks(keywords)], resources=resources_for())
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 9
+    assert all(e.passed for e in evaluations), [(e.check_name, e.description) for e in evaluations]
