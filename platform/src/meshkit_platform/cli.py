@@ -11,6 +11,7 @@ from rich.console import Console
 import meshkit
 import meshkit_platform
 from meshkit.cli.failures import run
+from meshkit_platform.provisioning import cli as provisioning_cli
 from meshkit_platform.registry.cli import app as registry_app
 
 app = typer.Typer(
@@ -27,6 +28,9 @@ app.add_typer(registry_app, name="registry")
 def version() -> None:
     """Print the platform and SDK versions."""
     Console().print(f"meshkit-platform {meshkit_platform.__version__} (sdk {meshkit.__version__})")
+
+
+provisioning_cli.register(app)
 
 
 @app.callback()

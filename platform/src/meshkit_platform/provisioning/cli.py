@@ -1,0 +1,111 @@
+"""``meshkit-platform plan`` and ``meshkit-platform apply`` (Typer).
+
+``plan`` prints one table per backend (or ``--json``), writes the plan with ``--out`` and
+exits 2 when changes are pending, 0 when the live state matches the contracts (for CI).
+``apply PLAN`` carries out a saved plan; ``--allow-delete NAME`` (repeatable) names each
+data-holding resource it may delete. Failures are one line and exit code 1
+(``meshkit.cli.failures``). Endpoints: flags, else ``MESHKIT_*`` variables, else the
+running local stack (``meshkit_platform.provisioning.targets``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from meshkit.files import read_limited
+from meshkit_platform.provisioning.apply import apply_plan
+from meshkit_platform.provisioning.desired import load_domains
+from meshkit_platform.provisioning.errors import ProvisioningError
+from meshkit_platform.provisioning.plan import Plan, make_plan, render
+from meshkit_platform.provisioning.targets import Targets
+
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+PENDING_EXIT = 2
+
+KafkaOpt = Annotated[str | None, typer.Option("--kafka", help="Kafka bootstrap servers.")]
+WarehouseOpt = Annotated[str | None, typer.Option("--warehouse", help="The DuckDB file.")]
+SearchOpt = Annotated[str | None, typer.Option("--search", help="Search API base URL.")]
+PostgresOpt = Annotated[
+    str | None, typer.Option("--postgres", help="libpq URL of the serving views' database.")
+]
+
+
+def _targets(kafka: str | None, warehouse: str | None, search: str | None,
+             postgres: str | None) -> Targets:  # fmt: skip
+    found = Targets(kafka, warehouse, search, postgres).resolved()
+    if not any((found.kafka, found.warehouse, found.search, found.postgres)):
+        raise ProvisioningError(
+            "no backend to provision: no local stack is running and no endpoint is given; "
+            "run `meshkit local up`, or pass --kafka/--warehouse/--search/--postgres"
+        )
+    return found
+
+
+def plan(
+    domains: Annotated[
+        Path, typer.Option("--domains", help="Directory of domain repos (<domain>/contracts/).")
+    ] = Path("domains"),
+    out: Annotated[Path | None, typer.Option("--out", help="Write the plan to this file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    kafka: KafkaOpt = None,
+    warehouse: WarehouseOpt = None,
+    search: SearchOpt = None,
+    postgres: PostgresOpt = None,
+) -> None:
+    """Compare the domains' contracts with the live systems; exit 2 when changes are pending."""
+    contracts = load_domains(domains)
+    backends = _targets(kafka, warehouse, search, postgres).open()
+    try:
+        result = make_plan(contracts, backends)
+    finally:
+        for b in backends:
+            b.close()
+    data = orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2)
+    if out is not None:
+        out.write_bytes(data)
+    if as_json:
+        typer.echo(data.decode())
+    else:
+        render(result, Console())
+    if result.pending:
+        raise typer.Exit(PENDING_EXIT)
+
+
+def apply(
+    plan_file: Annotated[Path, typer.Argument(help="A plan written by `plan --out`.")],
+    allow_delete: Annotated[
+        list[str] | None,
+        typer.Option("--allow-delete", help="A data-holding resource the plan may delete."),
+    ] = None,
+    kafka: KafkaOpt = None,
+    warehouse: WarehouseOpt = None,
+    search: SearchOpt = None,
+    postgres: PostgresOpt = None,
+) -> None:
+    """Carry out a saved plan, if the live state still matches it."""
+    raw = read_limited(plan_file, limit=MAX_PLAN_BYTES)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ProvisioningError(f"{plan_file}: not JSON ({exc}); expected a plan file") from None
+    if not isinstance(data, dict):
+        raise ProvisioningError(f"{plan_file}: not a meshkit plan; expected a JSON object")
+    saved = Plan.from_json(data, str(plan_file))
+    backends = _targets(kafka, warehouse, search, postgres).open()
+    try:
+        report = apply_plan(saved, backends, allow_delete=allow_delete or ())
+    finally:
+        for b in backends:
+            b.close()
+    Console().print(f"applied {len(report.applied)} change(s)", markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plan`` and ``apply`` to the platform app."""
+    app.command("plan")(plan)
+    app.command("apply")(apply)
