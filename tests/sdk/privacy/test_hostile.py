@@ -259,6 +259,8 @@ def test_a_number_word_after_a_not_personal_word_still_suppresses(text: str) -> 
         ("Charged twice on 5500-0000-0000-0004, please refund", "payment_card"),
         ("the courier has +33 (0)6 12 34 56 78 as my contact", "phone"),
         ("the courier has 06-87654321 as my contact", "phone"),
+        ("my card 4000001234567899 was charged twice", "payment_card"),
+        ("Kaartnummer 4000001234567899, geldig tot 03/29", "payment_card"),
     ],
 )
 def test_a_not_personal_field_name_does_not_hide_structured_data_in_its_text(

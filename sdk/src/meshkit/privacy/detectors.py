@@ -537,9 +537,9 @@ _CTX_NOT_PERSONAL = {"order", "orders", "invoice", "ticket", "tracking", "parcel
                      "po", "no", "nr", "id", "zip", "postcode", "plz"}  # fmt: skip
 _CTX_SSN = {"ssn", "social", "security", "tin", "itin", "tax", "taxpayer"}
 _CTX_BSN = {"bsn", "burgerservicenummer", "sofi", "sofinummer"}
-_CTX_CARD = {"card", "cards", "creditcard", "visa", "mastercard", "amex", "maestro", "kaart",
-             "karte", "kreditkarte", "carte", "cc", "pan", "pay", "paid", "payment",
-             "charged"}  # fmt: skip
+_CTX_CARD = {"card", "cards", "creditcard", "cardnumber", "visa", "mastercard", "amex",
+             "maestro", "kaart", "kaartnummer", "karte", "kreditkarte", "kartennummer", "carte",
+             "cc", "pan", "pay", "paid", "payment", "charged"}  # fmt: skip
 _CTX_VERSION = {"v", "version", "release", "build", "rev", "revision", "firmware"}
 _CTX_SAYS_PERSONAL = (
     (_CTX_PHONE - {"number", "nummer", "contact", "reach", "reachable", "touch", "text", "ring"})
