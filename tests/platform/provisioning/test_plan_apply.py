@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from meshkit.local import local_search_client
 from meshkit_platform.provisioning import (
+    ApplyError,
     DestroyRefusedError,
     Plan,
     ProvisioningError,
@@ -309,3 +310,30 @@ def test_what_meshkit_does_not_own_is_left_alone(
         )
         assert [r[0] for r in cur.fetchall()] == ["hand_made"]
     conn.close()
+
+
+def test_a_failure_halfway_stops_with_a_report_and_replanning_recovers(
+    domain: str, write_contract: Any, domains_dir: Path, backends: list[Backend], targets: Targets
+) -> None:
+    addr = f"{domain}.item.v1"
+    # a PostgreSQL view of the table's name: not a table meshkit reads, so the plan wants to
+    # create the table, and the create fails when apply reaches the serving views
+    with psycopg2.connect(str(targets.postgres)) as conn, conn.cursor() as cur:
+        cur.execute(f'CREATE VIEW "{addr}" AS SELECT 1 AS x')
+    conn.close()
+    write_contract(domain, "item")
+    plan = plan_of(domains_dir, backends)
+    with pytest.raises(ApplyError) as failed:
+        apply_plan(plan, backends)
+    assert failed.value.pending == [f"create view table public.{addr}"]
+    assert f"create kafka topic {addr}" in failed.value.applied
+    assert f"create search index {addr}" in failed.value.applied
+    assert "run plan again" in str(failed.value)
+
+    with psycopg2.connect(str(targets.postgres)) as conn, conn.cursor() as cur:
+        cur.execute(f'DROP VIEW "{addr}"')
+    conn.close()
+    again = plan_of(domains_dir, backends)
+    assert pending(again) == {("view", "table", f"public.{addr}"): "create"}
+    apply_plan(again, backends)
+    assert plan_of(domains_dir, backends).pending == []
