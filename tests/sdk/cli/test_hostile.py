@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -324,6 +327,29 @@ def test_the_platform_cli_ends_the_same_way(home: Path) -> None:
 
 # -- generated argv and files ------------------------------------------------------------
 
+
+@contextmanager
+def _guarded(*, seconds: int, memory: int) -> Iterator[None]:
+    """Interrupt a blocked call after ``seconds``; cap this process's address space at its
+    current size plus ``memory`` bytes (an endless read raises MemoryError)."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise TimeoutError(f"a command blocked for {seconds} s (reading a FIFO?)")
+
+    with open("/proc/self/statm", encoding="ascii") as fh:  # noqa: PTH123
+        size = int(fh.read().split()[0]) * resource.getpagesize()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    resource.setrlimit(resource.RLIMIT_AS, (size + memory, hard))
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        signal.signal(signal.SIGALRM, previous)
+
+
 # Verbs that start or stop processes, drop replication slots, run until a signal, or merge
 # into a git repository are left out: the rest only read, or write under this test's dirs.
 _SKIP = {
@@ -401,8 +427,11 @@ def test_generated_argv_never_crashes(
     option = st.tuples(st.sampled_from(options or ["--help"]), argument).map(list)
     groups = data.draw(st.lists(st.one_of(argument.map(lambda a: [a]), option), max_size=5))
     words = [word for group in groups for word in group]
-    # A FIFO or /dev/zero must be refused, never read; a subprocess would only hide a hang.
-    result = call([*path, *words])
+    # A FIFO or /dev/zero must be refused, never read. Run in this process (a subprocess per
+    # example would be slow), but guarded: a read that blocks is interrupted after 60 s, and
+    # one that never ends fails at a memory cap instead of filling the machine's memory.
+    with _guarded(seconds=60, memory=1 << 30):
+        result = call([*path, *words])
     assert result.code in {0, 1, 2}, (path, words, result.text)
     assert "Traceback" not in result.text, (path, words, result.text)
     assert "error: unexpected " not in result.err, (path, words, result.text)
