@@ -11,6 +11,7 @@ from rich.console import Console
 import meshkit
 import meshkit_platform
 from meshkit.cli.failures import run
+from meshkit_platform import release
 from meshkit_platform.provisioning import cli as provisioning_cli
 from meshkit_platform.registry.cli import app as registry_app
 
@@ -30,6 +31,7 @@ def version() -> None:
     Console().print(f"meshkit-platform {meshkit_platform.__version__} (sdk {meshkit.__version__})")
 
 
+release.register(app)
 provisioning_cli.register(app)
 
 
