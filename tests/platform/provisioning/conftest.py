@@ -24,6 +24,7 @@ def contract_yaml(
     partitions: int = 2,
     retention: str = "7d",
     compaction: bool = True,
+    readers: tuple[str, ...] = (),
 ) -> str:
     """A contract with all four output ports."""
     fields = "\n".join(f"  - {{name: {f}, type: string}}" for f in extra_fields)
@@ -40,6 +41,7 @@ fields:
   - {{name: note, type: string}}
 {fields}
 primary_key: [id]
+access: {{readers: [{", ".join(readers)}]}}
 ports:
   outputs:
     - {{kind: kafka_topic, partitions: {partitions}, retention: {retention}, compaction: {compact}}}

@@ -22,7 +22,9 @@ provisioning creates exactly what the output-port writers expect:
 - ``search_index``: the index ``<address>`` with the ``elasticsearch_mapping``
   properties, and the alias ``<domain>.<product>`` on the newest major's index;
 - ``serving_view``: the PostgreSQL table ``"<address>"`` with the serving-view writer's
-  column types.
+  column types, and for each group in the contract's ``access.readers`` a role
+  ``meshkit_reader_<group>`` granted ``SELECT`` on exactly the published columns (not
+  the writer's ``_meshkit_pos``).
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ class DomainContract:
     contract: Contract
     file: str
     text: str
+
+
+def reader_role(group: str) -> str:
+    """The PostgreSQL role of a reader group: ``meshkit_reader_<group>``."""
+    return f"meshkit_reader_{group}"
 
 
 def load_domains(root: str | Path) -> list[DomainContract]:
@@ -140,11 +147,13 @@ def desired_resources(contracts: list[DomainContract]) -> list[Resource]:
                 f.name: postgres_type(f) + ("" if not f.required else " NOT NULL")
                 for f in published_fields(c)
             }
+            granted = sorted(f.name for f in published_fields(c))
+            grants = {reader_role(group): granted for group in c.access.readers}
             columns[POSITION_COLUMN] = "bigint NOT NULL"
+            attrs = {"columns": columns, "grants": grants}
             out.append(
-                Resource("view", "table", f"{VIEW_SCHEMA}.{c.address}", {"columns": columns},
-                         c.address, src)
-            )  # fmt: skip
+                Resource("view", "table", f"{VIEW_SCHEMA}.{c.address}", attrs, c.address, src)
+            )
     out.extend(
         Resource("warehouse", "schema", schema, {}, None, src, holds_data=False)
         for schema, src in schemas.items()
