@@ -350,9 +350,11 @@ def _guarded(*, seconds: int, memory: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-# Verbs that start or stop processes, drop replication slots, run until a signal, or merge
-# into a git repository are left out: the rest only read, or write under this test's dirs.
+# Verbs that start or stop processes, drop replication slots, run until a signal, merge
+# into a git repository or publish to a registry are left out: the rest only read, or write
+# under this test's directories.
 _SKIP = {
+    ("publish",),
     ("local", "up"),
     ("local", "down"),
     ("cdc", "run"),
