@@ -69,7 +69,7 @@ def failed(result: Outcome, *needles: str) -> None:
 def migrated(registry_url: str) -> str:
     first = platform("registry", "migrate", "--database-url", registry_url)
     assert first.code == 0, first.text
-    assert "empty → 0002" in first.out
+    assert "empty → 0003" in first.out
     return registry_url
 
 
@@ -83,9 +83,9 @@ def _token(url: str, *args: str) -> tuple[str, str]:
 def test_migrate_steps_back_and_forward(migrated: str) -> None:
     back = platform("registry", "migrate", "--database-url", migrated, "--revision", "-1")
     assert back.code == 0, back.text
-    assert "0002 → 0001" in back.out
+    assert "0003 → 0002" in back.out
     again = platform("registry", "migrate", "--database-url", migrated)
-    assert "0001 → 0002" in again.out
+    assert "0002 → 0003" in again.out
 
 
 def test_token_create_and_revoke(migrated: str, server: str) -> None:
@@ -209,7 +209,7 @@ def test_serve_answers_health_then_stops(migrated: str) -> None:
                 except httpx.TransportError:
                     pause.wait(0.05)
                     continue
-                assert r.json() == {"status": "ok", "schema_revision": "0002"}
+                assert r.json() == {"status": "ok", "schema_revision": "0003"}
                 break
             else:
                 pytest.fail("the registry never answered /healthz")

@@ -10,6 +10,7 @@ Endpoints (``/openapi.json`` describes each with its answers)::
     GET  /v1/lineage/{address}?depth=&direction=  any token
     GET  /v1/domains, /v1/domains/{domain}        any token
     GET  /v1/audit/verify                         platform-admin
+    POST /api/v1/lineage  (OpenLineage events)    platform-admin, domain-owner (own lines)
 
 Every error is JSON ``{"error": "..."}`` (plus problems or conflicts where there are
 some): 401 without a valid token, 403 for the wrong role, 404 unknown, 409 refused by the
@@ -24,7 +25,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
@@ -38,6 +39,7 @@ from meshkit_platform.registry import audit, catalog, migrate
 from meshkit_platform.registry.auth import Principal, authenticate
 from meshkit_platform.registry.lineage import MAX_DEPTH, Direction, lineage
 from meshkit_platform.registry.publish import ContractsInvalid, PublishRefused, publish
+from meshkit_platform.registry.runs import MAX_EVENTS, NotYourDomain, RunEvent, ingest
 from meshkit_platform.registry.schemas import (
     AuditVerifyOut,
     ContractDocument,
@@ -50,6 +52,7 @@ from meshkit_platform.registry.schemas import (
     PublishConflictOut,
     PublishOut,
     PublishRequest,
+    RunsAccepted,
     SearchPage,
 )
 from meshkit_platform.registry.settings import RegistrySettings
@@ -74,17 +77,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 class BodyLimit:
     """ASGI middleware: a body over ``limit`` bytes is answered 413 before the app reads it."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, paths: dict[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.paths = paths or {}
+
+    def _limit(self, path: str) -> int:
+        for prefix, limit in self.paths.items():
+            if path.startswith(prefix):
+                return limit
+        return self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -94,8 +105,8 @@ class BodyLimit:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -112,9 +123,9 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = JSONResponse(
-            {"error": f"the request body is larger than the limit of {self.limit} bytes"},
+            {"error": f"the request body is larger than the limit of {limit} bytes"},
             status_code=413,
         )
         await response(scope, receive, send)
@@ -166,6 +177,10 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
 
         return check
 
+    def identity(request: Request) -> None:
+        if request.headers.get("content-encoding", "identity").lower() != "identity":
+            raise HTTPException(415, "compressed request bodies are not accepted")
+
     def may_publish(caller: Principal, domain: str) -> None:
         if not caller.may_publish(domain):
             raise HTTPException(
@@ -195,6 +210,11 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
     async def _refused(_: Request, exc: PublishRefused) -> JSONResponse:
         body = PublishConflictOut(error=str(exc), conflicts=exc.conflicts)
         return JSONResponse(body.model_dump(mode="json"), 409)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        _log.error("registry: unexpected %s", type(exc).__name__, exc_info=exc)
+        return JSONResponse({"error": "internal error; the registry's log has the details"}, 500)
 
     @app.exception_handler(OperationalError)
     async def _database(_: Request, exc: OperationalError) -> JSONResponse:
@@ -344,5 +364,39 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
             ok=result.ok, entries=result.entries, first_bad=result.first_bad, reason=result.reason
         )
 
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    @app.post(
+        "/api/v1/lineage",
+        response_model=RunsAccepted,
+        status_code=201,
+        responses={
+            **_ERRORS,
+            413: {"model": ErrorOut, "description": "Over the size limit."},
+            415: {"model": ErrorOut, "description": "Wrong content type or encoding."},
+        },
+        tags=["runs"],
+        dependencies=[Depends(require(("application/json",))), Depends(identity)],
+    )
+    def lineage_events(
+        body: Annotated[RunEvent | list[RunEvent], Body()],
+        caller: Caller,
+        db: Db,
+    ) -> RunsAccepted:
+        """Record OpenLineage run events: one event, or a JSON array of up to 1,000."""
+        if caller.role == "consumer":
+            raise HTTPException(403, "a consumer token may not report runs")
+        events = body if isinstance(body, list) else [body]
+        if len(events) > MAX_EVENTS:
+            raise HTTPException(413, f"a batch holds at most {MAX_EVENTS} events")
+        try:
+            accepted = ingest(db, events, caller)
+        except NotYourDomain as exc:
+            raise HTTPException(403, str(exc)) from None
+        db.commit()
+        return accepted
+
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        paths={"/api/v1/lineage": settings.max_lineage_bytes},
+    )
     return app

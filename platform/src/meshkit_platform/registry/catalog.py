@@ -22,6 +22,7 @@ from meshkit_platform.registry.db import (
     ProductVersion,
 )
 from meshkit_platform.registry.publish import consumers_of
+from meshkit_platform.registry.runs import run_status
 from meshkit_platform.registry.schemas import (
     DomainOut,
     InputOut,
@@ -116,6 +117,7 @@ def product(session: Session, ref: str) -> ProductOut | None:
             for v in versions
         ],
         updated_at=line.updated_at,
+        run_status=run_status(session, line),
     )
 
 

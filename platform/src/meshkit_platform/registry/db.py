@@ -13,6 +13,8 @@ The schema itself is created and changed only by the Alembic migrations in
   personal-data field with its transform on that port.
 - ``InputEdge``: a declared input port, the lineage edge from the address it reads.
 - ``ApiToken``: hashed API tokens with their role; ``AuditEntry``: the hash-chained log.
+- ``Run``: an OpenLineage run; ``ProductRun``: the last run event seen for a line's ports;
+  ``ObservedEdge``: lineage seen in runs (a job read the source and wrote the line).
 """
 
 from __future__ import annotations
@@ -155,6 +157,42 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_namespace: Mapped[str] = mapped_column(Text)
+    job_name: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    events: Mapped[int] = mapped_column(Integer)
+    facets: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class ProductRun(Base):
+    __tablename__ = "product_runs"
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_run_id: Mapped[str] = mapped_column(String(64))
+    last_state: Mapped[str] = mapped_column(String(16))
+    last_event_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ObservedEdge(Base):
+    __tablename__ = "observed_edges"
+
+    source_address: Mapped[str] = mapped_column(String(300), primary_key=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    job: Mapped[str] = mapped_column(Text)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -1,4 +1,5 @@
-"""The product graph across domains: declared input ports as edges, walked to a depth.
+"""The product graph across domains, walked to a depth: declared input ports and the
+lineage observed in OpenLineage runs are its edges.
 
 ``lineage(session, address, depth, direction)`` walks breadth-first, one query per level
 and direction: upstream follows a line's input ports to the addresses it reads,
@@ -13,28 +14,39 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from meshkit_platform.registry.db import InputEdge, Product
+from meshkit_platform.registry.db import InputEdge, ObservedEdge, Product
 from meshkit_platform.registry.schemas import LineageEdge, LineageNode, LineageOut
 
 Direction = Literal["upstream", "downstream", "both"]
 MAX_DEPTH = 10
 
 
-def _step(session: Session, frontier: set[str], upstream: bool) -> list[tuple[str, str, str]]:
-    """Edges ``(source, target, port)`` touching the frontier in one direction."""
-    stmt = select(InputEdge.source_address, Product.address, InputEdge.port_name).join(
+Edge = tuple[str, str, Literal["declared", "observed"], str]  # source, target, kind, via
+
+
+def _step(session: Session, frontier: set[str], upstream: bool) -> list[Edge]:
+    """Edges touching the frontier in one direction, declared and observed."""
+    declared = select(InputEdge.source_address, Product.address, InputEdge.port_name).join(
         Product, Product.id == InputEdge.product_id
     )
-    stmt = stmt.where(
+    declared = declared.where(
         Product.address.in_(frontier) if upstream else InputEdge.source_address.in_(frontier)
     )
-    return [(r[0], r[1], r[2]) for r in session.execute(stmt)]
+    observed = select(ObservedEdge.source_address, Product.address, ObservedEdge.job).join(
+        Product, Product.id == ObservedEdge.product_id
+    )
+    observed = observed.where(
+        Product.address.in_(frontier) if upstream else ObservedEdge.source_address.in_(frontier)
+    )
+    found: list[Edge] = [(r[0], r[1], "declared", r[2]) for r in session.execute(declared)]
+    found += [(r[0], r[1], "observed", r[2]) for r in session.execute(observed)]
+    return found
 
 
 def lineage(session: Session, root: str, depth: int, direction: Direction) -> LineageOut:
     """The graph around ``root`` (a registered line's address) up to ``depth`` edges away."""
     seen: dict[str, int] = {root: 0}
-    edges: set[tuple[str, str, str]] = set()
+    edges: set[Edge] = set()
     for upstream in (True, False):
         if direction == ("downstream" if upstream else "upstream"):
             continue
@@ -44,7 +56,7 @@ def lineage(session: Session, root: str, depth: int, direction: Direction) -> Li
                 break
             found = _step(session, frontier, upstream)
             edges.update(found)
-            nxt = {src if upstream else dst for src, dst, _ in found}
+            nxt = {e[0] if upstream else e[1] for e in found}
             frontier = {a for a in nxt if a not in seen}
             for a in frontier:
                 seen[a] = level
@@ -61,5 +73,5 @@ def lineage(session: Session, root: str, depth: int, direction: Direction) -> Li
         direction=direction,
         depth=depth,
         nodes=nodes,
-        edges=[LineageEdge(source=s, target=t, port=p) for s, t, p in sorted(edges)],
+        edges=[LineageEdge(source=s, target=t, kind=k, via=v) for s, t, k, v in sorted(edges)],
     )

@@ -137,6 +137,31 @@ class OwnerOut(_Model):
     contact: str
 
 
+class RunsAccepted(_Model):
+    """Run events recorded, and the product lines they were matched to."""
+
+    accepted: int
+    products: list[str]
+
+
+class Freshness(_Model):
+    """The age of a line's newest successful run against its contract's SLO."""
+
+    status: Literal["fresh", "stale", "unknown"]
+    slo_seconds: float | None
+    age_seconds: float | None
+
+
+class RunStatus(_Model):
+    """A line's newest observed run event and its freshness."""
+
+    last_run_id: str
+    last_state: str
+    last_event_at: datetime
+    last_success_at: datetime | None
+    freshness: Freshness
+
+
 class ProductOut(_Model):
     """One product line (``<domain>.<product>.v<major>``) with everything registered on it."""
 
@@ -155,6 +180,9 @@ class ProductOut(_Model):
     consumers: list[str]
     versions: list[VersionOut]
     updated_at: datetime
+    run_status: RunStatus | None = Field(
+        default=None, description="From OpenLineage run events; null before the first."
+    )
 
 
 class ProductSummary(_Model):
@@ -185,9 +213,13 @@ class LineageNode(_Model):
 
 
 class LineageEdge(_Model):
+    """``source`` is read by ``target``: through input ``port`` (declared), or by ``job``
+    in a run (observed)."""
+
     source: str
     target: str
-    port: str
+    kind: Literal["declared", "observed"]
+    via: str = Field(description="The input port (declared) or the job (observed).")
 
 
 class LineageOut(_Model):

@@ -25,3 +25,8 @@ class RegistrySettings(BaseSettings):
     max_body_bytes: int = Field(
         default=8 * MIB, ge=1024, description="Larger request bodies are refused with 413."
     )
+    max_lineage_bytes: int = Field(
+        default=1 * MIB,
+        ge=1024,
+        description="Larger OpenLineage requests (one event or a batch) are refused with 413.",
+    )
