@@ -1,9 +1,11 @@
-"""Reading a file that a person named: regular files only, and only up to a size limit.
+"""Files a person names, and files that hold secrets.
 
-A FIFO or a device given where a file is expected (``/dev/zero``, a named pipe) would
-block or never end, and a huge file would fill the memory: ``read_limited`` refuses
-anything but a regular file before reading a byte, and a file over the limit, with a
-message naming the file, what it is and the limit.
+- ``read_limited`` / ``require_regular_file``: a FIFO or a device given where a file is
+  expected (``/dev/zero``, a named pipe) would block or never end, and a huge file would
+  fill the memory; these refuse anything but a regular file before reading a byte, and a
+  file over the limit, with a message naming the file, what it is and the limit.
+- ``write_private``: a file readable by its owner only (mode 0600) from the moment it
+  exists, never by a ``chmod`` after the secret is written.
 """
 
 from __future__ import annotations
@@ -86,3 +88,15 @@ def read_limited(path: str | os.PathLike[str], *, limit: int) -> bytes:
     if len(data) > limit:  # it grew while we read it
         raise UnreadableFileError(path, too_large)
     return data
+
+
+def write_private(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to a new file of mode 0600, replacing ``path`` if it exists.
+
+    An existing file is removed first, so its mode (perhaps 0644) never applies to the new
+    text; the new file is created exclusively with mode 0600 (less under a stricter umask).
+    """
+    Path(path).unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
 import sys
 import urllib.request
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshkit.errors import ServiceError
+from meshkit.files import write_private
 from meshkit.local.service import ProcessService
 
 #: The user that may upload to the local index.
@@ -41,11 +41,8 @@ class IndexCredentials:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Create ``path`` readable by its owner only, then write ``text``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    path.chmod(0o600)
+    """Replace ``path`` with a file readable by its owner only from creation, holding ``text``."""
+    write_private(path, text)
 
 
 class PackageIndex(ProcessService):

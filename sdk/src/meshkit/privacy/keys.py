@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from meshkit.errors import ConfigError
+from meshkit.files import write_private
 from meshkit.privacy.errors import KeyNotFoundError, PrivacyError, SubjectErasedError
 
 MASTER_KEY_ENV = "MESHKIT_MASTER_KEY"
@@ -82,11 +83,7 @@ def write_master_key_file(path: Path) -> str:
     for a moment; an existing file is removed first, whatever its mode. Returns the key.
     """
     key = new_master_key()
-    path = Path(path)
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key)
+    write_private(path, key)
     return key
 
 
