@@ -386,6 +386,13 @@ def test_a_lower_case_iban_with_a_wrong_check_is_not_read() -> None:
     assert find_all("refund to de89370400440532013001 please", "note", TODAY) == []
 
 
+def test_words_after_a_lower_case_iban_shape_do_not_hide_what_precedes_them() -> None:
+    # ``ae40 flagged 3 gift cards at`` has the length of an IBAN of the Emirates when its
+    # words are counted as groups: not an IBAN, and the IPv6 address ending in it stays one.
+    text = "2001:db8:85a3:8d3:1319:8a2e:370:ae40 flagged 3 gift cards at 9 pm"
+    assert [f.category for f in find_all(text, "fraud_note", TODAY)] == ["ip"]
+
+
 # -- an independently generated labelled set --------------------------------------------
 
 

@@ -504,6 +504,7 @@ _ANY = re.compile(r"[\d@]")
 _WHOLE_MAX = 80
 _T_EMAIL = re.compile(r"[\w.+'%*-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 _T_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,32}", re.I)
+_IBAN_LOWER = re.compile(r"[a-z]{2}\d\d(?:[a-z0-9]{10,30}|(?: [a-z0-9]{4})+(?: [a-z0-9]{1,3})?)$")
 _T_NINO = re.compile(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
 _T_IPV4 = re.compile(r"(?<![\w.:-])\d{1,3}(?:\.\d{1,3}){3}(?![\w:-]|\.\d)")
 _T_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:.])")
@@ -643,6 +644,14 @@ def find_all(text: str, field: str = "", today: date | None = None) -> list[Find
                 add(EMAIL, "email", start, end)
     for m in _T_IBAN.finditer(text):
         span, valid = _iban_span(text, m.start())
+        # In lower case only as written by hand: one case, unspaced or in groups of four
+        # (not ``ae40 tried 14 gift cards``, words that happen to add up to a length).
+        if (
+            span is not None
+            and not text[span[0] : span[1]].isupper()
+            and not _IBAN_LOWER.match(text, span[0], span[1])
+        ):
+            continue
         if span is not None and valid:
             add(IBAN, "iban", *span)
         elif span is not None:
