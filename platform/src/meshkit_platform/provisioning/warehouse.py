@@ -42,6 +42,7 @@ class WarehouseBackend:
         self.path = Path(path)
         self.con = duckdb.connect(str(self.path))
         self.foreign: set[tuple[str, str]] = set()
+        self._spelling: dict[str, str] = {}  # a type as the exporter writes it -> as DuckDB does
         """Tables of the planned schemas without the marker (found by the last ``read``)."""
 
     def capabilities(self) -> dict[str, str]:
@@ -85,17 +86,23 @@ class WarehouseBackend:
         return out
 
     def normalise(self, desired: Resource) -> Resource:
-        """``desired`` with column types spelled as DuckDB reports them."""
+        """``desired`` with column types spelled as DuckDB reports them (each type spelled
+        once per backend, through one throw-away table for all the types not seen yet)."""
         if desired.kind != "table":
             return desired
         cols = desired.attrs["columns"]
-        body = ", ".join(f"{quote(n)} {t.removesuffix(' NOT NULL')}" for n, t in cols.items())
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE meshkit_provision_types ({body})")
-        rows = self.con.execute("DESCRIBE meshkit_provision_types").fetchall()
-        spelled = {str(r[0]): str(r[1]) for r in rows}
-        self.con.execute("DROP TABLE meshkit_provision_types")
+        types = {t.removesuffix(" NOT NULL") for t in cols.values()}
+        unseen = sorted(types - set(self._spelling))
+        if unseen:
+            body = ", ".join(f"c{i} {t}" for i, t in enumerate(unseen))
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE meshkit_provision_types ({body})")
+            rows = self.con.execute("DESCRIBE meshkit_provision_types").fetchall()
+            self.con.execute("DROP TABLE meshkit_provision_types")
+            for t, row in zip(unseen, rows, strict=True):
+                self._spelling[t] = str(row[1])
         columns = {
-            n: spelled[n] + (" NOT NULL" if t.endswith(" NOT NULL") else "")
+            n: self._spelling[t.removesuffix(" NOT NULL")]
+            + (" NOT NULL" if t.endswith(" NOT NULL") else "")
             for n, t in cols.items()
         }
         return Resource(desired.backend, desired.kind, desired.name, {"columns": columns},
