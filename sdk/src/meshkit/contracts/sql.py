@@ -163,6 +163,7 @@ def custom_sql_problem(sql: str, dialect: Dialect) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)  # a rule repeated across contracts is parsed once
 def rule_problem(sql: str) -> str | None:
     """Why ``sql`` is not a custom_sql rule both warehouses run alike (None when it is):
     one read-only query in DuckDB's dialect and in BigQuery's, with the same parse tree
