@@ -87,6 +87,14 @@ class Running:
             time.sleep(0.02)
         return self
 
+    def join_error(self, timeout: float = 60) -> None:
+        """Wait until the capture ends by itself, and raise its error."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self.stop()
+            raise AssertionError(f"the capture still runs {timeout:.0f} s later")
+        self.stop()
+
     def stop(self) -> None:
         """Stop the capture, and wait until the server released its slot (a walsender
         exits a moment after its connection closes; dropping the test database before

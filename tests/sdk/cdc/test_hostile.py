@@ -28,7 +28,7 @@ from meshkit.errors import ConfigError, MeshkitError
 from meshkit.privacy import Masker
 from meshkit.streaming import MapStep, Pipeline, parse_envelopes
 from meshkit.streaming.records import RawMessage, SourcePosition
-from tests.sdk.cdc.helpers import Env, read_topic, running
+from tests.sdk.cdc.helpers import Env, Running, read_topic, running
 
 pytestmark = pytest.mark.services
 
@@ -200,6 +200,20 @@ def test_unknown_key_columns_are_refused(cdc_env: Env) -> None:
         cdc_env.sql("INSERT INTO keyed VALUES (1, 'A-1')")
         (event,) = read_topic(cdc_env.bootstrap, f"{good.topic_prefix}.public.keyed", count=1)
     assert event.key == {"code": "A-1"}
+
+
+def test_a_key_column_dropped_while_capturing_stops_the_capture(cdc_env: Env) -> None:
+    cdc_env.sql("CREATE TABLE rekeyed (id int PRIMARY KEY, code text)")
+    config = cdc_env.config(["public.rekeyed"], key_columns={"public.rekeyed": ["code"]})
+    run = Running(config).start()
+    cdc_env.sql("INSERT INTO rekeyed VALUES (1, 'A')")
+    read_topic(cdc_env.bootstrap, f"{config.topic_prefix}.public.rekeyed", count=1)
+    cdc_env.sql("ALTER TABLE rekeyed DROP COLUMN code", "INSERT INTO rekeyed VALUES (2)")
+    with pytest.raises(ConfigError) as info:
+        run.join_error()
+    assert "key_columns of public.rekeyed: column(s) code no longer exist" in str(info.value)
+    events = read_topic(cdc_env.bootstrap, f"{config.topic_prefix}.public.rekeyed")
+    assert [e.key for e in events] == [{"code": "A"}]  # no event with a null key
 
 
 def test_topic_replication_factor(cdc_env: Env, caplog: pytest.LogCaptureFixture) -> None:
