@@ -64,6 +64,11 @@ ENDPOINTS: dict[str, tuple[Call, set[str]]] = {
     "domain": (_get("/v1/domains/orders"), {"admin", "owner_orders", "consumer"}),
     "audit verify": (_get("/v1/audit/verify"), {"admin"}),
     "run events (orders line)": (_run_event, {"admin", "owner_orders"}),
+    "odcs": (
+        _get("/v1/products/orders.seed.v1/ports/kafka_topic/odcs"),
+        {"admin", "owner_orders", "consumer"},
+    ),
+    "backstage": (_get("/v1/catalog/backstage"), {"admin", "owner_orders", "consumer"}),
 }
 COVERED = {
     "/v1/domains/{domain}/contracts",
@@ -75,6 +80,8 @@ COVERED = {
     "/v1/domains/{domain}",
     "/v1/audit/verify",
     "/api/v1/lineage",
+    "/v1/products/{address}/ports/{kind}/odcs",
+    "/v1/catalog/backstage",
 }
 ROLES = ("admin", "owner_orders", "owner_customers", "consumer")
 

@@ -9,6 +9,8 @@ Endpoints (``/openapi.json`` describes each with its answers)::
     GET  /v1/products/{address}                   any token
     GET  /v1/lineage/{address}?depth=&direction=  any token
     GET  /v1/domains, /v1/domains/{domain}        any token
+    GET  /v1/products/{address}/ports/{kind}/odcs any token
+    GET  /v1/catalog/backstage                    any token
     GET  /v1/audit/verify                         platform-admin
     POST /api/v1/lineage  (OpenLineage events)    platform-admin, domain-owner (own lines)
 
@@ -27,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 
 import meshkit_platform
 from meshkit.contracts import parse_contract
-from meshkit_platform.registry import audit, catalog, migrate
+from meshkit_platform.registry import audit, catalog, exports, migrate
 from meshkit_platform.registry.auth import Principal, authenticate
 from meshkit_platform.registry.lineage import MAX_DEPTH, Direction, lineage
 from meshkit_platform.registry.publish import ContractsInvalid, PublishRefused, publish
@@ -340,6 +342,43 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
         if line is None:
             raise HTTPException(404, f"no product {address[:300]!r} is registered")
         return lineage(db, line.address, depth, direction)
+
+    @app.get(
+        "/v1/products/{address}/ports/{kind}/odcs",
+        responses=not_found,
+        tags=["standards"],
+        response_model=dict[str, Any],
+    )
+    def get_odcs(
+        address: Annotated[str, Path(max_length=300)],
+        kind: Literal["kafka_topic", "warehouse_table", "search_index", "serving_view"],
+        _: Caller,
+        db: Db,
+    ) -> dict[str, Any]:
+        """The ODCS v3.1.0 document of one output port of a product line."""
+        line = catalog.find_line(db, address)
+        if line is None:
+            raise HTTPException(404, f"no product {address[:300]!r} is registered")
+        doc = exports.odcs(db, line, kind)
+        if doc is None:
+            raise HTTPException(404, f"{line.address} has no {kind} port")
+        return doc
+
+    @app.get(
+        "/v1/catalog/backstage",
+        responses={
+            **_ERRORS,
+            200: {
+                "description": "Backstage entities, one YAML document each.",
+                "content": {"application/yaml": {"schema": {"type": "string"}}},
+            },
+        },
+        response_class=PlainTextResponse,
+        tags=["standards"],
+    )
+    def get_backstage(_: Caller, db: Db) -> PlainTextResponse:
+        """The whole catalog as Backstage ``catalog-info.yaml`` entities."""
+        return PlainTextResponse(exports.backstage(db), media_type="application/yaml")
 
     @app.get("/v1/domains", response_model=list[DomainOut], responses=_ERRORS, tags=["catalog"])
     def list_domains(_: Caller, db: Db) -> list[DomainOut]:

@@ -1,0 +1,128 @@
+"""Standards out: a product line's ODCS document per output port, and the whole catalog as
+Backstage ``catalog-info.yaml`` entities.
+
+- ``odcs(session, line, kind)``: the SDK's ODCS v3.1.0 export of the line's current
+  contract (``meshkit.contracts.odcs.to_odcs``: the published schema, after privacy
+  transforms) with one ``servers`` entry, the port: a ``kafka`` topic, a ``bigquery``
+  dataset and table, a ``postgres`` serving view or a ``custom`` search index, named by
+  the port's address (the same in every environment).
+- ``backstage(session)``: for Backstage users, a ``Domain`` per domain, a ``System`` per
+  product line and an ``API`` (type ``odcs``, its definition the port's ODCS document)
+  per output port, as one multi-document YAML text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meshkit.contracts import Contract, parse_contract
+from meshkit.contracts.odcs import to_odcs
+from meshkit_platform.registry.db import Domain, OutputPort, Product, ProductVersion
+
+_LIFECYCLE = {"active": "production", "draft": "experimental"}
+
+
+def _contract(session: Session, line: Product) -> Contract:
+    text = session.scalars(
+        select(ProductVersion.contract_text).where(
+            ProductVersion.product_id == line.id, ProductVersion.version == line.version
+        )
+    ).one()
+    contract, problems = parse_contract(text, line.address)
+    if contract is None:  # the registry accepted it, so it parses
+        raise ValueError(f"{line.address}: the registered contract does not parse: {problems}")
+    return contract
+
+
+def _server(port: OutputPort) -> dict[str, Any]:
+    if port.kind == "kafka_topic":
+        return {"server": port.kind, "type": "kafka", "topic": port.address}
+    if port.kind == "warehouse_table":
+        dataset, _, table = port.address.partition(".")
+        return {"server": port.kind, "type": "bigquery", "dataset": dataset, "table": table}
+    if port.kind == "serving_view":
+        return {"server": port.kind, "type": "postgres", "table": port.address}
+    return {
+        "server": port.kind,
+        "type": "custom",
+        "customProperties": [{"property": "index", "value": port.address}],
+    }
+
+
+def odcs(session: Session, line: Product, kind: str) -> dict[str, Any] | None:
+    """The ODCS document of one output port of the line, or None without such a port."""
+    port = session.scalars(
+        select(OutputPort).where(OutputPort.product_id == line.id, OutputPort.kind == kind)
+    ).first()
+    if port is None:
+        return None
+    doc = to_odcs(_contract(session, line))
+    doc["servers"] = [_server(port)]
+    return doc
+
+
+def _dump(data: object) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def backstage(session: Session) -> str:
+    """Every domain, product line and output port as Backstage entities (YAML documents)."""
+    docs: list[dict[str, Any]] = []
+    for domain in session.scalars(select(Domain).order_by(Domain.name)):
+        docs.append(
+            {
+                "apiVersion": "backstage.io/v1alpha1",
+                "kind": "Domain",
+                "metadata": {"name": domain.name},
+                "spec": {"owner": domain.owners[0] if domain.owners else "unknown"},
+            }
+        )
+        lines = session.scalars(
+            select(Product).where(Product.domain_id == domain.id).order_by(Product.address)
+        ).all()
+        for line in lines:
+            tags = ["data-product"] + (["personal-data"] if line.has_personal_data else [])
+            docs.append(
+                {
+                    "apiVersion": "backstage.io/v1alpha1",
+                    "kind": "System",
+                    "metadata": {
+                        "name": line.address,
+                        "description": line.description or "",
+                        "tags": tags,
+                        "annotations": {
+                            "meshkit.io/address": line.address,
+                            "meshkit.io/version": line.version,
+                            "meshkit.io/status": line.status,
+                        },
+                    },
+                    "spec": {"owner": line.owner_team, "domain": domain.name},
+                }
+            )
+            ports = session.scalars(
+                select(OutputPort).where(OutputPort.product_id == line.id).order_by(OutputPort.kind)
+            ).all()
+            for port in ports:
+                definition = odcs(session, line, port.kind)
+                docs.append(
+                    {
+                        "apiVersion": "backstage.io/v1alpha1",
+                        "kind": "API",
+                        "metadata": {
+                            "name": f"{line.address}.{port.kind}",
+                            "description": port.description or f"{port.kind} {port.address}",
+                        },
+                        "spec": {
+                            "type": "odcs",
+                            "lifecycle": _LIFECYCLE.get(line.status, "deprecated"),
+                            "owner": line.owner_team,
+                            "system": line.address,
+                            "definition": _dump(definition),
+                        },
+                    }
+                )
+    return "".join("---\n" + _dump(d) for d in docs)
