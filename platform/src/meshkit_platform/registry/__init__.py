@@ -3,7 +3,8 @@
 Modules, one topic each: ``db`` (tables), ``migrate`` and ``migrations/`` (Alembic),
 ``schemas`` (API models), ``auth`` (tokens and roles), ``audit`` (hash-chained log),
 ``publish`` (the compatibility gate and registration), ``catalog`` (product, search,
-domains), ``lineage`` (the product graph), ``api`` (the FastAPI app), ``settings`` and
+domains), ``lineage`` (the product graph), ``runs`` (OpenLineage run events, freshness),
+``exports`` (ODCS per port, Backstage), ``api`` (the FastAPI app), ``settings`` and
 ``cli`` (``meshkit-platform registry …``). See ``docs/registry.md``.
 """
 
