@@ -140,6 +140,11 @@ def test_connect_config_has_every_documented_required_option() -> None:
     assert config["key.converter.schemas.enable"] == "false"
     assert config["value.converter.schemas.enable"] == "false"
     assert config["skipped.operations"] == "none"  # truncate events, as meshkit emits them
+    # topics Connect creates: the cluster's default replication factor, or the configured one
+    assert config["topic.creation.default.replication.factor"] == "-1"
+    assert config["topic.creation.default.partitions"] == "1"
+    configured = _config().model_copy(update={"topic_replication_factor": 3})
+    assert connect_config(configured)["config"]["topic.creation.default.replication.factor"] == "3"
 
 
 def test_server_properties_have_every_documented_required_property() -> None:

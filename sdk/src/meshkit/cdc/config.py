@@ -163,10 +163,7 @@ class CaptureConfig(BaseModel):
         """The database name in the DSN (Debezium's ``source.db``)."""
         if "://" in self.dsn:
             return urlsplit(self.dsn).path.lstrip("/") or "postgres"
-        for item in self.dsn.split():
-            if item.startswith("dbname="):
-                return item.removeprefix("dbname=")
-        return "postgres"
+        return str(psycopg2.extensions.parse_dsn(self.dsn).get("dbname") or "postgres")
 
     def state_path(self) -> Path:
         """Where the capture records its progress (snapshot done, acknowledged LSN)."""

@@ -15,6 +15,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import psycopg2
+from psycopg2.extensions import parse_dsn
+
 from meshkit.cdc.catalog import redact
 from meshkit.cdc.config import CaptureConfig
 from meshkit.errors import ConfigError
@@ -38,7 +41,12 @@ def _dsn_parts(dsn: str) -> dict[str, str]:
             "user": unquote(parts.username or "postgres"),
             "dbname": parts.path.lstrip("/") or "postgres",
         }
-    items = dict(item.split("=", 1) for item in dsn.split() if "=" in item)
+    try:
+        items = {k: str(v) for k, v in parse_dsn(dsn).items()}
+    except psycopg2.Error:
+        raise ConfigError(
+            f"dsn {redact(dsn)}: not a valid libpq connection string\n  fix: correct the CDC 'dsn'"
+        ) from None
     return {
         "host": items.get("host", "localhost"),
         "port": items.get("port", "5432"),
@@ -80,6 +88,10 @@ def connector_options(
         "interval.handling.mode": "numeric",
         "tombstones.on.delete": str(config.tombstones_on_delete).lower(),
         "skipped.operations": "none" if config.emit_truncate else "t",
+        # Kafka Connect creates missing topics as 'meshkit cdc run' does (-1: the
+        # cluster's default.replication.factor)
+        "topic.creation.default.partitions": str(config.topic_partitions),
+        "topic.creation.default.replication.factor": str(config.topic_replication_factor or -1),
     }
     if config.key_columns:
         options["message.key.columns"] = ";".join(
