@@ -158,8 +158,10 @@ def test_backtracking_prone_patterns_run_in_linear_time_on_records(pattern: str)
         timings.append(time.perf_counter() - started)
         assert not result.ok
         assert result.failures[0].message == f"does not match the pattern {pattern}"
-    # a backtracking engine doubles its time per character: 2**24 steps take seconds
-    assert max(timings) < 0.05, timings
+    # A backtracking engine doubles its time per character: 24 characters took 1.08 s on
+    # the old engine and 28 would take 16 times that. The bound leaves room for a busy
+    # machine and is still far below what backtracking costs.
+    assert max(timings) < 0.5, timings
 
 
 def test_re2_semantics_in_the_record_path_match_the_warehouses() -> None:

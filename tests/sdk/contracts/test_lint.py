@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -121,13 +120,11 @@ def test_load_contract_raises_contract_error_with_problems() -> None:
     assert load_contract(FIXTURES / "valid" / "customer.yaml").address == "customers.customer.v1"
 
 
-def test_lint_of_500_contracts_is_fast(tmp_path: Path) -> None:
+def test_lint_of_500_contracts(tmp_path: Path) -> None:
+    # Its speed is measured by bench.contracts (lint_500_s=), not asserted here.
     text = (FIXTURES / "valid" / "customer.yaml").read_text(encoding="utf-8")
     for i in range(500):
         (tmp_path / f"c{i}.yaml").write_text(text.replace("name: customer\n", f"name: c{i}\n"))
-    start = time.perf_counter()
     result = lint_paths([tmp_path])
-    took = time.perf_counter() - start
     assert result.ok
     assert len(result.contracts) == 500
-    assert took < 5.0
