@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 from confluent_kafka.admin import AdminClient
+from psycopg2.extensions import make_dsn, parse_dsn
 from typer.testing import CliRunner
 
 from meshkit.cdc import Capture, CaptureConfig, Progress, build_config, catalog
@@ -380,3 +381,18 @@ def test_contract_cdc_port_with_a_table_kafka_cannot_carry(tmp_path: Path) -> No
     message = str(info.value)
     assert f"{path}: CDC input port 'accounts': table 'public.cdc accounts'" in message
     assert "not a valid Kafka topic name" in message
+
+
+def test_a_table_the_role_may_not_read_is_refused_before_anything(cdc_env: Env) -> None:
+    cdc_env.sql("CREATE TABLE secret (id int PRIMARY KEY)")
+    role = f"cdc_noselect_{parse_dsn(cdc_env.dsn)['dbname']}"
+    cdc_env.sql(f"CREATE ROLE {role} LOGIN REPLICATION")
+    try:
+        dsn = make_dsn(cdc_env.dsn, user=role)
+        config = cdc_env.config(["public.secret"], dsn=dsn)
+        message = str(_refused(config))
+    finally:
+        cdc_env.sql(f"DROP OWNED BY {role}", f"DROP ROLE {role}")
+    assert "table public.secret: the role may not read it" in message
+    assert 'fix: GRANT SELECT ON "public"."secret" TO' in message
+    assert not _exists(cdc_env, "publication", config.publication)
