@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from meshkit.cdc.sources import load_sources
 from meshkit.cli import app
 from meshkit.errors import ConfigError
-from tests.sdk.cdc.helpers import Env, read_topic
+from tests.sdk.cdc.helpers import Env, read_topic, wait_slot_released
 
 CONTRACTS = Path(__file__).parents[2] / "fixtures" / "cdc" / "contracts"
 
@@ -69,12 +69,13 @@ def test_breaking_change_is_reported_and_events_still_flow(cdc_env: Env, tmp_pat
             "INSERT INTO cdc_accounts VALUES (3, 'plus')",
         )
         events = read_topic(cdc_env.bootstrap, topic, count=3, timeout=60)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a condition, polled: the capture reports it
         while "contract broken" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, log.read_text()
+        wait_slot_released(cdc_env.dsn, "meshkit_billing")
     assert [e.value["after"] for e in events[1:]] == [
         {"id": 2, "plan": "pro", "balance_cents": 100},
         {"id": 3, "plan": "plus"},
