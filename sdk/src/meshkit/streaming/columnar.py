@@ -117,7 +117,7 @@ class ColumnarPath:
         known = [t for t in types if t is not None]
         self.mask_types: list[pa.DataType] | None = known if len(known) == len(types) else None
         self.touched = touched
-        # pyarrow imports pandas on its first conversion of Python values (~0.6 s here):
+        # pyarrow imports pandas on its first conversion of Python values (most of a second):
         # let that happen while the flow is built, not in the first poll's latency.
         pa.array([None], pa.string())
 

@@ -57,7 +57,7 @@ def gc_paused() -> Iterator[None]:
 
     A batch allocates tens of thousands of short-lived dicts and objects; the collector
     would otherwise run a generation-0 pass every 700 allocations and, now and then, a
-    full pass over everything alive (measured: ~25% of the record path's time). The
+    full pass over everything alive, a large share of the record path's time. The
     records form no reference cycles, so they are freed by reference counting either way;
     the collector runs as usual between batches. A caller that disabled the collector
     keeps it disabled.

@@ -137,9 +137,9 @@ class _PortThread:
     (back-pressure) instead of queueing without bound. The jobs waiting when the thread
     takes the next one are written together, in order, in one ``write``: a port that
     falls behind gets larger batches (a search bulk request or a DuckDB write costs
-    milliseconds whatever its size: at 1,000 events/s a port took ~30-change batches, 27
-    and 11 ms each). The first error stops the port's writes and is raised in the
-    dataflow's thread at its next call.
+    milliseconds whatever its size, so one write of several batches costs about what one
+    costs). The first error stops the port's writes and is raised in the dataflow's
+    thread at its next call.
     """
 
     IN_FLIGHT = 4
@@ -219,7 +219,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             self._unflushed[port] = []
         self._finished: deque[_Job] = deque()
         # Kafka writers only queue for librdkafka's own threads: a Python thread would add
-        # nothing but GIL hand-overs (measured: 33,000 instead of 42,000 events/s).
+        # nothing but GIL hand-overs, and slows the flow down.
         threaded = {
             p for p, w in ports.writers.items() if threads and not isinstance(w, KafkaTopicWriter)
         }

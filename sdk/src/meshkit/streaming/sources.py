@@ -129,9 +129,8 @@ class KafkaBatchSource(FixedPartitionedSource[Batch, int]):
             "enable.auto.commit": False,
             "enable.partition.eof": not self.tail,
             "fetch.wait.max.ms": 50,
-            # librdkafka's default prefetch (queued.min.messages 100,000) is kept: 20,000
-            # held a bare consume loop at ~50,000 events/s on the local broker (~146,000
-            # with the default) and this flow at 57,000 (69,000-73,000; bench.streaming)
+            # librdkafka's default prefetch (queued.min.messages) is kept: a smaller one
+            # caps how fast a consumer reads from the local broker (docs/benchmarks.md).
             # A new partition starts at offset 0 (see build_part); where that offset (or a
             # resumed one) is no longer in the log, start at the oldest message kept.
             "auto.offset.reset": "earliest",
@@ -157,7 +156,7 @@ class KafkaBatchSource(FixedPartitionedSource[Batch, int]):
     ) -> _Partition:
         index, topic = for_part.split("-", 1)
         # Offset 0, not OFFSET_BEGINNING: librdkafka resolves a logical offset with an
-        # offset query that took 0.5 s before the first message (13 ms from offset 0); a
+        # offset query that holds up the first message by a large fraction of a second; a
         # log that no longer starts at 0 is reset to its start by auto.offset.reset.
         offset = 0 if resume_state is None else resume_state
         return _Partition(
