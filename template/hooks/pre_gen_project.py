@@ -16,6 +16,7 @@ ANSWERS = {
     "source_database": {{cookiecutter.source_database | tojson}},
     "source_table": {{cookiecutter.source_table | tojson}},
     "meshkit_version": {{cookiecutter.meshkit_version | tojson}},
+    "package_index": {{cookiecutter.package_index | tojson}},
     "meshkit_path": {{cookiecutter.meshkit_path | tojson}},
 }
 PACKAGE = {{cookiecutter.__package_name | tojson}}
@@ -23,6 +24,7 @@ PACKAGE = {{cookiecutter.__package_name | tojson}}
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+INDEX_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 VERSION = re.compile(r"^\d+\.\d+(\.\d+)?([a-z]+\d+)?$")
 TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
@@ -79,6 +81,12 @@ def problems() -> list[str]:
     if not VERSION.match(a["meshkit_version"]):
         found.append(
             f"meshkit_version {a['meshkit_version']!r}: expected a version such as '0.1.0'"
+        )
+    if not INDEX_URL.match(a["package_index"]):
+        found.append(
+            f"package_index {a['package_index']!r}: expected the http(s) URL of the package "
+            "index meshkit is released to, e.g. 'http://127.0.0.1:3141/simple/' (the local "
+            "stack's) or your company index's simple URL"
         )
     if a["meshkit_path"] and not (Path(a["meshkit_path"]) / "pyproject.toml").is_file():
         found.append(

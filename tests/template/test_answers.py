@@ -22,6 +22,8 @@ CASES = [
     ({"source_table": "order items"}, "source_table 'order items': expected an unquoted"),
     ({"meshkit_version": "latest"}, "meshkit_version 'latest': expected a version"),
     ({"meshkit_path": "/nowhere"}, "meshkit_path '/nowhere': no pyproject.toml there"),
+    ({"package_index": "pypi.internal"}, "package_index 'pypi.internal': expected the http(s)"),
+    ({"package_index": "ftp://x/simple"}, "package_index 'ftp://x/simple': expected the http"),
     ({"description": ""}, "description: expected one non-empty line"),
 ]
 
