@@ -68,6 +68,7 @@ ENDPOINTS: dict[str, tuple[Call, set[str]]] = {
         _get("/v1/products/orders.seed.v1/ports/kafka_topic/odcs"),
         {"admin", "owner_orders", "consumer"},
     ),
+    "odps": (_get("/v1/products/orders.seed.v1/odps"), {"admin", "owner_orders", "consumer"}),
     "backstage": (_get("/v1/catalog/backstage"), {"admin", "owner_orders", "consumer"}),
 }
 COVERED = {
@@ -81,6 +82,7 @@ COVERED = {
     "/v1/audit/verify",
     "/api/v1/lineage",
     "/v1/products/{address}/ports/{kind}/odcs",
+    "/v1/products/{address}/odps",
     "/v1/catalog/backstage",
 }
 ROLES = ("admin", "owner_orders", "owner_customers", "consumer")

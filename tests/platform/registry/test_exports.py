@@ -12,7 +12,29 @@ from meshkit.contracts import load_contract
 from meshkit.contracts.odcs import to_odcs
 from tests.platform.registry.conftest import Tokens, bearer
 
-CUSTOMER = Path(__file__).parents[3] / "domains" / "customers" / "contracts" / "customer.yaml"
+DOMAINS = Path(__file__).parents[3] / "domains"
+CUSTOMER = DOMAINS / "customers" / "contracts" / "customer.yaml"
+# The top-level keys ODPS v1.0.0 allows (its JSON schema has additionalProperties: false).
+ODPS_KEYS = {
+    "apiVersion",
+    "kind",
+    "id",
+    "name",
+    "version",
+    "status",
+    "domain",
+    "tenant",
+    "authoritativeDefinitions",
+    "description",
+    "customProperties",
+    "tags",
+    "inputPorts",
+    "outputPorts",
+    "managementPorts",
+    "support",
+    "team",
+    "productCreatedTs",
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -22,6 +44,14 @@ def customers(client: httpx.Client, tokens: Tokens) -> None:
         "owners": ["customer-data"],
     }
     r = client.post("/v1/domains/customers/contracts", json=body, headers=bearer(tokens.admin))
+    assert r.status_code == 200, r.text
+    orders = {
+        "contracts": [
+            {"file": f"contracts/{p.name}", "text": p.read_text()}
+            for p in sorted((DOMAINS / "orders" / "contracts").glob("*.yaml"))
+        ]
+    }
+    r = client.post("/v1/domains/orders/contracts", json=orders, headers=bearer(tokens.admin))
     assert r.status_code == 200, r.text
 
 
@@ -76,15 +106,19 @@ def test_the_catalog_as_backstage_entities(client: httpx.Client, tokens: Tokens)
     for e in entities:
         assert e["apiVersion"] == "backstage.io/v1alpha1"
         by_kind.setdefault(e["kind"], []).append(e)
-    (domain,) = by_kind["Domain"]
+    (domain,) = [d for d in by_kind["Domain"] if d["metadata"]["name"] == "customers"]  # type: ignore[index]
     assert domain["metadata"] == {"name": "customers"}
     assert domain["spec"] == {"owner": "customer-data"}
-    (system,) = by_kind["System"]
+    (system,) = [
+        d
+        for d in by_kind["System"]
+        if d["spec"]["domain"] == "customers"  # type: ignore[index]
+    ]
     assert system["metadata"]["name"] == "customers.customer.v1"  # type: ignore[index]
     assert "personal-data" in system["metadata"]["tags"]  # type: ignore[index]
     assert system["spec"] == {"owner": "customer-data", "domain": "customers"}
     apis = {a["metadata"]["name"]: a["spec"] for a in by_kind["API"]}  # type: ignore[index]
-    assert set(apis) == {
+    assert {a for a in apis if a.startswith("customers.")} == {
         "customers.customer.v1.kafka_topic",
         "customers.customer.v1.search_index",
         "customers.customer.v1.warehouse_table",
@@ -95,3 +129,35 @@ def test_the_catalog_as_backstage_entities(client: httpx.Client, tokens: Tokens)
     assert spec["system"] == "customers.customer.v1"  # type: ignore[index]
     definition = yaml.safe_load(spec["definition"])  # type: ignore[index]
     assert definition["servers"][0]["topic"] == "customers.customer.v1"
+
+
+def test_odps_product_document(client: httpx.Client, tokens: Tokens) -> None:
+    r = client.get("/v1/products/orders.order_daily.v1/odps", headers=bearer(tokens.consumer))
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert set(doc) <= ODPS_KEYS
+    assert (doc["apiVersion"], doc["kind"], doc["id"], doc["status"]) == (
+        "v1.0.0",
+        "DataProduct",
+        "orders.order_daily.v1",
+        "active",
+    )
+    assert doc["inputPorts"] == [
+        {"name": "orders", "version": "1.0.0", "contractId": "orders.order"},
+        {"name": "customers", "version": "1.0.0", "contractId": "customers.customer"},
+    ]
+    assert doc["outputPorts"] == [
+        {
+            "name": "warehouse_table",
+            "description": "orders.order_daily_v1",
+            "type": "warehouse_table",
+            "version": "1.0.0",
+            "contractId": "orders.order_daily",
+        }
+    ]
+    assert doc["team"] == [
+        {"username": "checkout-team@example.com", "name": "checkout", "role": "owner"}
+    ]
+    assert doc["support"][0]["url"] == "mailto:checkout-team@example.com"
+    missing = client.get("/v1/products/orders.none.v1/odps", headers=bearer(tokens.consumer))
+    assert missing.status_code == 404

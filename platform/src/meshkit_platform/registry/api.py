@@ -10,6 +10,7 @@ Endpoints (``/openapi.json`` describes each with its answers)::
     GET  /v1/lineage/{address}?depth=&direction=  any token
     GET  /v1/domains, /v1/domains/{domain}        any token
     GET  /v1/products/{address}/ports/{kind}/odcs any token
+    GET  /v1/products/{address}/odps              any token
     GET  /v1/catalog/backstage                    any token
     GET  /v1/audit/verify                         platform-admin
     POST /api/v1/lineage  (OpenLineage events)    platform-admin, domain-owner (own lines)
@@ -363,6 +364,21 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
         if doc is None:
             raise HTTPException(404, f"{line.address} has no {kind} port")
         return doc
+
+    @app.get(
+        "/v1/products/{address}/odps",
+        responses=not_found,
+        tags=["standards"],
+        response_model=dict[str, Any],
+    )
+    def get_odps(
+        address: Annotated[str, Path(max_length=300)], _: Caller, db: Db
+    ) -> dict[str, Any]:
+        """The ODPS v1.0.0 (Bitol) data-product document of a product line."""
+        line = catalog.find_line(db, address)
+        if line is None:
+            raise HTTPException(404, f"no product {address[:300]!r} is registered")
+        return exports.odps(db, line)
 
     @app.get(
         "/v1/catalog/backstage",

@@ -1,11 +1,14 @@
-"""Standards out: a product line's ODCS document per output port, and the whole catalog as
-Backstage ``catalog-info.yaml`` entities.
+"""Standards out: a product line's ODCS document per output port and its ODPS product
+document, and the whole catalog as Backstage ``catalog-info.yaml`` entities.
 
 - ``odcs(session, line, kind)``: the SDK's ODCS v3.1.0 export of the line's current
   contract (``meshkit.contracts.odcs.to_odcs``: the published schema, after privacy
   transforms) with one ``servers`` entry, the port: a ``kafka`` topic, a ``bigquery``
   dataset and table, a ``postgres`` serving view or a ``custom`` search index, named by
   the port's address (the same in every environment).
+- ``odps(session, line)``: the line as an ODPS v1.0.0 data product: its input ports (the
+  lines read, by contract id and registered version), output ports (by kind, with the
+  contract id ``<domain>.<product>`` the ODCS documents carry), owner and support channel.
 - ``backstage(session)``: for Backstage users, a ``Domain`` per domain, a ``System`` per
   product line and an ``API`` (type ``odcs``, its definition the port's ODCS document)
   per output port, as one multi-document YAML text.
@@ -62,6 +65,59 @@ def odcs(session: Session, line: Product, kind: str) -> dict[str, Any] | None:
         return None
     doc = to_odcs(_contract(session, line))
     doc["servers"] = [_server(port)]
+    return doc
+
+
+def odps(session: Session, line: Product) -> dict[str, Any]:
+    """The line as an ODPS v1.0.0 (Bitol Open Data Product Standard) document."""
+    c = _contract(session, line)
+    sources = [p for p in c.ports.inputs if p.kind == "product"]
+    registered: dict[str, str] = {
+        r[0]: r[1]
+        for r in session.execute(
+            select(Product.address, Product.version).where(
+                Product.address.in_([p.address for p in sources])
+            )
+        )
+    }
+    ports = session.scalars(
+        select(OutputPort).where(OutputPort.product_id == line.id).order_by(OutputPort.kind)
+    ).all()
+    doc: dict[str, Any] = {
+        "apiVersion": "v1.0.0",
+        "kind": "DataProduct",
+        "id": line.address,
+        "name": c.name,
+        "version": c.version,
+        "status": c.status,
+        "domain": c.domain,
+    }
+    if c.description:
+        doc["description"] = {"purpose": c.description}
+    doc["tags"] = ["personal-data"] if line.has_personal_data else []
+    doc["inputPorts"] = [
+        {
+            "name": p.port_name,
+            "version": registered.get(p.address, f"{p.major}.0.0"),
+            "contractId": p.product,
+        }
+        for p in sources
+    ]
+    doc["outputPorts"] = [
+        {
+            "name": port.kind,
+            "description": port.description or port.address,
+            "type": port.kind,
+            "version": c.version,
+            "contractId": c.id,
+        }
+        for port in ports
+    ]
+    doc["team"] = [{"username": c.owner.contact, "name": c.owner.team, "role": "owner"}]
+    if "@" in c.owner.contact and ":" not in c.owner.contact:
+        doc["support"] = [
+            {"channel": c.owner.team, "url": f"mailto:{c.owner.contact}", "tool": "email"}
+        ]
     return doc
 
 
