@@ -1,10 +1,15 @@
 """Every option combination bakes into a repo whose own tests, pre-commit hooks and Dagster
-definitions pass (one baked repo per combination, shared by the tests of that combination)."""
+definitions pass (one baked repo per combination, shared by the tests of that combination).
+
+Each repo installs the way a domain team's does: ``uv sync`` from a package index into
+which this checkout's HEAD was released (``released_index``), into the repo's own
+``.venv``; the hooks run through ``uv run pre-commit``."""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,23 +18,40 @@ import yaml
 from tests.template.conftest import (
     COMBOS,
     ROOT,
+    UV,
     Baked,
+    Released,
     bake,
     git_commit,
-    install,
     run,
     run_status,
 )
 
 
 @pytest.fixture(scope="module", params=COMBOS, ids=[f"{p}-{w}" for p, w in COMBOS])
-def baked(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Baked:
+def baked(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    released_index: Released,
+) -> Baked:
     parts, warehouse = request.param
     base = tmp_path_factory.mktemp(f"bake-{parts}-{warehouse}")
-    repo = bake(base / "out", domain_name="Customer Accounts", parts=parts, warehouse=warehouse)
-    git_commit(repo)
-    python = install(repo, base / "venv")
+    repo = bake_from_index(base / "out", released_index, domain_name="Customer Accounts",
+                           parts=parts, warehouse=warehouse)  # fmt: skip
+    python = sync(repo)
+    git_commit(repo)  # as the guide says: after `uv sync`, so uv.lock is committed
     return Baked(repo, python, {"parts": parts, "warehouse": warehouse})
+
+
+def bake_from_index(output_dir: Path, released: Released, **answers: str) -> Path:
+    """A bake that installs meshkit from the package index (no local SDK path)."""
+    return bake(output_dir, meshkit_path="", package_index=released.simple_url, **answers)
+
+
+def sync(repo: Path) -> Path:
+    """``uv sync`` in the baked repo, from the index and PyPI; the repo's own Python."""
+    run([str(UV), "sync", "--python", sys.executable], repo, timeout=600)
+    return repo / ".venv" / "bin" / "python"
 
 
 @pytest.fixture(scope="session")
@@ -63,8 +85,9 @@ def test_names_come_from_the_domain_name_and_parts_match_the_answers(baked: Bake
     assert answers["context"]["cookiecutter"]["domain_name"] == "Customer Accounts"
     assert "contracts" in answers["skip"]
     assert (repo / ".github" / "workflows" / "ci.yaml").is_file()
+    assert "uv.lock" in run(["git", "ls-files"], repo).split()  # for CI's `uv sync --frozen`
     for path in repo.rglob("*"):
-        if path.is_file() and not {".git", ".github"} & set(path.parts):
+        if path.is_file() and not {".git", ".github", ".venv"} & set(path.parts):
             assert "{{" not in path.read_text(errors="replace"), path
 
 
@@ -109,7 +132,9 @@ def _pre_commit(repo: Path, home: Path) -> tuple[int, str]:
     remote["rev"] = run(["git", "rev-parse", "HEAD"], ROOT).strip()
     local = repo.parent / "pre-commit-offline.yaml"
     local.write_text(yaml.safe_dump(data, sort_keys=False))
-    cmd = ["pre-commit", "run", "--all-files", "--config", str(local), "--color", "never"]
+    # `uv run` puts the repo's .venv/bin (its meshkit and ruff) first on PATH, as for a user.
+    cmd = [str(UV), "run", "--frozen", "pre-commit", "run", "--all-files", "--config",
+           str(local), "--color", "never"]  # fmt: skip
     return run_status(cmd, repo, PRE_COMMIT_HOME=str(home))
 
 
@@ -119,9 +144,10 @@ def _result(out: str, hook: str) -> str:
 
 
 def test_hooks_catch_a_breaking_change_and_undeclared_pii(
-    tmp_path: Path, pre_commit_home: Path
+    tmp_path: Path, pre_commit_home: Path, released_index: Released
 ) -> None:
-    repo = bake(tmp_path, parts="batch")
+    repo = bake_from_index(tmp_path, released_index, parts="batch")
+    sync(repo)
     git_commit(repo)
     contract = repo / "contracts" / "account.yaml"
     text = contract.read_text().replace("version: 1.0.0", "version: 1.1.0")
