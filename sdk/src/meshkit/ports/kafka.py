@@ -282,7 +282,7 @@ class KafkaTopicWriter:
                 None if c.record is None else dumps(c.record, default=json_default) for c in batch
             ]
         # one delivery callback per write, not an object per message: those, alive until
-        # their delivery, made the garbage collector walk them all (+50% write CPU)
+        # their delivery, would make the garbage collector walk them all
         delivered = _Sent(self, batch, values).delivered
         # what every message adds to key + value: the fixed headers, the position header
         overhead = sum(len(k) + len(v or b"") for k, v in headers) + 40

@@ -8,12 +8,11 @@ of each row.
 bad change raises ``RecordRefusedError`` there and then, and nothing of the batch is
 kept) and stages it as Arrow in memory. ``flush`` applies everything staged since the
 last flush as one set of statements, and commits; so does a ``write`` that brings the
-staged rows to ``stage_rows`` (default 250,000; it bounds the memory held: 44 MB of
-Arrow for bench.ports' 12-field record, twice that while applied), without the commit. A
-columnar store loads one large batch far more cheaply than many small ones: 200,000
-changes in micro-batches of 10,000 take 0.1 s of SQL and a 0.01 s commit applied as one,
-0.23 s and a 0.095 s commit applied one by one (the large insert is written to the file
-as whole row groups, the small ones go through the write-ahead log). A reader, on this
+staged rows to ``stage_rows`` (default 250,000; it bounds the memory the stage holds,
+and twice that while it is applied), without the commit. A columnar store loads one
+large batch far more cheaply than many small ones: the large insert is written to the
+file as whole row groups, the small ones go through the write-ahead log, which then
+triggers a checkpoint (figures in ``docs/benchmarks.md``). A reader, on this
 connection too, sees the changes once ``flush`` returned; ``WriteReport.staged`` counts
 what a ``write`` accepted, and ``applied`` what the applies wrote and skipped.
 
@@ -29,7 +28,7 @@ their order (``_meshkit_row``):
    (known from 1.), so a replayed change changes nothing.
 
 Steps 2 and 3 read the matches of step 1 as a registered Arrow table (``MATCHED``), not as
-Python lists bound as parameters: 8 % less SQL time per 200,000 changes. That is what a
+Python lists bound as parameters, which cost more SQL time. That is what a
 ``MERGE`` with delete/update/insert branches does, in about half of its time on DuckDB
 (which updates by deleting and re-inserting anyway).
 

@@ -7,10 +7,8 @@ DuckDB has no table partitioning or clustering; those port options are for BigQu
 
 Tokenized and encrypted columns are stored uncompressed (``USING COMPRESSION
 uncompressed``): their values are random-looking text that DuckDB's string compression
-(FSST) shrinks by about half at about three times the write cost. Per million
-``tok:…`` tokens: 0.08 s and 83 MB on disk uncompressed against 0.21 s and 38 MB
-compressed; writes are what the ports and the batch path wait on, and the local
-warehouse is a development store.
+(FSST) shrinks by about half at about three times the write cost; writes are what the
+ports and the batch path wait on, and the local warehouse is a development store.
 """
 
 from __future__ import annotations
