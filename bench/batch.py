@@ -27,7 +27,7 @@ except ``dagster``: the fastest materialisation minus the time its I/O manager r
 ``plain_transforms`` is a second, fairer floor: hand-written DuckDB SQL applying the same
 three transforms while it writes the table (HMAC-SHA256 in SQL, the phone masked, the
 year), still without validation or checks; ``ratio_same_work=`` is meshkit against it.
-The issue's ``ratio=`` compares against a table written *without* the privacy policy,
+The target's ``ratio=`` compares against a table written *without* the privacy policy,
 so it charges meshkit for the cryptography itself (see docs/batch.md).
 """
 
