@@ -105,10 +105,13 @@ class Change:
 
 
 def attr_diff(live: dict[str, Any], desired: dict[str, Any]) -> tuple[tuple[str, Any, Any], ...]:
-    """The attributes whose values differ; nested mappings (e.g. columns) member by member."""
+    """The attributes whose values differ; mappings (columns, config, grants) member by
+    member, also when one side has none (a create lists every column)."""
     out: list[tuple[str, Any, Any]] = []
     for name in sorted(set(live) | set(desired)):
         old, new = live.get(name), desired.get(name)
+        if isinstance(old, dict) or isinstance(new, dict):
+            old, new = old or {}, new or {}
         if isinstance(old, dict) and isinstance(new, dict):
             out.extend(
                 (f"{name}.{member}", old.get(member), new.get(member))
