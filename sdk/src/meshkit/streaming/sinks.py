@@ -6,7 +6,7 @@ partition opens its own ``PortSet`` (the writers of the product's output ports, 
 
 1. hands the changes to every port writer (``meshkit.ports``: idempotent by key and
    source position); ports that wait for a server (warehouse, search index, serving
-   view) write in a thread of their own, so that wait no longer holds up the dataflow
+   view) write in a thread of their own, so that wait does not hold up the dataflow
    or the other ports, each in batch order and at most a few batches behind
    (back-pressure); the Kafka topic writer, which only queues for librdkafka, writes
    in the dataflow's thread; a change a writer refuses (``RecordRefusedError``) is
