@@ -100,7 +100,7 @@ def tokens(engine: Engine) -> Tokens:
 @pytest.fixture(scope="module")
 def server(engine: Engine) -> Iterator[str]:
     """Base URL of the registry served by uvicorn in a thread of this process."""
-    app = create_app(engine, RegistrySettings(max_body_bytes=SMALL_LIMIT))
+    app = create_app(engine, RegistrySettings(max_body_bytes=SMALL_LIMIT, token_cache_seconds=0))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -24,13 +24,15 @@ invalid input. Request values are never echoed back in errors.
 # No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations at
 # runtime, and the dependency aliases (``Db``, ``Caller``) are local to ``create_app``.
 
+import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -154,10 +156,23 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
 
     Db = Annotated[Session, Depends(session)]  # noqa: N806 - a type alias
 
+    trusted: dict[str, tuple[Principal, float]] = {}  # token hash → (caller, until)
+
     def principal(request: Request, db: Db) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        found = authenticate(db, token.strip()) if scheme.lower() == "bearer" else None
+        token = token.strip()
+        found: Principal | None = None
+        if scheme.lower() == "bearer" and token:
+            key = hashlib.sha256(token.encode()).hexdigest()
+            cached = trusted.get(key)
+            if cached is not None and cached[1] > time.monotonic():
+                return cached[0]
+            found = authenticate(db, token)
+            if found is not None and settings.token_cache_seconds > 0:
+                if len(trusted) >= 10_000:
+                    trusted.clear()
+                trusted[key] = (found, time.monotonic() + settings.token_cache_seconds)
         if found is None:
             raise HTTPException(
                 401,
@@ -321,12 +336,13 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
     @app.get(
         "/v1/products/{address}", response_model=ProductOut, responses=not_found, tags=["catalog"]
     )
-    def get_product(address: Annotated[str, Path(max_length=300)], _: Caller, db: Db) -> ProductOut:
+    def get_product(address: Annotated[str, Path(max_length=300)], _: Caller, db: Db) -> Response:
         """One product line (``domain.product.vN``, or ``domain.product`` for its newest)."""
         found = catalog.product(db, address)
         if found is None:
             raise HTTPException(404, f"no product {address[:300]!r} is registered")
-        return found
+        # Serialised once here: returning a Response skips FastAPI's re-validation.
+        return Response(found.model_dump_json(), media_type="application/json")
 
     @app.get(
         "/v1/lineage/{address}", response_model=LineageOut, responses=not_found, tags=["catalog"]

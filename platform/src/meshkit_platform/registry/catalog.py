@@ -10,24 +10,18 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
 from meshkit_platform.registry.db import (
     Domain,
-    InputEdge,
-    OutputPort,
-    PersonalField,
     Product,
-    ProductVersion,
 )
-from meshkit_platform.registry.publish import consumers_of
-from meshkit_platform.registry.runs import run_status
+from meshkit_platform.registry.runs import status_of
 from meshkit_platform.registry.schemas import (
     DomainOut,
     InputOut,
     OwnerOut,
-    PersonalFieldOut,
     PortOut,
     ProductOut,
     ProductSummary,
@@ -57,67 +51,90 @@ def find_line(session: Session, ref: str) -> Product | None:
     ).first()
 
 
+# One round trip for a whole product page: the line, its ports with their personal
+# fields, inputs, consumers, versions and newest run, aggregated as JSON by PostgreSQL.
+_PRODUCT = text(
+    """
+SELECT p.address, d.name, p.name, p.major, p.version, p.status, p.description,
+       p.owner_team, p.owner_contact, p.has_personal_data, p.slo, p.updated_at,
+       (SELECT coalesce(json_agg(json_build_object(
+                 'kind', o.kind, 'address', o.address, 'description', o.description,
+                 'personal_fields', (
+                     SELECT coalesce(json_agg(json_build_object(
+                               'path', f.path, 'pii', f.pii,
+                               'classification', f.classification, 'transform', f.transform)
+                             ORDER BY f.id), '[]')
+                     FROM personal_fields f WHERE f.port_id = o.id))
+               ORDER BY o.kind), '[]')
+          FROM output_ports o WHERE o.product_id = p.id),
+       (SELECT coalesce(json_agg(json_build_object('port', e.port_name, 'source', e.source_address)
+                                 ORDER BY e.port_name), '[]')
+          FROM input_edges e WHERE e.product_id = p.id),
+       (SELECT coalesce(json_agg(DISTINCT c.address ORDER BY c.address), '[]')
+          FROM input_edges e JOIN products c ON c.id = e.product_id
+         WHERE e.source_address = p.address),
+       (SELECT coalesce(json_agg(json_build_object(
+                 'version', v.version, 'status', v.status, 'content_hash', v.content_hash,
+                 'published_at', v.published_at) ORDER BY v.published_at, v.id), '[]')
+          FROM product_versions v WHERE v.product_id = p.id),
+       r.last_run_id, r.last_state, r.last_event_at, r.last_success_at
+  FROM products p
+  JOIN domains d ON d.id = p.domain_id
+  LEFT JOIN product_runs r ON r.product_id = p.id
+ WHERE p.address = :address
+"""
+)
+
+
 def product(session: Session, ref: str) -> ProductOut | None:
     """Everything registered on one product line, or None when it is unknown."""
-    line = find_line(session, ref)
-    if line is None:
-        return None
-    ports = session.scalars(
-        select(OutputPort).where(OutputPort.product_id == line.id).order_by(OutputPort.kind)
-    ).all()
-    personal: dict[int, list[PersonalFieldOut]] = {p.id: [] for p in ports}
-    if ports:
-        for f in session.scalars(
-            select(PersonalField)
-            .where(PersonalField.port_id.in_(list(personal)))
-            .order_by(PersonalField.id)
-        ):
-            personal[f.port_id].append(
-                PersonalFieldOut(
-                    path=f.path, pii=f.pii, classification=f.classification, transform=f.transform
-                )
-            )
-    inputs = session.scalars(
-        select(InputEdge).where(InputEdge.product_id == line.id).order_by(InputEdge.port_name)
-    ).all()
-    versions = session.scalars(
-        select(ProductVersion)
-        .where(ProductVersion.product_id == line.id)
-        .order_by(ProductVersion.published_at, ProductVersion.id)
-    ).all()
+    row = session.execute(_PRODUCT, {"address": ref}).first()
+    if row is None:
+        line = find_line(session, ref)
+        if line is None:
+            return None
+        row = session.execute(_PRODUCT, {"address": line.address}).first()
+        if row is None:
+            return None
+    (
+        address,
+        domain,
+        name,
+        major,
+        version,
+        status,
+        description,
+        team,
+        contact,
+        personal,
+        slo,
+        updated_at,
+        ports,
+        inputs,
+        consumers,
+        versions,
+        run_id,
+        state,
+        event_at,
+        success_at,
+    ) = row
     return ProductOut(
-        address=line.address,
-        domain=line.domain.name,
-        name=line.name,
-        major=line.major,
-        version=line.version,
-        status=line.status,
-        description=line.description,
-        owner=OwnerOut(team=line.owner_team, contact=line.owner_contact),
-        has_personal_data=line.has_personal_data,
-        slo=line.slo,
-        ports=[
-            PortOut(
-                kind=p.kind,
-                address=p.address,
-                description=p.description,
-                personal_fields=personal[p.id],
-            )
-            for p in ports
-        ],
-        inputs=[InputOut(port=i.port_name, source=i.source_address) for i in inputs],
-        consumers=consumers_of(session, line.address),
-        versions=[
-            VersionOut(
-                version=v.version,
-                status=v.status,
-                content_hash=v.content_hash,
-                published_at=v.published_at,
-            )
-            for v in versions
-        ],
-        updated_at=line.updated_at,
-        run_status=run_status(session, line),
+        address=address,
+        domain=domain,
+        name=name,
+        major=major,
+        version=version,
+        status=status,
+        description=description,
+        owner=OwnerOut(team=team, contact=contact),
+        has_personal_data=personal,
+        slo=slo,
+        ports=[PortOut.model_validate(p) for p in ports],
+        inputs=[InputOut.model_validate(i) for i in inputs],
+        consumers=consumers,
+        versions=[VersionOut.model_validate(v) for v in versions],
+        updated_at=updated_at,
+        run_status=None if run_id is None else status_of(slo, run_id, state, event_at, success_at),
     )
 
 

@@ -219,27 +219,41 @@ def _newer_or_old(newer: Any, new: Any, old: Any) -> Any:
     return case((newer, new), else_=old)
 
 
-def run_status(session: Session, line: Product, now: datetime | None = None) -> RunStatus | None:
-    """The line's newest observation and its freshness against the SLO, or None."""
-    row = session.get(ProductRun, line.id)
-    if row is None:
-        return None
+def status_of(
+    slo: dict[str, Any] | None,
+    last_run_id: str,
+    last_state: str,
+    last_event_at: datetime,
+    last_success_at: datetime | None,
+    now: datetime | None = None,
+) -> RunStatus:
+    """A line's run status from its newest observation, and freshness against its SLO."""
     now = now or datetime.now(UTC)
-    slo = (line.slo or {}).get("freshness")
-    slo_td = parse_duration(str(slo)) if slo else None
-    age = (now - row.last_success_at).total_seconds() if row.last_success_at else None
+    freshness = (slo or {}).get("freshness")
+    slo_td = parse_duration(str(freshness)) if freshness else None
+    age = (now - last_success_at).total_seconds() if last_success_at else None
     if slo_td is None or age is None:
         status: Literal["fresh", "stale", "unknown"] = "unknown"
     else:
         status = "fresh" if age <= slo_td.total_seconds() else "stale"
     return RunStatus(
-        last_run_id=row.last_run_id,
-        last_state=row.last_state,
-        last_event_at=row.last_event_at,
-        last_success_at=row.last_success_at,
+        last_run_id=last_run_id,
+        last_state=last_state,
+        last_event_at=last_event_at,
+        last_success_at=last_success_at,
         freshness=Freshness(
             status=status,
             slo_seconds=slo_td.total_seconds() if slo_td else None,
             age_seconds=age,
         ),
+    )
+
+
+def run_status(session: Session, line: Product, now: datetime | None = None) -> RunStatus | None:
+    """The line's newest observation and its freshness against the SLO, or None."""
+    row = session.get(ProductRun, line.id)
+    if row is None:
+        return None
+    return status_of(
+        line.slo, row.last_run_id, row.last_state, row.last_event_at, row.last_success_at, now
     )

@@ -25,6 +25,12 @@ class RegistrySettings(BaseSettings):
     max_body_bytes: int = Field(
         default=8 * MIB, ge=1024, description="Larger request bodies are refused with 413."
     )
+    token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a checked token is trusted without asking the database "
+        "(a revoked token stops working within this time; 0: ask every time).",
+    )
     max_lineage_bytes: int = Field(
         default=1 * MIB,
         ge=1024,
