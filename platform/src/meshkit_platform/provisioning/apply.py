@@ -9,7 +9,7 @@
    the plan was made from (``StalePlanError``): re-plan, review, apply that;
 4. carries out the pending changes in ``apply_order`` (per backend: Kafka, warehouse,
    search, views; schemas before tables, indices before aliases; deletes last), with a
-   Rich progress bar;
+   Rich progress bar; Kafka changes of one action go in one admin request;
 5. stops at the first failure with ``ApplyError`` saying what was applied and what was
    not; a new plan picks up from there (every step is idempotent, so re-planning and
    applying again finishes the job).
@@ -113,22 +113,62 @@ def apply_plan(
     )  # fmt: skip
     with progress:
         task = progress.add_task("apply", total=len(pending))
-        for i, change in enumerate(pending):
-            progress.update(task, description=_label(change))
-            contract = by_address.get(change.address) if change.address else None
-            try:
-                by_name[change.backend].apply(change, desired.get(change.key), contract)
-            except Exception as exc:
-                not_done = [_label(c) for c in pending[i + 1 :]]
+        i = 0
+        while i < len(pending):
+            group = _group(pending, i, by_name)
+            progress.update(task, description=_label(group[0]))
+            errors = _run(group, by_name[group[0].backend], desired, by_address)
+            done = [_label(c) for c, e in zip(group, errors, strict=True) if e is None]
+            report.applied.extend(done)
+            progress.advance(task, len(done))
+            failed = [(c, e) for c, e in zip(group, errors, strict=True) if e is not None]
+            if failed:
+                change, exc = failed[0]
+                not_done = [_label(c) for c, _ in failed] + [
+                    _label(c) for c in pending[i + len(group) :]
+                ]
                 raise ApplyError(
                     f"{_label(change)} failed: {type(exc).__name__}: {exc}\n"
                     f"applied ({len(report.applied)}): {', '.join(report.applied) or 'none'}\n"
-                    f"not applied ({len(not_done) + 1}): {_label(change)}"
-                    + "".join(f", {n}" for n in not_done)
-                    + "\nrun plan again: the new plan starts from what is live now",
+                    f"not applied ({len(not_done)}): {', '.join(not_done)}"
+                    "\nrun plan again: the new plan starts from what is live now",
                     list(report.applied),
-                    [_label(change), *not_done],
+                    not_done,
                 ) from exc
-            report.applied.append(_label(change))
-            progress.advance(task)
+            i += len(group)
     return report
+
+
+def _group(pending: list[Change], start: int, by_name: dict[str, Backend]) -> list[Change]:
+    """The changes from ``start`` that go in one request: consecutive changes of the same
+    backend, kind and action when the backend batches (Kafka), else one."""
+    first = pending[start]
+    if getattr(by_name[first.backend], "apply_batch", None) is None:
+        return [first]
+    end = start + 1
+    same = (first.backend, first.kind, first.action)
+    while (
+        end < len(pending)
+        and (pending[end].backend, pending[end].kind, pending[end].action) == same
+    ):
+        end += 1
+    return pending[start:end]
+
+
+def _run(
+    group: list[Change], backend: Backend, desired: dict[tuple[str, str, str], Resource],
+    by_address: dict[str, Contract],
+) -> list[Exception | None]:  # fmt: skip
+    """An error (or ``None``) per change of the group; any exception is the change's failure,
+    reported with what was and was not applied."""
+    batch = getattr(backend, "apply_batch", None)
+    try:
+        if batch is not None:
+            result: list[Exception | None] = batch(group, desired)
+            return result
+        change = group[0]
+        contract = by_address.get(change.address) if change.address else None
+        backend.apply(change, desired.get(change.key), contract)
+    except Exception as exc:
+        return [exc] * len(group)
+    return [None]

@@ -7,7 +7,8 @@ it is named like a product address, ``<domain>.<product>.v<major>`` or
 
 ``read`` lists the topics once and describes all owned topics' configs in one
 ``describe_configs`` call. ``apply`` creates a topic (``create_topics``), aligns
-``cleanup.policy`` and ``retention.ms`` (``incremental_alter_configs``), or deletes it.
+``cleanup.policy`` and ``retention.ms`` (``incremental_alter_configs``), or deletes it;
+``apply_batch`` does the same for many topics in one admin request per action.
 
 Capabilities are probed before anything else, with a Kafka ``ApiVersions`` request on a
 plain socket (no client call that could bring the process down): ``create_partitions``
@@ -22,6 +23,7 @@ from __future__ import annotations
 import re
 import socket
 import struct
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -173,6 +175,44 @@ class KafkaBackend:
                 self.admin.delete_topics([change.name])[change.name].result(TIMEOUT)
         except KafkaException as exc:
             raise ServiceError(f"Kafka topic {change.name}: {change.action} failed: {exc}") from exc
+
+    def apply_batch(
+        self, changes: Sequence[Change], desired: Mapping[tuple[str, str, str], Resource]
+    ) -> list[Exception | None]:
+        """Carry out changes of one action in one admin request; an error (or ``None``) per
+        change, in order."""
+        action = changes[0].action
+        if action == "create":
+            futures = self.admin.create_topics([
+                NewTopic(c.name, num_partitions=desired[c.key].attrs["partitions"],
+                         replication_factor=self.replication_factor,
+                         config=desired[c.key].attrs["config"])
+                for c in changes
+            ])  # fmt: skip
+            by_name = dict(futures)
+        elif action == "update":
+            resources = {
+                c.name: ConfigResource(
+                    ConfigResource.Type.TOPIC, c.name,
+                    incremental_configs=[
+                        ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                        for k, v in desired[c.key].attrs["config"].items()
+                    ],
+                )
+                for c in changes
+            }  # fmt: skip
+            answers = self.admin.incremental_alter_configs(list(resources.values()))
+            by_name = {r.name: f for r, f in answers.items()}
+        else:
+            by_name = dict(self.admin.delete_topics([c.name for c in changes]))
+        out: list[Exception | None] = []
+        for c in changes:
+            try:
+                by_name[c.name].result(TIMEOUT)
+                out.append(None)
+            except KafkaException as exc:
+                out.append(ServiceError(f"Kafka topic {c.name}: {action} failed: {exc}"))
+        return out
 
     def close(self) -> None:
         """Nothing to release (the AdminClient has no close)."""
