@@ -13,7 +13,7 @@ The BENCH line: ``value=`` is the no-op plan of the largest size (``noop_plan_s=
 repeats it), ``baseline=`` is the no-op plan of the smallest size times the size ratio
 (100: linear growth), ``ratio=`` their quotient (target <= 1: growth no worse than
 linear), and ``noop_under_10s=`` says whether the largest no-op plan stays under 10 s
-(the issue's target for 100 x 10). ``--quick``: 1 and 3 domains x 3 products.
+(the target for 100 x 10). ``--quick``: 1 and 3 domains x 3 products.
 """
 
 from __future__ import annotations
