@@ -22,6 +22,7 @@ from meshkit_platform.provisioning import (
     load_domains,
     make_plan,
 )
+from meshkit_platform.provisioning.kafka import KafkaBackend
 from meshkit_platform.provisioning.plan import Backend
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -337,3 +338,20 @@ def test_a_failure_halfway_stops_with_a_report_and_replanning_recovers(
     assert pending(again) == {("view", "table", f"public.{addr}"): "create"}
     apply_plan(again, backends)
     assert plan_of(domains_dir, backends).pending == []
+
+
+def test_a_configured_replication_factor_is_compared_and_never_changed_in_place(
+    domain: str, write_contract: Any, domains_dir: Path, backends: list[Backend], targets: Targets
+) -> None:
+    assert targets.kafka is not None
+    write_contract(domain, "item")
+    one = [KafkaBackend(targets.kafka, replication_factor=1), *backends[1:]]
+    apply_plan(plan_of(domains_dir, one), one)
+    assert plan_of(domains_dir, one).pending == []
+
+    three = [KafkaBackend(targets.kafka, replication_factor=3), *backends[1:]]
+    plan = plan_of(domains_dir, three)
+    topic = next(c for c in plan.changes if c.key == ("kafka", "topic", f"{domain}.item.v1"))
+    assert topic.action == "not applicable"
+    assert topic.reason.startswith("replication factor 1 -> 3")
+    assert plan.pending == []

@@ -78,7 +78,8 @@ class KafkaBackend:
     name = "kafka"
 
     def __init__(self, bootstrap: str, *, replication_factor: int = -1) -> None:
-        """``replication_factor`` of new topics (``-1``: the broker's default)."""
+        """``replication_factor`` of new topics (``-1``: the broker's default, not compared;
+        a positive value is compared with each live topic's replica count)."""
         self.bootstrap = bootstrap
         self.replication_factor = replication_factor
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
@@ -116,11 +117,15 @@ class KafkaBackend:
         except KafkaException as exc:
             raise ServiceError(f"Kafka at {self.bootstrap} does not answer: {exc}") from exc
         self._cluster = meta.cluster_id
-        owned = {}
+        owned: dict[str, int] = {}
+        replicas: dict[str, int] = {}
         for name, topic in meta.topics.items():
             match = OWNED.match(name)
             if match and match.group(1) in domains:
                 owned[name] = len(topic.partitions)
+                replicas[name] = min(
+                    (len(p.replicas) for p in topic.partitions.values()), default=0
+                )
         resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in sorted(owned)]
         out: dict[tuple[str, str], dict[str, Any]] = {}
         if not resources:
@@ -131,8 +136,19 @@ class KafkaBackend:
             config = {
                 k: entries[k].value for k in MANAGED_CONFIG if k in entries and entries[k].value
             }
-            out[("topic", resource.name)] = {"partitions": owned[resource.name], "config": config}
+            attrs = {"partitions": owned[resource.name], "config": config}
+            if self.replication_factor > 0:
+                attrs["replication_factor"] = replicas[resource.name]
+            out[("topic", resource.name)] = attrs
         return out
+
+    def normalise(self, desired: Resource) -> Resource:
+        """``desired`` with the replication factor, when one is configured (compared then)."""
+        if self.replication_factor <= 0:
+            return desired
+        attrs = {**desired.attrs, "replication_factor": self.replication_factor}
+        return Resource(desired.backend, desired.kind, desired.name, attrs, desired.address,
+                        desired.source, desired.holds_data)  # fmt: skip
 
     def judge(self, desired: Resource, live: dict[str, Any]) -> tuple[str, str] | None:
         """Refuse a lowered partition count (naming both sides); an increase is not
@@ -144,6 +160,10 @@ class KafkaBackend:
                 f"has {have}; a partition count is never lowered (keys would move): keep "
                 f"partitions: {have}, or publish a new major"
             )
+        rf_want, rf_have = desired.attrs.get("replication_factor"), live.get("replication_factor")
+        if rf_want != rf_have:
+            return ("not applicable", f"replication factor {rf_have} -> {rf_want}: that takes a "
+                    "partition reassignment, which provisioning does not do")  # fmt: skip
         if want > have and self.capabilities()["create_partitions"] != "supported":
             return ("not applicable", f"partitions {have} -> {want}: the broker has no "
                     "CreatePartitions API")  # fmt: skip
