@@ -2,10 +2,13 @@
 
     python -m bench.onboarding [--quick]
 
-meshkit: bake the domain template (default answers, both batch and streaming), ``git
-init`` + commit, install the repo (editable, into a virtual environment that reuses the
-workspace's already installed packages: what a ``uv sync`` from a warm cache links),
-and run the domain's own test suite (which starts the embedded broker it needs).
+meshkit, through the real install path: first (not timed: the platform team's step)
+this checkout's HEAD is released into a local package index (``meshkit-platform sdk
+release --index local``); then, timed, a domain team's steps from the guide: bake the
+domain template (default answers, the index named in them), ``uv sync`` (meshkit from
+the index, the rest from PyPI through uv's cache), ``git init`` + commit (``uv.lock``
+included), and ``uv run pytest``, the domain's own suite (which starts the embedded
+broker it needs).
 
 Baseline, in the same run: a bare ``cookiecutter`` bake of a one-file template and a
 ``pytest`` run of its single empty test: the floor any template tool pays.
@@ -25,24 +28,37 @@ import time
 from pathlib import Path
 
 from bench._common import BenchResult, parser, report
-from tests.template.conftest import bake, git_commit, install, run
+from tests.template.conftest import UV, bake, git_commit, release_head, run, stop_index
 
 TARGET_SECONDS = 60.0
 
 
-def meshkit_onboarding(work: Path) -> dict[str, float]:
+def released_index(work: Path) -> tuple[Path, str]:
+    """HEAD released into a fresh local package index: (its state dir, its simple URL)."""
+    work.mkdir(parents=True)
+    _, state, code, out = release_head(work)
+    if code != 0:
+        stop_index(state)
+        raise RuntimeError(f"the release into the local index failed:\n{out[-3000:]}")
+    record = json.loads((state / "index" / "run.json").read_text())
+    return state, f"{record['address']}/simple/"
+
+
+def meshkit_onboarding(work: Path, index_url: str) -> dict[str, float]:
     """Seconds of each step of a new domain's first green test run."""
     steps: dict[str, float] = {}
     start = time.perf_counter()
-    repo = bake(work / "out", domain_name="Payments")
+    repo = bake(work / "out", domain_name="Payments", meshkit_path="", package_index=index_url)
     steps["cookiecutter"] = time.perf_counter() - start
     t = time.perf_counter()
-    git_commit(repo)
-    python = install(repo, work / "venv")
-    steps["git + install"] = time.perf_counter() - t
+    run([str(UV), "sync", "--python", sys.executable], repo, timeout=600)
+    steps["uv sync"] = time.perf_counter() - t
     t = time.perf_counter()
-    out = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp",
-               str(work / "pytest")], repo)  # fmt: skip
+    git_commit(repo)
+    steps["git commit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    out = run([str(UV), "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider",
+               "--basetemp", str(work / "pytest")], repo)  # fmt: skip
     # `run` checked pytest's exit code; librdkafka's teardown log may say "failed"
     if not re.search(r"^\d+ passed\b", out, re.MULTILINE):
         raise RuntimeError(f"the fresh domain's tests did not pass:\n{out[-3000:]}")
@@ -72,10 +88,15 @@ def main() -> None:
     repeat = 1 if args.quick else 2
     runs: list[dict[str, float]] = []
     bare: list[float] = []
-    for i in range(repeat):
-        with tempfile.TemporaryDirectory(prefix=f"onboarding-{i}-") as tmp:
-            bare.append(bare_onboarding(Path(tmp) / "bare"))
-            runs.append(meshkit_onboarding(Path(tmp) / "meshkit"))
+    with tempfile.TemporaryDirectory(prefix="onboarding-index-") as index_tmp:
+        state, index_url = released_index(Path(index_tmp) / "release")
+        try:
+            for i in range(repeat):
+                with tempfile.TemporaryDirectory(prefix=f"onboarding-{i}-") as tmp:
+                    bare.append(bare_onboarding(Path(tmp) / "bare"))
+                    runs.append(meshkit_onboarding(Path(tmp) / "meshkit", index_url))
+        finally:
+            stop_index(state)
     best = min(runs, key=lambda r: r["total"])
     baseline = min(bare)
     for step, seconds in best.items():
