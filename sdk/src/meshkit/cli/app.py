@@ -12,9 +12,11 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
+import meshkit
 from meshkit.cli.failures import run
 
 app = typer.Typer(
@@ -35,6 +37,24 @@ _GROUPS: tuple[str, ...] = (
     "meshkit.cli.template",
     "meshkit.cli.publish",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"meshkit {meshkit.__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """meshkit: declare, check and run data products."""
 
 
 def _register_groups() -> None:
