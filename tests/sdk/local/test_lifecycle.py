@@ -170,3 +170,36 @@ def test_leaving_a_stack_context_keeps_services_it_did_not_start(tmp_path: Path)
     finally:
         outer.down()
     assert recorded_pids(tmp_path) == {}
+
+
+def test_status_env_and_down_find_the_stack_from_another_directory(tmp_path: Path) -> None:
+    here, elsewhere = tmp_path / "domain", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "MESHKIT_LOCAL_STATE_DIR"}
+    env |= {"XDG_STATE_HOME": str(tmp_path / "xdg"), "MESHKIT_LOCAL_INDEX_PORT": "0",
+            "COLUMNS": "200"}  # fmt: skip
+
+    def local(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([MESHKIT, "local", *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=180, check=False)  # fmt: skip
+
+    up = local(here, "up", "--only", "index")
+    assert up.returncode == 0, up.stdout + up.stderr
+    pids = recorded_pids(here / ".state" / "local")
+    assert set(pids) == {"index"}
+
+    status = local(elsewhere, "status")  # exit 1: the other default services are not up
+    assert "pypiserver" in status.stdout, status.stdout + status.stderr
+    assert str(here / ".state" / "local") in status.stderr.replace("\n", "")
+    exports = local(elsewhere, "env")
+    assert exports.returncode == 0, exports.stderr
+    assert "export MESHKIT_INDEX_URL=http://127.0.0.1:" in exports.stdout
+
+    down = local(elsewhere, "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "stopped: index" in down.stdout
+    assert wait_for(lambda: not any(running(pid) for pid in pids.values()), 10)
+    again = local(elsewhere, "down")
+    assert "nothing was running" in again.stdout
+    assert not (elsewhere / ".state").exists()  # nothing was started or written there

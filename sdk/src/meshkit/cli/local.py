@@ -4,15 +4,23 @@
 and prints their endpoints; ``status`` prints a health table and exits 1 when a service
 is not healthy; ``env`` prints the endpoints as shell exports (``eval "$(meshkit local
 env)"``) or JSON; ``down`` stops everything ``up`` started.
+
+``up`` also records where its stack lives (a one-line file under the user's state
+directory, ``$XDG_STATE_HOME/meshkit/local-stack``), so ``status``, ``env`` and ``down``
+run from any other directory find that stack when neither ``--state-dir`` nor
+``MESHKIT_LOCAL_STATE_DIR`` names one and the current directory has none running.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
 from pathlib import Path
 from typing import Annotated
 
+import platformdirs
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -55,6 +63,48 @@ def _settings(state_dir: Path | None) -> LocalSettings:
         raise settings_error(LocalSettings, exc) from None
 
 
+def pointer_path() -> Path:
+    """The file naming the state directory of the stack ``up`` started last."""
+    return Path(platformdirs.user_state_dir("meshkit")) / "local-stack"
+
+
+def _remember(root: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only home only loses the convenience
+        pointer = pointer_path()
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        pointer.write_text(f"{root}\n", encoding="utf-8")
+
+
+def _forget(root: Path) -> None:
+    with contextlib.suppress(OSError):
+        pointer = pointer_path()
+        if pointer.read_text(encoding="utf-8").strip() == str(root):
+            pointer.unlink()
+
+
+def _running_here(settings: LocalSettings) -> bool:
+    stack = LocalStack(settings)
+    return any(stack.service(name).record() is not None for name in SERVICES)
+
+
+def _existing_settings(state_dir: Path | None) -> LocalSettings:
+    """The settings of the stack to inspect or stop: named, else here, else the last ``up``."""
+    settings = _settings(state_dir)
+    if state_dir is not None or os.environ.get("MESHKIT_LOCAL_STATE_DIR"):
+        return settings
+    if _running_here(settings):
+        return settings
+    try:
+        remembered = Path(pointer_path().read_text(encoding="utf-8").strip())
+    except OSError:
+        return settings
+    if remembered.is_absolute() and remembered != settings.root:
+        other = _settings(remembered)
+        if _running_here(other):
+            return other
+    return settings
+
+
 def status_table(rows: list[ServiceStatus]) -> Table:
     table = Table(title="meshkit local stack")
     table.add_column("service")
@@ -89,6 +139,7 @@ def up(
     console = Console()
     with console.status(f"starting {', '.join(services)} ..."):
         stack.up()
+    _remember(stack.settings.root)
     rows = stack.status()
     console.print(status_table(rows))
     console.print(Text(f"state directory: {stack.settings.root}"))
@@ -100,7 +151,7 @@ def up(
 @local_app.command()
 def status(state_dir: StateDir = None) -> None:
     """Show each service's address, pid and health; exit 1 if one is not healthy."""
-    stack = LocalStack(_settings(state_dir))
+    stack = LocalStack(_existing_settings(state_dir))
     rows = stack.status()
     console = Console()
     console.print(status_table(rows))
@@ -130,8 +181,9 @@ def down(
     ] = False,
 ) -> None:
     """Stop every service of the local stack (no process is left behind)."""
-    stack = LocalStack(_settings(state_dir))
+    stack = LocalStack(_existing_settings(state_dir))
     stopped = stack.down(purge=purge)
+    _forget(stack.settings.root)
     console = Console()
     if stopped:
         console.print(f"stopped: {', '.join(stopped)}")
@@ -165,7 +217,7 @@ def env_(
     ] = False,
 ) -> None:
     """Print the running services' endpoints as shell exports: eval "$(meshkit local env)"."""
-    stack = LocalStack(_settings(state_dir))
+    stack = LocalStack(_existing_settings(state_dir))
     variables = env_variables(stack.endpoints)
     if not variables:
         Console(stderr=True).print(
