@@ -150,3 +150,124 @@ def test_personal_data_in_a_column_the_contract_does_not_know_fails_the_pii_chec
         "undeclared personal data: contact.e-mail: email in 100% of 3 values"
     )
     assert failed == {}
+
+
+_HIDDEN_RULES = [
+    {"kind": "not_null", "field": "full_name"},
+    {"kind": "regex", "field": "full_name", "pattern": "Person Number[0-9]+", "severity": "warn"},
+    {"kind": "unique", "fields": ["full_name"], "severity": "warn"},
+]
+
+
+def _with_hidden_rules(contract: Contract) -> Contract:
+    """The contract with rules on ``full_name``, which its ``redact`` transform hides."""
+    quality = [*contract.model_dump(mode="json", exclude_none=True)["quality"], *_HIDDEN_RULES]
+    data = {**contract.model_dump(mode="json", exclude_none=True), "quality": quality}
+    return Contract.model_validate(data)
+
+
+def test_rules_on_transformed_fields_are_evaluated_before_the_transform(
+    customer_contract: Contract, resources: dict[str, Any]
+) -> None:
+    contract = _with_hidden_rules(customer_contract)
+    names = ["Person Number0", "Person Number0", "someone else"]
+    evaluations = _run(contract, customers_table(3, full_name=names), resources)
+    not_null = evaluations["not_null_full_name"]
+    assert not_null.passed
+    assert not_null.description == (
+        "full_name: no null values (evaluated on the table before its privacy transform, "
+        "when the run materialised it)"
+    )
+    assert not_null.metadata["evaluated_on"] == dg.TextMetadataValue("pre-transform")
+    regex = evaluations["regex_full_name"]
+    assert not regex.passed
+    assert regex.severity == dg.AssetCheckSeverity.WARN
+    assert regex.description is not None
+    assert regex.description.startswith("full_name: 1 rows with values not matching")
+    assert regex.metadata["failing_rows"] == dg.IntMetadataValue(1)
+    unique = evaluations["unique_full_name"]
+    assert not unique.passed
+    assert unique.description is not None
+    assert unique.description.startswith("full_name: 1 values appear more than once (2 rows)")
+
+
+def test_rules_on_transformed_fields_are_skipped_when_the_table_changed_since(
+    customer_contract: Contract, resources: dict[str, Any], warehouse: Path, tmp_path: Path
+) -> None:
+    contract = _with_hidden_rules(customer_contract)
+
+    @product_asset(contract)
+    def customer() -> pa.Table:
+        return customers_table(3)
+
+    checks = product_checks(customer)
+    instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path))
+    first = dg.materialize([customer, checks], resources=resources, instance=instance)
+    assert {e.check_name: e.passed for e in first.get_asset_check_evaluations()}["regex_full_name"]
+    with duckdb.connect(str(warehouse)) as con:  # as if something else wrote the table
+        con.execute(
+            "INSERT INTO customers.customer_v1 SELECT * REPLACE ('c9' AS customer_id) "
+            "FROM customers.customer_v1 LIMIT 1"
+        )
+    result = dg.materialize(
+        [customer, checks],
+        resources=resources,
+        selection=dg.AssetSelection.checks_for_assets(customer),
+        instance=instance,
+    )
+    assert result.success
+    evaluated = {e.check_name for e in result.get_asset_check_evaluations()}
+    hidden = {"not_null_full_name", "regex_full_name", "unique_full_name"}
+    assert not hidden & evaluated  # no result: Dagster shows them as skipped
+    assert "accepted_values_tier" in evaluated
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(customer.key, n) for n in hidden]
+    )
+    # planned in a run that succeeded, never evaluated: what Dagster resolves as SKIPPED
+    assert {k.name for k, r in records.items() if r.status.value == "PLANNED"} == hidden
+    assert {r.run_id for r in records.values()} == {result.run_id}
+    logged = [
+        e.user_message for e in instance.all_logs(result.run_id) if "skipped" in e.user_message
+    ]
+    assert any(
+        m.startswith("check regex_full_name skipped: 'full_name' is stored redacted")
+        and m.endswith(
+            "the table changed since the run that evaluated it before the "
+            "transform (3 rows then, 4 now)"
+        )
+        for m in logged
+    ), logged
+
+
+def test_rules_on_transformed_fields_of_a_partitioned_asset_are_skipped(
+    order_contract: Contract, resources: dict[str, Any]
+) -> None:
+    data = order_contract.model_dump(mode="json", exclude_none=True)
+    fields = [
+        {**f, "pii": "other", "transform": {"kind": "redact"}} if f["name"] == "tier" else f
+        for f in data["fields"]
+    ]
+    contract = Contract.model_validate({**data, "fields": fields})
+
+    @product_asset(contract, partitions_def=partitions_for(contract, start="2024-01-01"))
+    def order_facts() -> pa.Table:
+        placed = dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC)
+        return pa.table(
+            {
+                "order_id": ["o1", "o2"],
+                "customer_id": ["c1", "c2"],
+                "tier": ["gold", "pro"],  # 'gold' breaks a rule of severity warn
+                "total": pa.array([Decimal("1.00"), Decimal("2.00")], pa.decimal128(12, 2)),
+                "placed_at": [placed, placed],
+            }
+        )
+
+    result = dg.materialize(
+        [order_facts, product_checks(order_facts)], resources=resources, partition_key="2024-01-01"
+    )
+    assert result.success
+    evaluated = {e.check_name for e in result.get_asset_check_evaluations()}
+    assert "accepted_values_tier" not in evaluated
+    recorded = result.asset_materializations_for_node(order_facts.op.name)[0].metadata
+    rules = recorded["meshkit/pre_transform_checks"].value["rules"]  # type: ignore[index]
+    assert [r["description"] for r in rules.values()] == ["tier: 1 rows with values not accepted"]

@@ -128,3 +128,29 @@ def test_lint_of_500_contracts(tmp_path: Path) -> None:
     result = lint_paths([tmp_path])
     assert result.ok
     assert len(result.contracts) == 500
+
+
+def test_a_rule_on_a_field_its_transform_hides_is_a_located_warning(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "domain: d\nname: p\nversion: 1.0.0\nowner: {team: t, contact: t@example.com}\n"
+        "subject: id\n"
+        "fields:\n"
+        "  - {name: id, type: string, required: true}\n"
+        "  - {name: email, type: string, pii: email, transform: {kind: tokenize, key: k}}\n"
+        "  - {name: name, type: string, pii: name, transform: {kind: redact}}\n"
+        "quality:\n"
+        "  - {kind: not_null, field: email}\n"
+        "  - {kind: regex, field: email, pattern: '.+@.+', severity: warn}\n"
+        "  - {kind: unique, fields: [id, name]}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["contract", "lint", str(path)])
+    assert result.exit_code == 0, result.output  # a warning, not an error
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{path}:12:26: warning: quality[1].field: ")
+    assert "'email' is stored tokenized" in lines[0]
+    assert lines[1].startswith(f"{path}:13:33: warning: quality[2].fields[1]: ")
+    assert "'name' is stored redacted" in lines[1]
+    assert lint_paths([path]).errors == 0

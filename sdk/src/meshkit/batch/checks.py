@@ -12,25 +12,33 @@ the count of its rows, generated from its parse tree (``meshkit.contracts.sql``)
 the session's ``query_read_only``: a rule that tries to write fails its check.
 
 Rules of severity ``warn`` become checks of severity WARN. A rule on a field whose values
-the privacy transform changes (other than ``not_null``/``unique`` on a tokenized field)
-cannot be evaluated on the stored values: per-record rules of severity ``error`` were
-enforced on the unmasked table by the I/O manager before writing, which the result says.
+the privacy transform changes (other than ``not_null``/``unique`` on a tokenized field,
+see ``meshkit.contracts.evaluable``) cannot be evaluated on the stored values. The I/O
+manager evaluates such rules on the table before the transform at each write
+(:func:`pre_transform_outcomes`, kept in the materialisation's metadata under
+``meshkit/pre_transform_checks``), and the check reports that result when the latest
+materialisation wrote the whole table, under the contract's version, and the table still
+has the rows it wrote. Otherwise the check yields no result, which Dagster shows as
+*skipped*, and the reason goes to the run's log (and to the registry, ``skipped: true``):
+a check never reports passed for a rule it did not evaluate.
 """
 
 import contextlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 from dagster import AssetCheckExecutionContext
 
 from meshkit.batch.assets import contract_of, warehouse_table
 from meshkit.batch.inputs import product_key
 from meshkit.batch.reporting import RegistryReporter
 from meshkit.batch.resources import REGISTRY_KEY, WAREHOUSE_KEY
+from meshkit.batch.validate import duplicates, failing_rows
 from meshkit.batch.warehouse import WarehouseSession
 from meshkit.contracts import (
     AcceptedValues,
@@ -45,6 +53,7 @@ from meshkit.contracts import (
     Unique,
     format_duration,
 )
+from meshkit.contracts.evaluable import hidden_fields
 from meshkit.contracts.exporters.published import published_fields
 from meshkit.contracts.sql import failing_rows_query, quote
 from meshkit.ports import POSITION_COLUMN
@@ -53,16 +62,119 @@ from meshkit.privacy.scanner import declared_of, scan_table
 SCHEMA_CHECK = "schema_conforms"
 PII_CHECK = "no_undeclared_pii"
 PII_SAMPLE_ROWS = 1000
+#: The materialisation metadata holding the rules evaluated before the transform.
+PRE_TRANSFORM = "meshkit/pre_transform_checks"
 _PER_RECORD = (NotNull, AcceptedValues, Range, Regex)
+_BEFORE_TRANSFORM = (
+    "evaluated on the table before its privacy transform, when the run materialised it"
+)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one check: passed or not, why, and figures for the UI."""
+    """The result of one check: passed or not (None: skipped, not evaluated), why, figures."""
 
-    passed: bool
+    passed: bool | None
     description: str
     metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the latest materialisation recorded of the rules evaluated before the transform."""
+
+    run_id: str
+    partition: str | None
+    contract_version: str | None
+    rows: int
+    results: Mapping[str, Any]  #: by the rule's index in ``contract.quality``
+
+    @classmethod
+    def from_metadata(cls, run_id: str, metadata: Mapping[str, Any]) -> "Written | None":
+        """From a materialisation's metadata values (None: it recorded nothing)."""
+        recorded = metadata.get(PRE_TRANSFORM)
+        if not isinstance(recorded, dict):
+            return None
+        partition, version = (
+            metadata.get("meshkit/partition"),
+            metadata.get("meshkit/contract_version"),
+        )
+        return cls(
+            run_id,
+            None if partition is None else str(partition),
+            None if version is None else str(version),
+            int(recorded.get("rows", -1)),
+            recorded.get("rules", {}),
+        )
+
+
+def _what(rule: NotNull | AcceptedValues | Range | Regex) -> str:
+    if isinstance(rule, NotNull):
+        return "null values"
+    if isinstance(rule, AcceptedValues):
+        return "values not accepted"
+    if isinstance(rule, Range):
+        return "values out of range"
+    return f"values not matching /{rule.pattern}/"
+
+
+def _failing(path: str, n: int, what: str) -> Outcome:
+    if not n:
+        return Outcome(True, f"{path}: no {what}", {"failing_rows": 0})
+    # no example values: a field not declared personal may still hold personal data
+    return Outcome(False, f"{path}: {n} rows with {what}", {"failing_rows": n})
+
+
+def _duplicated(fields: Iterable[str], keys: int, rows: int) -> Outcome:
+    label = ", ".join(fields)
+    if not keys:
+        return Outcome(True, f"{label}: unique", {"duplicate_keys": 0})
+    return Outcome(
+        False,
+        f"{label}: {keys} values appear more than once ({rows} rows)",
+        {"duplicate_keys": keys, "duplicate_rows": rows},
+    )
+
+
+def pre_transform_outcomes(contract: Contract, table: pa.Table) -> dict[str, Any] | None:
+    """The rules no port can evaluate, evaluated on a conformed table before its transform.
+
+    JSON-ready: ``{"rows": n, "rules": {index: {"passed", "description", "metadata"}}}``;
+    None when the contract has no such rule. A rule on a member of a list is left out.
+    """
+    rules: dict[str, Any] = {}
+    hidden = [(i, r) for i, r in enumerate(contract.quality) if hidden_fields(contract, r)]
+    for i, rule in hidden:
+        if isinstance(rule, Unique):
+            paths = list(rule.fields)
+        elif isinstance(rule, _PER_RECORD):
+            paths = [rule.field]
+        else:
+            continue
+        if any(_under_list(contract, p) for p in paths):
+            continue
+        if isinstance(rule, Unique):
+            outcome = _duplicated(rule.fields, *duplicates(table, rule.fields))
+        else:
+            assert isinstance(rule, _PER_RECORD)
+            outcome = _failing(rule.field, failing_rows(table, rule), _what(rule))
+        rules[str(i)] = {
+            "passed": outcome.passed,
+            "description": outcome.description,
+            "metadata": outcome.metadata,
+        }
+    if not hidden:
+        return None
+    return {"rows": table.num_rows, "rules": rules}
+
+
+def _under_list(contract: Contract, path: str) -> bool:
+    parts = path.split(".")
+    for i in range(1, len(parts)):
+        spec = contract.field(".".join(parts[:i]))
+        if spec is None or spec.data_type.kind != "struct":
+            return True
+    return False
 
 
 def check_name(rule: QualityRule) -> str:
@@ -185,10 +297,12 @@ class _Evaluator:
 
     def rows_failing(self, path: str, condition: str, what: str) -> Outcome:
         n = self.counts[condition] if condition in self.counts else self.count_where(condition)
-        if not n:
-            return Outcome(True, f"{path}: no {what}", {"failing_rows": 0})
-        # no example values: a field not declared personal may still hold personal data
-        return Outcome(False, f"{path}: {n} rows with {what}", {"failing_rows": n})
+        return _failing(path, n, what)
+
+    def row_count(self) -> int:
+        if self.rows is None:
+            self.rows = int(self.scalar(f"SELECT COUNT(*) FROM {self.ref}") or 0)
+        return self.rows
 
     # each returns an Outcome
 
@@ -245,7 +359,7 @@ class _Evaluator:
         return handler(rule)
 
     def _not_null(self, r: NotNull) -> Outcome:
-        return self.rows_failing(r.field, self.condition(r) or "", "null values")
+        return self.rows_failing(r.field, self.condition(r) or "", _what(r))
 
     def _unique(self, r: Unique) -> Outcome:
         cols = ", ".join(self.col(f) for f in r.fields)
@@ -254,29 +368,19 @@ class _Evaluator:
             f"GROUP BY {cols} HAVING COUNT(*) > 1) AS d"
         ).to_pylist()[0]
         keys, rows = (int(v or 0) for v in row.values())
-        label = ", ".join(r.fields)
-        if not keys:
-            return Outcome(True, f"{label}: unique", {"duplicate_keys": 0})
-        return Outcome(
-            False,
-            f"{label}: {keys} values appear more than once ({rows} rows)",
-            {"duplicate_keys": keys, "duplicate_rows": rows},
-        )
+        return _duplicated(r.fields, keys, rows)
 
     def _accepted_values(self, r: AcceptedValues) -> Outcome:
-        return self.rows_failing(r.field, self.condition(r) or "", "values not accepted")
+        return self.rows_failing(r.field, self.condition(r) or "", _what(r))
 
     def _range(self, r: Range) -> Outcome:
-        return self.rows_failing(r.field, self.condition(r) or "", "values out of range")
+        return self.rows_failing(r.field, self.condition(r) or "", _what(r))
 
     def _regex(self, r: Regex) -> Outcome:
-        what = f"values not matching /{r.pattern}/"
-        return self.rows_failing(r.field, self.condition(r) or "", what)
+        return self.rows_failing(r.field, self.condition(r) or "", _what(r))
 
     def _row_count(self, r: RowCount) -> Outcome:
-        n = self.rows
-        if n is None:
-            n = int(self.scalar(f"SELECT COUNT(*) FROM {self.ref}") or 0)
+        n = self.row_count()
         ok = (r.min is None or n >= r.min) and (r.max is None or n <= r.max)
         bounds = f"[{r.min if r.min is not None else ''}..{r.max if r.max is not None else ''}]"
         verdict = "within" if ok else "outside"
@@ -337,30 +441,20 @@ def _fmt_age(age: timedelta) -> str:
 
 def _evaluable(contract: Contract, rule: QualityRule) -> bool:
     """False when the rule reads a field whose stored values are transformed."""
-    fields: tuple[str, ...] = ()
-    if isinstance(rule, Unique):
-        fields = rule.fields
-    elif isinstance(rule, NotNull | AcceptedValues | Range | Regex):
-        fields = (rule.field,)
-    for path in fields:
-        spec = contract.field(path)
-        t = spec.transform if spec is not None else None
-        if t is None:
-            continue
-        if t.kind == "tokenize" and isinstance(rule, NotNull | Unique):
-            continue
-        return False
-    return True
+    return not hidden_fields(contract, rule)
 
 
 def evaluate(
     contract: Contract,
     session: WarehouseSession,
     checks: Iterable[tuple[str, QualityRule | None]],
+    written: Written | None = None,
 ) -> dict[str, Outcome]:
     """Run checks ``(name, rule)`` of ``contract`` on ``session``; never raises for bad data.
 
-    Per-record rules and the row count share one scan of the table.
+    Per-record rules and the row count share one scan of the table. A rule no port can
+    evaluate takes its outcome from ``written`` (the latest materialisation) when that
+    covers the table as it is, and is skipped (``passed`` None) otherwise.
     """
     ev = _Evaluator(contract, session)
     todo = list(checks)
@@ -379,7 +473,7 @@ def evaluate(
         elif name == PII_CHECK:
             out[name] = ev.pii()
         elif rule is not None and not _evaluable(contract, rule):
-            out[name] = _not_evaluable(rule)
+            out[name] = _before_transform(contract, rule, written, ev)
         elif rule is not None:
             try:
                 out[name] = ev.rule(rule)
@@ -390,14 +484,43 @@ def evaluate(
     return out
 
 
-def _not_evaluable(rule: QualityRule) -> Outcome:
-    enforced = rule.severity == "error" and isinstance(rule, _PER_RECORD)
-    note = (
-        "enforced on the unmasked table before writing (the stored values are transformed)"
-        if enforced
-        else "not checkable: the stored values are transformed by the field's privacy transform"
-    )
-    return Outcome(True, note, {"evaluated_on": "unmasked" if enforced else "none"})
+def _before_transform(
+    contract: Contract, rule: QualityRule, written: Written | None, ev: _Evaluator
+) -> Outcome:
+    """The outcome recorded before the transform, if it covers the stored table; or skipped."""
+    hidden = hidden_fields(contract, rule)[0].stored_as
+    recorded = None if written is None else written.results.get(str(contract.quality.index(rule)))
+    reason = None
+    if written is None:
+        reason = "no materialisation by meshkit's I/O manager recorded its evaluation before "
+        reason += "the transform"
+    elif written.partition is not None:
+        reason = "the asset is partitioned: each partition's materialisation records its own "
+        reason += f"evaluation before the transform (metadata {PRE_TRANSFORM}), none covers "
+        reason += "the whole table"
+    elif written.contract_version != contract.version:
+        reason = f"the latest materialisation wrote contract version {written.contract_version}"
+    elif recorded is None:
+        reason = "the rule reads a member of a list, which is not evaluated before the "
+        reason += "transform either"
+    else:
+        try:
+            now = ev.row_count()
+        except Exception as exc:  # a query the warehouse refuses fails the check only
+            return Outcome(False, f"the check query failed: {type(exc).__name__}: {exc}", {})
+        if now != written.rows:
+            reason = "the table changed since the run that evaluated it before the transform "
+            reason += f"({written.rows} rows then, {now} now)"
+    if reason is not None or recorded is None:
+        return Outcome(None, f"{hidden}, so the stored table cannot show it; {reason}", {})
+    assert written is not None
+    metadata = {
+        **recorded.get("metadata", {}),
+        "evaluated_on": "pre-transform",
+        "materialization_run_id": written.run_id,
+    }
+    description = f"{recorded['description']} ({_BEFORE_TRANSFORM})"
+    return Outcome(bool(recorded["passed"]), description, metadata)
 
 
 def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefinition:
@@ -425,7 +548,7 @@ def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefin
         # the checks only read: on a session that cannot write (custom SQL runs on nothing else)
         with warehouse.read_only_session() as session:
             todo = [(n, r) for n, r in by_name.items() if n in selected]
-            outcomes = evaluate(contract, session, todo)
+            outcomes = evaluate(contract, session, todo, _written(context, key))
             for name, rule in todo:
                 outcome = outcomes[name]
                 severity = (
@@ -433,14 +556,18 @@ def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefin
                     if rule is not None and rule.severity == "warn"
                     else dg.AssetCheckSeverity.ERROR
                 )
-                reported.append(
-                    {
-                        "name": name,
-                        "passed": outcome.passed,
-                        "severity": severity.value.lower(),
-                        "description": outcome.description,
-                    }
-                )
+                entry = {
+                    "name": name,
+                    "passed": outcome.passed,
+                    "severity": severity.value.lower(),
+                    "description": outcome.description,
+                }
+                if outcome.passed is None:
+                    # no result: Dagster shows the check skipped; the reason goes to the log
+                    context.log.warning(f"check {name} skipped: {outcome.description}")
+                    reported.append({**entry, "skipped": True})
+                    continue
+                reported.append(entry)
                 yield dg.AssetCheckResult(
                     asset_key=key,
                     check_name=name,
@@ -466,6 +593,15 @@ def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefin
             )
 
     return _checks
+
+
+def _written(context: AssetCheckExecutionContext, key: dg.AssetKey) -> Written | None:
+    event = context.instance.get_latest_materialization_event(key)
+    materialization = None if event is None else event.asset_materialization
+    if event is None or materialization is None:
+        return None
+    values = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+    return Written.from_metadata(event.run_id, values)
 
 
 def _slo_status(

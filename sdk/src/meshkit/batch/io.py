@@ -7,12 +7,16 @@ For the output of a product asset (one made by ``product_asset``) it
 2. validates it against the contract (:func:`meshkit.batch.validate.conform`); a table
    that breaks the contract is not written and the step fails with a message naming
    every column and the first rows at fault;
-3. applies the contract's privacy transforms to the whole table (``meshkit.privacy``'s
+3. evaluates, on that table, the quality rules no port can evaluate after the privacy
+   transform (:func:`meshkit.batch.checks.pre_transform_outcomes`: a rule on a redacted,
+   masked, generalized, encrypted or dropped field), for the asset checks to report;
+4. applies the contract's privacy transforms to the whole table (``meshkit.privacy``'s
    vectorised batch path);
-4. creates or evolves the warehouse table from the contract, then replaces the rows of
+5. creates or evolves the warehouse table from the contract, then replaces the rows of
    the partition being materialised (a time-partitioned asset) or of the whole table;
-5. adds ``dagster/row_count``, ``dagster/table_name`` and the partition to the
-   materialisation, and reports the run to the registry when one is configured.
+6. adds ``dagster/row_count``, ``dagster/table_name``, the partition and the outcomes of
+   step 3 (``meshkit/pre_transform_checks``) to the materialisation, and reports the run
+   to the registry when one is configured.
 
 Inputs (a product of the same domain, another domain's product, a raw CDC table) are
 read from the warehouse table named by the upstream asset's ``dagster/table_name``
@@ -29,6 +33,7 @@ import dagster as dg
 import pyarrow as pa
 
 from meshkit.batch.assets import contract_from_metadata, warehouse_table
+from meshkit.batch.checks import PRE_TRANSFORM, pre_transform_outcomes
 from meshkit.batch.inputs import TABLE_NAME, table_of
 from meshkit.batch.reporting import RegistryReporter
 from meshkit.batch.resources import KEYS_KEY, REGISTRY_KEY, WAREHOUSE_KEY, KeyStoreResource
@@ -137,6 +142,7 @@ class MeshkitIOManager(dg.IOManager):
                 },
                 allow_retries=False,
             ) from exc
+        before_transform = pre_transform_outcomes(contract, table)
         masked = self.mask(contract, table)
         with self.warehouse.session() as session:
             session.ensure(contract)
@@ -152,6 +158,8 @@ class MeshkitIOManager(dg.IOManager):
         }
         if partition is not None:
             metadata["meshkit/partition"] = partition
+        if before_transform is not None:
+            metadata[PRE_TRANSFORM] = dg.MetadataValue.json(before_transform)
         context.add_output_metadata(metadata)
         self.registry.report(
             contract.id,

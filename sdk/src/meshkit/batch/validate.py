@@ -394,3 +394,25 @@ def _partition(table: pa.Table, window: PartitionWindow) -> list[Violation]:
         outside,
     )
     return [v] if v else []
+
+
+# -- rules a port cannot evaluate, counted before the transform -----------------------------
+
+
+def failing_rows(table: pa.Table, rule: NotNull | AcceptedValues | Range | Regex) -> int:
+    """How many rows of a conformed table break a per-record rule (of any severity)."""
+    bad, _ = _rule_mask(rule, _column(table, rule.field))
+    return int(pc.sum(pc.fill_null(bad, False)).as_py() or 0)
+
+
+def duplicates(table: pa.Table, fields: Sequence[str]) -> tuple[int, int]:
+    """``(values, rows)``: key values of ``fields`` held by more than one row, and those rows.
+
+    Nulls count as one value, as in a SQL ``GROUP BY``.
+    """
+    names = [f"k{i}" for i in range(len(fields))]
+    keys = pa.Table.from_arrays([_column(table, f) for f in fields], names=names)
+    groups = keys.group_by(names, use_threads=False).aggregate([([], "count_all")])
+    counts = groups["count_all"]
+    dup = pc.filter(counts, pc.greater(counts, 1))
+    return len(dup), int(pc.sum(dup).as_py() or 0)

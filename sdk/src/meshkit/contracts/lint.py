@@ -5,6 +5,10 @@ and ``*.yml``, skipping hidden directories) and returns a ``LintResult``. It nev
 raises for bad input: unreadable files, invalid YAML and invalid contracts are all
 problems. It is cheap per file (libyaml parsing, one pydantic validation), so linting
 hundreds of contracts takes well under a second or two.
+
+Besides errors, lint warns (severity ``warning``, located to the field name in the rule)
+about each quality rule that reads a field whose privacy transform hides its stored values
+(``meshkit.contracts.evaluable``): no port can evaluate that rule on what it stores.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meshkit.contracts.evaluable import hidden_fields
 from meshkit.contracts.loader import read_contract
 from meshkit.contracts.model import Contract
-from meshkit.contracts.problem import Problem
+from meshkit.contracts.problem import Problem, display_path
+from meshkit.contracts.yamlpos import YamlError, read_yaml
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -73,5 +79,36 @@ def lint_paths(paths: Iterable[str | Path]) -> LintResult:
             contract = None
         if contract is not None:
             result.contracts[path] = contract
+            found = found + transform_warnings(path, contract)
         result.problems.extend(found)
     return result
+
+
+def transform_warnings(path: Path, contract: Contract) -> list[Problem]:
+    """A warning for each quality rule reading a field its privacy transform hides."""
+    hidden = [
+        (i, h) for i, rule in enumerate(contract.quality) for h in hidden_fields(contract, rule)
+    ]
+    if not hidden:
+        return []
+    try:  # positions only (the file was just read and parsed)
+        doc = read_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YamlError):
+        doc = None
+    out = []
+    for i, h in hidden:
+        at = ("quality", i, *h.at)
+        line, column = doc.position(at) if doc is not None else (0, 0)
+        out.append(
+            Problem(
+                str(path),
+                line,
+                column,
+                display_path(at),
+                f"{h.stored_as}, so no port can evaluate this rule on its stored values",
+                hint="batch checks report the I/O manager's evaluation of the table before "
+                "the transform, or skip the check; see the batch guide",
+                severity="warning",
+            )
+        )
+    return out

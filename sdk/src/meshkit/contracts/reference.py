@@ -378,6 +378,13 @@ def render_reference() -> str:
         "  nothing compares with NaN, so every value would fail or pass depending on the",
         "  engine.",
         "",
+        "Lint also warns (`warning`, exit code 0), located to the field name in the rule,",
+        "when a quality rule reads a field whose privacy transform changes its stored",
+        "values (any transform but `tokenize`, which keeps `not_null` and `unique`",
+        "evaluable; a member of a transformed struct counts too): no port can evaluate the",
+        "rule on what it stores. Batch checks report such a rule as the I/O manager",
+        "evaluated it before the transform, or skip it (see the batch guide).",
+        "",
     ]
     for title, models in SECTIONS:
         out += [f"## {title}", ""]
