@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, Producer
 from google.cloud import bigquery
 from pydantic import SecretStr
 
+from meshkit.errors import ServiceError
 from meshkit.local import (
     LocalSettings,
     Postgres,
@@ -82,6 +83,18 @@ def test_an_existing_postgres_by_url_is_used_but_never_stopped(
     with contextlib.closing(psycopg2.connect(postgres)) as conn, conn.cursor() as cur:
         cur.execute("SELECT 1")  # the shared server still runs
         assert cur.fetchone() == (1,)
+
+
+def test_an_external_postgres_that_does_not_answer_is_named_without_its_password(
+    tmp_path: Path,
+) -> None:
+    url = "postgresql://meshkit:s3cret-pw@127.0.0.1:1/db"  # nothing listens on port 1
+    external = Postgres(LocalSettings(state_dir=tmp_path, postgres_url=SecretStr(url)))
+    with pytest.raises(ServiceError) as caught:
+        external.start()
+    message = str(caught.value)
+    assert message.startswith("postgres at postgresql://meshkit:***@127.0.0.1:1/db does not answer")
+    assert "s3cret-pw" not in message
 
 
 def test_duckdb_warehouse_file_holds_tables(

@@ -20,9 +20,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from meshkit.contracts import load_contract
 from meshkit.errors import MeshkitError
 from meshkit.files import require_regular_file
-from meshkit.privacy.erasure import erase, load_contract, load_holdings
+from meshkit.privacy.erasure import erase, load_holdings
 from meshkit.privacy.keys import LocalKeyStore, new_master_key
 from meshkit.privacy.scanner import FieldFinding, declared_of, scan_table
 

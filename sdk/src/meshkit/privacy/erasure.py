@@ -103,15 +103,10 @@ def holdings_of(contract: Contract) -> ProductHoldings:
     return ProductHoldings(contract.id, subject, tuple(encrypted), tuple(other), ports)
 
 
-def load_contract(path: Path) -> Contract:
-    """One contract file, or ``ContractError`` listing each problem as file:line:column."""
-    from meshkit.contracts import load_contract as load
-
-    return load(path)
-
-
 def load_holdings(directory: Path) -> list[ProductHoldings]:
     """``holdings_of`` every contract (``*.yaml``/``*.yml``) in a directory, recursively."""
+    from meshkit.contracts import load_contract  # only here: erasure alone needs no contracts
+
     if not directory.is_dir():
         raise PrivacyError(f"{directory}: not a directory of contracts")
     paths = sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])

@@ -51,8 +51,10 @@ from meshkit.streaming.steps import (
     UNAVAILABLE_BYTES,
     GuardStep,
     MapStep,
-    _with_required,
     is_unavailable,
+)
+from meshkit.streaming.steps import (
+    with_required as _with_required,
 )
 
 MASK_TABLE_MIN_ROWS = 2000

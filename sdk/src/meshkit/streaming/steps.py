@@ -179,7 +179,7 @@ class ValidateStep:
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
         key = [k for k in contract.primary_key if not _required(contract, k)]
-        self.validator = ContractValidator(_with_required(contract, key) if key else contract)
+        self.validator = ContractValidator(with_required(contract, key) if key else contract)
 
     def __call__(self, changes: Iterable[ProductChange]) -> StepResult[ProductChange]:
         out: StepResult[ProductChange] = StepResult([])
@@ -216,7 +216,7 @@ def _required(contract: Contract, name: str) -> bool:
     return any(f.name == name and f.required for f in contract.fields)
 
 
-def _with_required(contract: Contract, names: list[str]) -> Contract:
+def with_required(contract: Contract, names: list[str]) -> Contract:
     """``contract`` with its key fields required (a product record always has its key)."""
     fields = [
         f.model_copy(update={"required": True}) if f.name in names else f for f in contract.fields
