@@ -269,5 +269,8 @@ def test_rules_on_transformed_fields_of_a_partitioned_asset_are_skipped(
     evaluated = {e.check_name for e in result.get_asset_check_evaluations()}
     assert "accepted_values_tier" not in evaluated
     recorded = result.asset_materializations_for_node(order_facts.op.name)[0].metadata
-    rules = recorded["meshkit/pre_transform_checks"].value["rules"]  # type: ignore[index]
+    written = recorded["meshkit/pre_transform_checks"]
+    assert isinstance(written, dg.JsonMetadataValue)
+    assert isinstance(written.data, dict)
+    rules = written.data["rules"]
     assert [r["description"] for r in rules.values()] == ["tier: 1 rows with values not accepted"]
