@@ -36,11 +36,13 @@ def baked(
 ) -> Baked:
     parts, warehouse = request.param
     base = tmp_path_factory.mktemp(f"bake-{parts}-{warehouse}")
+    # The template's commit at bake time (others may commit to the checkout meanwhile).
+    head = run(["git", "rev-parse", "HEAD"], ROOT).strip()
     repo = bake_from_index(base / "out", released_index, domain_name="Customer Accounts",
                            parts=parts, warehouse=warehouse)  # fmt: skip
     python = sync(repo)
     git_commit(repo)  # as the guide says: after `uv sync`, so uv.lock is committed
-    return Baked(repo, python, {"parts": parts, "warehouse": warehouse})
+    return Baked(repo, python, {"parts": parts, "warehouse": warehouse, "head": head})
 
 
 def bake_from_index(output_dir: Path, released: Released, **answers: str) -> Path:
@@ -80,7 +82,7 @@ def test_names_come_from_the_domain_name_and_parts_match_the_answers(baked: Bake
     definitions = (pkg / "definitions.py").read_text()
     assert ("DuckDBWarehouse" in definitions) == (baked.answers["warehouse"] == "duckdb")
     answers = json.loads((repo / ".cruft.json").read_text())
-    assert answers["commit"] == run(["git", "rev-parse", "HEAD"], ROOT).strip()
+    assert answers["commit"] == baked.answers["head"]
     assert answers["directory"] == "template"
     assert answers["context"]["cookiecutter"]["domain_name"] == "Customer Accounts"
     assert "contracts" in answers["skip"]
