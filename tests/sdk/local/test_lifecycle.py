@@ -188,18 +188,20 @@ def test_status_env_and_down_find_the_stack_from_another_directory(tmp_path: Pat
     assert up.returncode == 0, up.stdout + up.stderr
     pids = recorded_pids(here / ".state" / "local")
     assert set(pids) == {"index"}
+    try:
+        status = local(elsewhere, "status")  # exit 1: the other default services are not up
+        assert "pypiserver" in status.stdout, status.stdout + status.stderr
+        assert str(here / ".state" / "local") in status.stderr.replace("\n", "")
+        exports = local(elsewhere, "env")
+        assert exports.returncode == 0, exports.stderr
+        assert "export MESHKIT_INDEX_URL=http://127.0.0.1:" in exports.stdout
 
-    status = local(elsewhere, "status")  # exit 1: the other default services are not up
-    assert "pypiserver" in status.stdout, status.stdout + status.stderr
-    assert str(here / ".state" / "local") in status.stderr.replace("\n", "")
-    exports = local(elsewhere, "env")
-    assert exports.returncode == 0, exports.stderr
-    assert "export MESHKIT_INDEX_URL=http://127.0.0.1:" in exports.stdout
-
-    down = local(elsewhere, "down")
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert "stopped: index" in down.stdout
-    assert wait_for(lambda: not any(running(pid) for pid in pids.values()), 10)
-    again = local(elsewhere, "down")
-    assert "nothing was running" in again.stdout
-    assert not (elsewhere / ".state").exists()  # nothing was started or written there
+        down = local(elsewhere, "down")
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert "stopped: index" in down.stdout
+        assert wait_for(lambda: not any(running(pid) for pid in pids.values()), 10)
+        again = local(elsewhere, "down")
+        assert "nothing was running" in again.stdout
+        assert not (elsewhere / ".state").exists()  # nothing was started or written there
+    finally:  # whatever failed above, no index is left running
+        LocalStack(LocalSettings(state_dir=here / ".state" / "local")).down()
