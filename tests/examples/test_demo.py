@@ -34,7 +34,7 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     assert "1000/1000" in out
     assert "wal_level" in out
     assert "logical" in out
-    assert "stopped: search, warehouse, postgres, kafka" in out
+    assert "stopped: index, search, warehouse, postgres, kafka" in out
     assert "Traceback" not in proc.stdout + proc.stderr
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     products = summary["products"]
