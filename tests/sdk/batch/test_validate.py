@@ -130,8 +130,7 @@ primary_key: [{keys}]
 def test_duplicate_primary_keys_are_named_with_their_rows(contract: Contract) -> None:
     table = pa.table({"id": [7, 8, 7, 9, 8, 7], "at": [AT] * 6})
     assert _problems(contract, table) == [
-        "column 'id' [primary key]: 2 key value(s) appear more than once — 3 rows "
-        "(index 4, 5, ...)"
+        "column 'id' [primary key]: 2 key value(s) appear more than once — 3 rows (index 4, 5, ...)"
     ]
 
 
@@ -143,8 +142,7 @@ def test_composite_keys_in_a_table_of_several_chunks() -> None:
     assert conform(keyed, table).num_rows == 3
     again = pa.concat_tables([table, pa.table({"a": ["x"], "b": ["2"]})])
     assert _problems(keyed, again) == [
-        "column 'a, b' [primary key]: 1 key value(s) appear more than once — 1 row "
-        "(index 3)"
+        "column 'a, b' [primary key]: 1 key value(s) appear more than once — 1 row (index 3)"
     ]
 
 
