@@ -7,7 +7,8 @@ managed ~100 requests/s here, too slow to load the server). Two modes:
 
 - ``open``: requests at a fixed rate whatever the answers (open loop); each latency is
   measured from the request's *scheduled* time, so a slow server or a late generator
-  shows in the numbers instead of hiding (no coordinated omission). Per kind: p50, p99.
+  shows in the numbers instead of hiding (no coordinated omission). Per kind: p50, p99;
+  a request unanswered after ``timeout`` seconds counts as an error at that latency.
 - ``closed``: ``concurrency`` connections each sending its next request when the last
   was answered, for ``seconds``; requests per second.
 
@@ -76,12 +77,17 @@ async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, int] = dict.fromkeys(names, 0)
     loop = asyncio.get_running_loop()
 
+    limit = float(spec.get("timeout", 10.0))
+
     async def one(kind: str, path: str, scheduled: float) -> None:
         conn = pool.pop() if pool else await _connect(host, port)
         try:
-            status = await _get(conn, host, path, token)
-        except (OSError, asyncio.IncompleteReadError):
+            status = await asyncio.wait_for(_get(conn, host, path, token), limit)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            # counted at the timeout: a request that never came back is not left out
+            latencies[kind].append(max(loop.time() - scheduled, limit))
             errors[kind] += 1
+            conn[1].close()
             return
         latencies[kind].append(loop.time() - scheduled)
         if status != 200:

@@ -199,9 +199,12 @@ def _gen(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    args = parser(__doc__ or "").parse_args()
+    ap = parser(__doc__ or "")
+    ap.add_argument("--seconds", type=float, default=None, help="open-loop duration")
+    args = ap.parse_args()
     products = 500 if args.quick else 10_000
     rate, seconds, sat_seconds = (100.0, 3.0, 2.0) if args.quick else (300.0, 30.0, 10.0)
+    seconds = args.seconds or seconds
     rng = random.Random(20261204)
     with tempfile.TemporaryDirectory(prefix="meshkit-bench-registry-") as tmp:
         pg = Postgres(LocalSettings(state_dir=Path(tmp), postgres_port=0))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
+from meshkit_platform.registry.lineage import lineage
 from tests.platform.registry.conftest import Tokens, bearer
 from tests.platform.registry.contracts import contract, publish_body
 
@@ -193,3 +196,19 @@ def test_lineage_both_directions(client: httpx.Client, tokens: Tokens) -> None:
         ("orders.daily.v1", "finance.revenue.v1"),
     }
     assert nodes == {"orders.daily.v1": 0, "orders.order.v1": 1, "finance.revenue.v1": 1}
+
+
+def test_lineage_is_cut_at_the_node_limit(engine: Engine) -> None:
+    with Session(engine) as s:
+        whole = lineage(s, "customers.customer.v1", 5, "downstream")
+        cut = lineage(s, "customers.customer.v1", 5, "downstream", max_nodes=3)
+    assert not whole.truncated
+    assert len(whole.nodes) == 5
+    assert cut.truncated
+    assert [n.address for n in cut.nodes] == [
+        "customers.customer.v1",
+        "marketing.segment.v1",
+        "orders.order.v1",
+    ]
+    kept = {n.address for n in cut.nodes}
+    assert all(e.source in kept and e.target in kept for e in cut.edges)

@@ -35,6 +35,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -233,6 +234,11 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         _log.error("registry: unexpected %s", type(exc).__name__, exc_info=exc)
         return JSONResponse({"error": "internal error; the registry's log has the details"}, 500)
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(_: Request, _exc: PoolTimeout) -> JSONResponse:
+        _log.warning("registry: no database connection free within the pool timeout")
+        return JSONResponse({"error": "the registry is overloaded; retry later"}, 503)
 
     @app.exception_handler(OperationalError)
     async def _database(_: Request, exc: OperationalError) -> JSONResponse:

@@ -196,5 +196,17 @@ class ObservedEdge(Base):
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for a PostgreSQL URL (``postgresql://…`` uses psycopg2)."""
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    """An engine for a PostgreSQL URL (``postgresql://…`` uses psycopg2).
+
+    The pool holds more connections (20 + 30 overflow) than the server has worker threads
+    (40, FastAPI's thread pool): a request thread never waits for a connection another
+    request can only give back on a thread of the same pool, which deadlocked the server
+    under load with the default pool (5 + 10). A checkout that still waits 10 s fails
+    (answered 503)."""
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": 20,
+        "max_overflow": 30,
+        "pool_timeout": 10,
+    }
+    return create_engine(url, **{**options, **kwargs})

@@ -19,6 +19,7 @@ from meshkit_platform.registry.schemas import LineageEdge, LineageNode, LineageO
 
 Direction = Literal["upstream", "downstream", "both"]
 MAX_DEPTH = 10
+MAX_NODES = 500
 
 
 Edge = tuple[str, str, Literal["declared", "observed"], str]  # source, target, kind, via
@@ -43,10 +44,17 @@ def _step(session: Session, frontier: set[str], upstream: bool) -> list[Edge]:
     return found
 
 
-def lineage(session: Session, root: str, depth: int, direction: Direction) -> LineageOut:
-    """The graph around ``root`` (a registered line's address) up to ``depth`` edges away."""
+def lineage(
+    session: Session, root: str, depth: int, direction: Direction, max_nodes: int = MAX_NODES
+) -> LineageOut:
+    """The graph around ``root`` (a registered line's address) up to ``depth`` edges away.
+
+    At most ``max_nodes`` nodes: a level that would pass the limit is cut (nodes nearest
+    in address order kept) and the answer says ``truncated``; edges are those between
+    the nodes returned."""
     seen: dict[str, int] = {root: 0}
     edges: set[Edge] = set()
+    truncated = False
     for upstream in (True, False):
         if direction == ("downstream" if upstream else "upstream"):
             continue
@@ -56,8 +64,11 @@ def lineage(session: Session, root: str, depth: int, direction: Direction) -> Li
                 break
             found = _step(session, frontier, upstream)
             edges.update(found)
-            nxt = {e[0] if upstream else e[1] for e in found}
-            frontier = {a for a in nxt if a not in seen}
+            nxt = sorted({e[0] if upstream else e[1] for e in found} - seen.keys())
+            room = max_nodes - len(seen)
+            if len(nxt) > room:
+                nxt, truncated = nxt[:room], True
+            frontier = set(nxt)
             for a in frontier:
                 seen[a] = level
     rows = session.execute(
@@ -72,6 +83,11 @@ def lineage(session: Session, root: str, depth: int, direction: Direction) -> Li
         root=root,
         direction=direction,
         depth=depth,
+        truncated=truncated,
         nodes=nodes,
-        edges=[LineageEdge(source=s, target=t, kind=k, via=v) for s, t, k, v in sorted(edges)],
+        edges=[
+            LineageEdge(source=s, target=t, kind=k, via=v)
+            for s, t, k, v in sorted(edges)
+            if s in seen and t in seen
+        ],
     )

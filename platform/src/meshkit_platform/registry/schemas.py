@@ -226,6 +226,9 @@ class LineageOut(_Model):
     root: str
     direction: Literal["upstream", "downstream", "both"]
     depth: int
+    truncated: bool = Field(
+        default=False, description="True when the graph had more nodes than the limit (500)."
+    )
     nodes: list[LineageNode]
     edges: list[LineageEdge]
 
