@@ -5,7 +5,8 @@ search, 10 % depth-5 upstream lineage) from a load generator in its own process
 (``bench._loadgen``): p99 per kind, measured from each request's scheduled time.
 Targets: get < 50 ms, search < 100 ms, lineage < 200 ms.
 
-(b) Saturation throughput of get-product next to a bare FastAPI endpoint returning a
+(b) Saturation throughput of get-product (measured before (a), on a server with no
+backlog) next to a bare FastAPI endpoint returning a
 constant (``bench._registry_bare``), same uvicorn settings (one process), same run, each
 with 8 closed-loop keep-alive connections: ``ratio=`` get / bare, target >= 0.5.
 
@@ -269,16 +270,7 @@ def main() -> None:
                         "paths": mix[0][2],
                     }
                 )  # warm-up
-                lat = _gen(
-                    {
-                        **base,
-                        "port": port,
-                        "mode": "open",
-                        "rate": rate,
-                        "seconds": seconds,
-                        "mix": mix,
-                    }
-                )
+                # saturation first: an overloaded open-loop run leaves a backlog behind
                 get = _gen(
                     {
                         **base,
@@ -287,6 +279,16 @@ def main() -> None:
                         "seconds": sat_seconds,
                         "concurrency": 8,
                         "paths": mix[0][2],
+                    }
+                )
+                lat = _gen(
+                    {
+                        **base,
+                        "port": port,
+                        "mode": "open",
+                        "rate": rate,
+                        "seconds": seconds,
+                        "mix": mix,
                     }
                 )
             bare_cmd = [sys.executable, "-m", "bench._registry_bare", str(bare_port)]
