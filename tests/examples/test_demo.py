@@ -76,7 +76,7 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
         assert erasure["after"][port] == "erased", port
     assert erasure["report"]["products"][0]["unreadable_fields"] == ["full_name"]
     pids = json.loads((tmp_path / "demo" / "pids.json").read_text())
-    assert sorted(pids) == ["kafka", "postgres", "search"], out  # the processes it started
+    assert sorted(pids) == ["index", "kafka", "postgres", "search"], out  # the processes it started
     for pid in pids.values():
         assert (
             not Path(f"/proc/{pid}").exists()
