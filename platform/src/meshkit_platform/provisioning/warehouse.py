@@ -23,14 +23,11 @@ import duckdb
 
 from meshkit.contracts import Contract
 from meshkit.contracts.exporters.duckdb import quote
+from meshkit.contracts.sql import literal_duckdb
 from meshkit.ports.warehouse_duckdb import DuckDBWarehouseWriter
 from meshkit_platform.provisioning.resources import Change, Resource
 
 MARKER = "meshkit:managed"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class WarehouseBackend:
@@ -143,7 +140,7 @@ class WarehouseBackend:
         note = f"{MARKER} {contract.address}"
         if contract.description:
             note += f"\n{contract.description}"
-        self.con.execute(f"COMMENT ON TABLE {ident} IS {_literal(note)}")
+        self.con.execute(f"COMMENT ON TABLE {ident} IS {literal_duckdb(note)}")
 
     def close(self) -> None:
         """Close the DuckDB connection."""

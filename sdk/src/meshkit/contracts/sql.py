@@ -63,6 +63,12 @@ def quote_duckdb(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def literal_duckdb(text: str) -> str:
+    """A DuckDB string literal, an embedded ``'`` doubled (for statements such as COMMENT
+    that take no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def quote_bigquery(name: str) -> str:
     """A BigQuery identifier: backticks, an embedded backtick or backslash escaped."""
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"

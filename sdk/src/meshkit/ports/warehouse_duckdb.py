@@ -71,6 +71,7 @@ from meshkit.contracts.exporters.duckdb import (
     quote,
     uncompressed_columns,
 )
+from meshkit.contracts.sql import literal_duckdb as _literal
 from meshkit.ports.base import POSITION_COLUMN, PortError, describe_error
 from meshkit.ports.evolution import Column, Evolution, plan
 from meshkit.ports.intake import DELETE_COLUMN, Intake
@@ -300,8 +301,3 @@ class DuckDBWarehouseWriter(StagingWriter):
         finally:
             if self._owned:
                 self.con.close()
-
-
-def _literal(text: str) -> str:
-    """A SQL string literal (COMMENT takes no parameters)."""
-    return "'" + text.replace("'", "''") + "'"
