@@ -6,7 +6,12 @@
    key columns), the topics created, then the publication set to the tables;
 2. the replication slot: created on first run (exporting its snapshot), reused after;
 3. the initial snapshot (``op: r``) from the exported snapshot, when ``snapshot_mode`` is
-   ``initial`` and no earlier run completed it (an interrupted snapshot starts over);
+   ``initial`` and no earlier run completed it. An interrupted snapshot (a crash, a
+   kill -9) is taken again on the next run, in a new read-only transaction, and the slot
+   is kept: streaming then replays every change since the slot's consistent point. A row
+   the interrupted snapshot sent and that was deleted before the new one therefore gets
+   its delete event (dropping the slot instead would leave that row in the topic for
+   ever); changes already in the new snapshot are sent again (at-least-once);
 4. streaming from the slot, acknowledging an LSN to the server only once Kafka confirmed
    every event up to it (:mod:`meshkit.cdc.sink`). A crash anywhere therefore resumes
    from the slot with nothing lost; events after the last acknowledgement are sent again
@@ -175,16 +180,26 @@ class Capture:
         needs_snapshot = cfg.snapshot_mode == "initial" and not (
             exists and self._state.snapshot_completed
         )
-        if exists and needs_snapshot:
-            log.warning("slot %s exists but its snapshot never completed: starting over", cfg.slot)
-            catalog.wait_slot_free(self._meta, cfg.slot, _SLOT_BUSY_WAIT)
-            catalog.drop_slot(self._meta, cfg.slot)
-            exists = False
         rconn = catalog.replication_connection(cfg.dsn)
         created = False
         try:
             cur = rconn.cursor()
-            if not exists:
+            if exists and needs_snapshot:
+                log.warning(
+                    "slot %s exists but its snapshot never completed: snapshotting again, "
+                    "then replaying the changes since the slot's consistent point",
+                    cfg.slot,
+                )
+                catalog.wait_slot_free(self._meta, cfg.slot, _SLOT_BUSY_WAIT)
+                resume = catalog.slot_confirmed_lsn(self._meta, cfg.slot)
+                self._state.reset()
+                self._snapshot(infos, None)
+                # acknowledged only up to the slot's position: the changes between it and
+                # the new snapshot are streamed (and confirmed by Kafka) before anything moves
+                self._state.acked_lsn = self.progress.acked_lsn = _lsn(resume)
+                self._state.snapshot_completed = True
+                self._state.save()
+            elif not exists:
                 mode = "export" if needs_snapshot else "nothing"
                 cur.execute(
                     sql.SQL("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput (SNAPSHOT {})").format(
@@ -195,7 +210,7 @@ class Capture:
                 _slot, consistent_point, snapshot_name, _plugin = cur.fetchone()
                 self._state.reset()
                 if needs_snapshot:
-                    self._snapshot(infos, snapshot_name, consistent_point)
+                    self._snapshot(infos, (snapshot_name, consistent_point))
                 self._state.snapshot_completed = True
                 self._state.save()
         except BaseException:
@@ -237,16 +252,20 @@ class Capture:
 
     # -------------------------------------------------------------- snapshot
 
-    def _snapshot(self, infos: list[TableInfo], snapshot_name: str, lsn_text: str) -> None:
+    def _snapshot(self, infos: list[TableInfo], exported: tuple[str, str] | None) -> None:
+        """Every row as ``op: r``: from the slot's exported snapshot (name, consistent
+        point), or, when retrying an interrupted snapshot, from a new transaction labelled
+        with the WAL position it started at."""
         assert self._sink is not None
-        lsn = _lsn(lsn_text)
         conn = catalog.connect(self.config.dsn)
         held: tuple[str, bytes | None, dict[str, Any]] | None = None
         first = True
         batch = self._sink.open_batch()
         started_us = time.time_ns() // 1000
         try:
-            snapshot.begin(conn, snapshot_name)
+            lsn = _lsn(snapshot.begin(conn, exported[0] if exported else None))
+            if exported:
+                lsn = _lsn(exported[1])
             tx_id = snapshot.transaction_id(conn)
             self.progress.phase = "snapshot"
             for info in infos:

@@ -380,6 +380,20 @@ def drop_slot(conn: psycopg2.extensions.connection, slot: str) -> bool:
     return True
 
 
+def slot_confirmed_lsn(conn: psycopg2.extensions.connection, slot: str) -> str:
+    """The slot's confirmed position (where streaming from it starts), as ``X/Y`` text."""
+    with conn.cursor() as cur:
+        lsn = _one(
+            cur,
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+            (slot,),
+        )
+    conn.commit()
+    if lsn is None:
+        raise ConfigError(f"replication slot {slot!r} has no confirmed position")
+    return str(lsn)
+
+
 def wait_slot_free(conn: psycopg2.extensions.connection, slot: str, timeout: float) -> None:
     """Wait until no server process holds the slot (a killed capture's walsender exits late)."""
     deadline = time.monotonic() + timeout

@@ -31,11 +31,18 @@ class Chunk:
     estimate: int
 
 
-def begin(conn: psycopg2.extensions.connection, snapshot_name: str) -> None:
-    """Start the snapshot transaction on ``conn`` (which must be idle, not autocommit)."""
+def begin(conn: psycopg2.extensions.connection, snapshot_name: str | None) -> str:
+    """Start the snapshot transaction on ``conn`` (which must be idle, not autocommit):
+    the exported snapshot ``snapshot_name``, or a new one when it is ``None``. Returns the
+    WAL position read at its start (every commit the transaction sees is before it)."""
     conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
     with conn.cursor() as cur:
-        cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_name,))
+        if snapshot_name is not None:
+            cur.execute("SET TRANSACTION SNAPSHOT %s", (snapshot_name,))
+        cur.execute("SELECT pg_current_wal_lsn()::text")
+        row = cur.fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def transaction_id(conn: psycopg2.extensions.connection) -> int | None:
