@@ -206,9 +206,10 @@ def set_version(repo: Path, version: str, uv: str) -> None:
 
 def local_index(state_dir: Path | None = None) -> Index:
     """The local stack's package index (it must be running) and its upload credentials."""
-    from meshkit.local import LocalSettings, LocalStack, PackageIndex
+    from meshkit.local import LocalStack, PackageIndex
+    from meshkit.local.current import existing_settings
 
-    settings = LocalSettings(state_dir=state_dir) if state_dir else LocalSettings()
+    settings = existing_settings(state_dir)
     service = LocalStack(settings).service("index")
     assert isinstance(service, PackageIndex)
     status = service.status()

@@ -13,14 +13,11 @@ run from any other directory find that stack when neither ``--state-dir`` nor
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shlex
 from pathlib import Path
 from typing import Annotated
 
-import platformdirs
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -30,6 +27,7 @@ from rich.text import Text
 
 from meshkit.cli.failures import settings_error
 from meshkit.local import Endpoints, LocalSettings, LocalStack, ServiceStatus
+from meshkit.local.current import existing_settings, forget, remember
 from meshkit.local.stack import SERVICES, select_services
 
 local_app = typer.Typer(
@@ -56,53 +54,18 @@ def _names(values: list[str] | None) -> list[str]:
     return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
 
 
+def _existing(state_dir: Path | None) -> LocalSettings:
+    try:
+        return existing_settings(state_dir)
+    except ValidationError as exc:
+        raise settings_error(LocalSettings, exc) from None
+
+
 def _settings(state_dir: Path | None) -> LocalSettings:
     try:
         return LocalSettings(state_dir=state_dir) if state_dir is not None else LocalSettings()
     except ValidationError as exc:  # e.g. MESHKIT_LOCAL_KAFKA_PORT=notaport
         raise settings_error(LocalSettings, exc) from None
-
-
-def pointer_path() -> Path:
-    """The file naming the state directory of the stack ``up`` started last."""
-    return Path(platformdirs.user_state_dir("meshkit")) / "local-stack"
-
-
-def _remember(root: Path) -> None:
-    with contextlib.suppress(OSError):  # a read-only home only loses the convenience
-        pointer = pointer_path()
-        pointer.parent.mkdir(parents=True, exist_ok=True)
-        pointer.write_text(f"{root}\n", encoding="utf-8")
-
-
-def _forget(root: Path) -> None:
-    with contextlib.suppress(OSError):
-        pointer = pointer_path()
-        if pointer.read_text(encoding="utf-8").strip() == str(root):
-            pointer.unlink()
-
-
-def _running_here(settings: LocalSettings) -> bool:
-    stack = LocalStack(settings)
-    return any(stack.service(name).record() is not None for name in SERVICES)
-
-
-def _existing_settings(state_dir: Path | None) -> LocalSettings:
-    """The settings of the stack to inspect or stop: named, else here, else the last ``up``."""
-    settings = _settings(state_dir)
-    if state_dir is not None or os.environ.get("MESHKIT_LOCAL_STATE_DIR"):
-        return settings
-    if _running_here(settings):
-        return settings
-    try:
-        remembered = Path(pointer_path().read_text(encoding="utf-8").strip())
-    except OSError:
-        return settings
-    if remembered.is_absolute() and remembered != settings.root:
-        other = _settings(remembered)
-        if _running_here(other):
-            return other
-    return settings
 
 
 def status_table(rows: list[ServiceStatus]) -> Table:
@@ -135,11 +98,13 @@ def up(
 ) -> None:
     """Start the services (default: kafka, postgres, warehouse, search, index); print them."""
     services = select_services(_names(only), _names(with_))
-    stack = LocalStack(_settings(state_dir), services=services)
+    # a stack already running (here, or where the last `up` started it) gets the missing
+    # services; a second stack would fight the first for the package index's fixed port
+    stack = LocalStack(_existing(state_dir), services=services)
     console = Console()
     with console.status(f"starting {', '.join(services)} ..."):
         stack.up()
-    _remember(stack.settings.root)
+    remember(stack.settings.root)
     rows = stack.status()
     console.print(status_table(rows))
     console.print(Text(f"state directory: {stack.settings.root}"))
@@ -151,7 +116,7 @@ def up(
 @local_app.command()
 def status(state_dir: StateDir = None) -> None:
     """Show each service's address, pid and health; exit 1 if one is not healthy."""
-    stack = LocalStack(_existing_settings(state_dir))
+    stack = LocalStack(_existing(state_dir))
     rows = stack.status()
     console = Console()
     console.print(status_table(rows))
@@ -181,9 +146,9 @@ def down(
     ] = False,
 ) -> None:
     """Stop every service of the local stack (no process is left behind)."""
-    stack = LocalStack(_existing_settings(state_dir))
+    stack = LocalStack(_existing(state_dir))
     stopped = stack.down(purge=purge)
-    _forget(stack.settings.root)
+    forget(stack.settings.root)
     console = Console()
     if stopped:
         console.print(f"stopped: {', '.join(stopped)}")
@@ -217,7 +182,7 @@ def env_(
     ] = False,
 ) -> None:
     """Print the running services' endpoints as shell exports: eval "$(meshkit local env)"."""
-    stack = LocalStack(_existing_settings(state_dir))
+    stack = LocalStack(_existing(state_dir))
     variables = env_variables(stack.endpoints)
     if not variables:
         Console(stderr=True).print(

@@ -1,0 +1,199 @@
+"""docs/start-a-domain.md, replayed literally: its shell blocks run in order, in a fresh
+directory, the way a domain team pastes them into a terminal.
+
+Before the guide, the platform team's part (as the README tells it): the local stack's
+package index is started at its default address and this checkout's HEAD is released into
+it with ``meshkit-platform sdk release --index local``. Then every ``bash`` block of the
+guide's numbered steps runs in order, in one shell session (working directory and
+exports carry from block to block), with only uv and the system's directories on PATH.
+
+One substitution: the guide's template address (the meshkit repository on GitHub) is a
+clone of this checkout, since tests reach no host but the package registries. Commands a
+block starts in the background (``&``) keep running; before the next block the test waits,
+as a reader would, until the flow's product topic holds the sample rows. When the guide
+changes, the test follows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.template.conftest import BIN, GIT_IDENTITY, ROOT, UV, run
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+GUIDE = ROOT / "docs" / "start-a-domain.md"
+TEMPLATE_URL = "https://github.com/meshkit/meshkit"
+_BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_PRODUCT_TOPIC = "customer_accounts.account.v1"
+
+
+def guide_blocks(text: str) -> list[tuple[str, str]]:
+    """(section heading, shell block) for every ``bash`` block of the numbered steps 1-4."""
+    blocks = []
+    heading = ""
+    position = 0
+    for match in _BLOCK.finditer(text):
+        headings = re.findall(r"^## (.+)$", text[position : match.start()], re.MULTILINE)
+        heading = headings[-1] if headings else heading
+        position = match.end()
+        if re.match(r"[1-4]\. ", heading):
+            blocks.append((heading, match.group(1)))
+    return blocks
+
+
+class Shell:
+    """Runs blocks one after the other as one session: each block is a ``bash -e`` script
+    that starts from the previous block's directory and exports, and saves its own."""
+
+    def __init__(self, base: Path, env: dict[str, str]) -> None:
+        self.base = base
+        self.state = base / "shell-state.sh"
+        self.state.write_text(f"cd {shlex.quote(str(base))}\n")
+        self.env = env
+        self.groups: list[int] = []
+        self.count = 0
+
+    def run(self, block: str, timeout: float = 900) -> str:
+        self.count += 1
+        log = self.base / f"block-{self.count}.log"
+        state = shlex.quote(str(self.state))
+        save = f"{{ export -p; echo cd \"$(printf '%q' \"$PWD\")\"; }} > {state}"
+        script = f"source {state}\nset -e\n{block}\n{save}\n"
+        with log.open("w") as out:
+            proc = subprocess.Popen(
+                ["bash", "-c", script], cwd=self.base, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            self.groups.append(proc.pid)  # background jobs stay in this process group
+            code = proc.wait(timeout)
+        text = log.read_text()
+        assert code == 0, f"guide block failed ({code}):\n{block}\n--- output ---\n{text[-6000:]}"
+        return text
+
+    def exported(self, name: str) -> str:
+        """An exported variable as the last block left it."""
+        out = subprocess.run(
+            ["bash", "-c", f"source {shlex.quote(str(self.state))}; printf %s \"${name}\""],
+            env=self.env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return out.stdout
+
+    def cwd(self) -> Path:
+        return Path(self.exported("PWD"))
+
+    def stop(self) -> None:
+        for group in self.groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGTERM)
+
+
+def _wait(check: Callable[[], bool], what: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _topic_count(bootstrap: str, topic: str) -> int:
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "guide-test"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions = metadata.topics.get(topic)
+        if partitions is None or partitions.error is not None:
+            return 0
+        total = 0
+        for p in partitions.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += high - low
+        return total
+    except KafkaException:
+        return 0
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The platform team's part: the local index at its default address, HEAD released."""
+    # the user's environment (proxies, CA bundles, uv's cache), minus any activated venv or
+    # meshkit setting; only uv and the system's directories on PATH
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MESHKIT_", "PYTEST_", "VIRTUAL_ENV", "UV_PROJECT", "PYTHONPATH"))
+    }
+    env.update(
+        PATH=os.pathsep.join([str(UV.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        XDG_STATE_HOME=str(tmp_path / "xdg-state"),  # where `local up` remembers its stack
+        PRE_COMMIT_HOME=str(tmp_path / "pre-commit"),
+        **GIT_IDENTITY,
+    )
+    clone = tmp_path / "meshkit"
+    run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(clone)], tmp_path)
+    platform_env = {**env, "PATH": os.pathsep.join([str(BIN), env["PATH"]])}
+    try:
+        up = subprocess.run(
+            [str(BIN / "meshkit"), "local", "up", "--only", "index"], cwd=tmp_path,
+            env=platform_env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert up.returncode == 0, up.stdout + up.stderr
+        release = subprocess.run(
+            [str(BIN / "meshkit-platform"), "sdk", "release", "--index", "local"], cwd=clone,
+            env=platform_env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert release.returncode == 0, release.stdout + release.stderr
+        yield {**env, "MESHKIT_GUIDE_TEMPLATE": str(clone)}
+    finally:
+        subprocess.run(
+            [str(BIN / "meshkit"), "local", "down"], cwd=tmp_path, env=platform_env,
+            capture_output=True, timeout=300, check=False,
+        )  # fmt: skip
+
+
+def test_the_guide_runs_as_written(platform: dict[str, str], tmp_path: Path) -> None:
+    blocks = guide_blocks(GUIDE.read_text())
+    assert [heading[0] for heading, _ in blocks] == ["1", "2", "3", "3", "3", "3", "4"], blocks
+    work = tmp_path / "work"
+    work.mkdir()
+    template = platform.pop("MESHKIT_GUIDE_TEMPLATE")
+    shell = Shell(work, platform)
+    try:
+        for heading, block in blocks:
+            script = block.replace(TEMPLATE_URL, template)
+            out = shell.run(script)
+            if heading.startswith("1."):
+                repo = work / "customer-accounts"
+                assert (repo / "contracts" / "account.yaml").is_file(), out
+            if "&" in re.sub(r"&&|>&|2>&1", "", script):
+                # the capture and the flow run in the background: wait for the product
+                bootstrap = shell.exported("MESHKIT_KAFKA_BOOTSTRAP")
+                with (repo / "samples" / "account.csv").open() as sample:
+                    rows = sum(1 for _ in csv.DictReader(sample))
+                _wait(lambda b=bootstrap, n=rows: _topic_count(b, _PRODUCT_TOPIC) >= n,
+                      f"{rows} records in {_PRODUCT_TOPIC}")  # fmt: skip
+            if "dagster asset materialize" in script:
+                assert "RUN_SUCCESS" in out or "Materialized" in out or "success" in out, out
+    finally:
+        shell.stop()
+        for log in sorted(work.glob("*/*.log")):  # the background commands' logs, on failure
+            print(f"--- {log.name} ---\n{log.read_text()[-3000:]}")
+    # what the guide promised along the way
+    assert (repo / "uv.lock").is_file()
+    assert "uv.lock" in run(["git", "ls-files"], repo).split()
+    assert (repo / ".git" / "hooks" / "pre-commit").is_file()  # `pre-commit install` ran
