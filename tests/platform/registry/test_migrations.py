@@ -28,7 +28,7 @@ def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(empty_engine: E
     assert migrate.current(empty_engine) is None
     assert not _tables(empty_engine) & CATALOG
 
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, "0003")
     assert migrate.current(empty_engine) == "0003"
     assert _tables(empty_engine) >= CATALOG | RUNS
     assert "search" in {c["name"] for c in inspect(empty_engine).get_columns("products")}
@@ -38,7 +38,7 @@ def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(empty_engine: E
     assert not _tables(empty_engine) & RUNS
     assert _tables(empty_engine) >= CATALOG
 
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, "0003")
     assert migrate.current(empty_engine) == "0003"
     assert _tables(empty_engine) >= CATALOG | RUNS
 
