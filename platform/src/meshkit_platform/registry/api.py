@@ -14,6 +14,7 @@ Endpoints (``/openapi.json`` describes each with its answers)::
     GET  /v1/catalog/backstage                    any token
     GET  /v1/audit/verify                         platform-admin
     POST /api/v1/lineage  (OpenLineage events)    platform-admin, domain-owner (own lines)
+    /v1/erasures…, /v1/domains/{domain}/erasures  erasure across the mesh (``erasure_api``)
 
 Every error is JSON ``{"error": "..."}`` (plus problems or conflicts where there are
 some): 401 without a valid token, 403 for the wrong role, 404 unknown, 409 refused by the
@@ -41,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 
 import meshkit_platform
 from meshkit.contracts import parse_contract
-from meshkit_platform.registry import audit, catalog, exports, migrate
+from meshkit_platform.registry import audit, catalog, erasure_api, exports, migrate
 from meshkit_platform.registry.auth import Principal, authenticate
 from meshkit_platform.registry.lineage import MAX_DEPTH, Direction, lineage
 from meshkit_platform.registry.publish import ContractsInvalid, PublishRefused, publish
@@ -471,6 +472,7 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
         db.commit()
         return accepted
 
+    app.include_router(erasure_api.router(principal, session, settings))
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,

@@ -36,3 +36,8 @@ class RegistrySettings(BaseSettings):
         ge=1024,
         description="Larger OpenLineage requests (one event or a batch) are refused with 413.",
     )
+    erasure_key: SecretStr | None = Field(
+        default=None,
+        description="Secret (32+ characters) from which the registry derives the keys that "
+        "hash and seal erasure requests' subject ids; without it erasure requests are refused.",
+    )
