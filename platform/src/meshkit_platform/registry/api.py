@@ -14,6 +14,8 @@ Endpoints (``/openapi.json`` describes each with its answers)::
     GET  /v1/catalog/backstage                    any token
     GET  /v1/audit/verify                         platform-admin
     POST /api/v1/lineage  (OpenLineage events)    platform-admin, domain-owner (own lines)
+    /v1/…/access-preview, /v1/…/access-requests, /v1/access-requests…, /v1/grants…
+                                                  access requests and grants (``access_api``)
     /v1/erasures…, /v1/domains/{domain}/erasures  erasure across the mesh (``erasure_api``)
 
 Every error is JSON ``{"error": "..."}`` (plus problems or conflicts where there are
@@ -43,6 +45,7 @@ from starlette.concurrency import run_in_threadpool
 import meshkit_platform
 from meshkit.contracts import parse_contract
 from meshkit_platform.registry import audit, catalog, erasure_api, exports, migrate
+from meshkit_platform.registry.access_api import router as access_router
 from meshkit_platform.registry.auth import Principal, authenticate
 from meshkit_platform.registry.lineage import MAX_DEPTH, Direction, lineage
 from meshkit_platform.registry.publish import ContractsInvalid, PublishRefused, publish
@@ -472,6 +475,7 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
         db.commit()
         return accepted
 
+    app.include_router(access_router(principal, session))
     app.include_router(erasure_api.router(principal, session, settings))
     app.add_middleware(
         BodyLimit,

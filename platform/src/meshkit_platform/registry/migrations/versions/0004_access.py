@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("grantee", sa.String(63), nullable=False),
         sa.Column("purpose", sa.Text, nullable=False),
         sa.Column("ports", pg.ARRAY(sa.String(32)), nullable=False),
+        sa.Column("fields", pg.ARRAY(sa.Text), nullable=False),
         sa.Column("days", sa.Integer, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("created_at", _TS, nullable=False),
