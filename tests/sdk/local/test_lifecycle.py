@@ -195,6 +195,12 @@ def test_status_env_and_down_find_the_stack_from_another_directory(tmp_path: Pat
         exports = local(elsewhere, "env")
         assert exports.returncode == 0, exports.stderr
         assert "export MESHKIT_INDEX_URL=http://127.0.0.1:" in exports.stdout
+        # the development master key: made once by `up`, owner-only, the same in every shell
+        key_file = here / ".state" / "local" / "dev-master-key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert f"export MESHKIT_MASTER_KEY={key_file.read_text().strip()}" in exports.stdout
+        assert local(here, "env").stdout == exports.stdout
+        assert "MESHKIT_MASTER_KEY" not in status.stdout + status.stderr
 
         down = local(elsewhere, "down")
         assert down.returncode == 0, down.stdout + down.stderr

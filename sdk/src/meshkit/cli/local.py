@@ -29,6 +29,7 @@ from meshkit.cli.failures import settings_error
 from meshkit.local import Endpoints, LocalSettings, LocalStack, ServiceStatus
 from meshkit.local.current import existing_settings, forget, remember
 from meshkit.local.stack import SERVICES, select_services
+from meshkit.privacy.keys import MASTER_KEY_ENV, write_master_key_file
 
 local_app = typer.Typer(
     name="local",
@@ -52,6 +53,9 @@ StateDir = Annotated[
 
 def _names(values: list[str] | None) -> list[str]:
     return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+
+
+DEV_MASTER_KEY_FILE = "dev-master-key"
 
 
 def _existing(state_dir: Path | None) -> LocalSettings:
@@ -105,6 +109,7 @@ def up(
     with console.status(f"starting {', '.join(services)} ..."):
         stack.up()
     remember(stack.settings.root)
+    dev_master_key(stack.settings.root)
     rows = stack.status()
     console.print(status_table(rows))
     console.print(Text(f"state directory: {stack.settings.root}"))
@@ -174,6 +179,16 @@ def env_variables(endpoints: Endpoints) -> dict[str, str]:
     return {name: value for name, value in pairs.items() if value}
 
 
+def dev_master_key(root: Path) -> str:
+    """The local stack's development master key (created once, mode 0600, in its state
+    directory): what ``meshkit local env`` exports as ``MESHKIT_MASTER_KEY``, so every
+    shell opens the same local key stores. Production never uses a generated key."""
+    path = root / DEV_MASTER_KEY_FILE
+    if not path.is_file():
+        return write_master_key_file(path)
+    return path.read_text(encoding="utf-8").strip()
+
+
 @local_app.command("env")
 def env_(
     state_dir: StateDir = None,
@@ -184,6 +199,8 @@ def env_(
     """Print the running services' endpoints as shell exports: eval "$(meshkit local env)"."""
     stack = LocalStack(_existing(state_dir))
     variables = env_variables(stack.endpoints)
+    if variables and (stack.settings.root / DEV_MASTER_KEY_FILE).is_file():
+        variables[MASTER_KEY_ENV] = dev_master_key(stack.settings.root)
     if not variables:
         Console(stderr=True).print(
             "[red]the local stack is not running[/] "
