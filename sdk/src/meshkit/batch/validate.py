@@ -2,16 +2,14 @@
 
 :func:`conform` is what the I/O manager runs before anything is written: it checks the
 columns (none missing, none undeclared), casts each one to the contract's type where the
-cast is lossless, and checks required fields, the primary key (present and unique), the
-per-record quality rules of severity ``error`` (``not_null``, ``accepted_values``,
-``range``, ``regex``) and, for a partitioned asset, that every row lies in the partition
-being written. It returns the table cast to the contract's schema, or raises
+cast is lossless, runs the contract's table validator (``meshkit.contracts.table``:
+required fields, array elements, finite floats and the per-record quality rules of
+severity ``error``, the same verdicts as the record validator), and checks the primary
+key (present and unique) and, for a partitioned asset, that every row lies in the
+partition being written. It returns the table cast to the contract's schema, or raises
 :class:`ContractViolationError` listing every problem with its column, the number of rows, the
 first row indexes (0-based): never a value of the table (a field not declared personal may
 still hold personal data).
-
-The record-level runtime validator of ``meshkit.contracts`` serves streaming; a batch of
-a million rows needs column-at-a-time checks, hence this module.
 """
 
 from __future__ import annotations
@@ -20,29 +18,19 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from typing import Any
+from datetime import datetime
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from meshkit.contracts import (
-    AcceptedValues,
-    Contract,
-    FieldSpec,
-    NotNull,
-    Range,
-    Regex,
-)
+from meshkit.contracts import AcceptedValues, Contract, FieldSpec, NotNull, Range, Regex
 from meshkit.contracts.arrow import arrow_field
-from meshkit.contracts.regex import full_matcher
 from meshkit.contracts.sql import quote_duckdb
+from meshkit.contracts.table import TableValidator, rule_rows, values_at, whole
 from meshkit.errors import MeshkitError
 
 MAX_ROWS_SHOWN = 5
-_PER_RECORD = (NotNull, AcceptedValues, Range, Regex)
 _ROW = "__meshkit_row"
 _local = threading.local()
 
@@ -117,7 +105,7 @@ def conform(
                 continue
             column: pa.Array = pa.nulls(table.num_rows, target.type)
         else:
-            cast = _cast(spec, _whole(table.column(spec.name)), target.type)
+            cast = _cast(spec, whole(table.column(spec.name)), target.type)
             if isinstance(cast, Violation):
                 problems.append(cast)
                 continue
@@ -127,8 +115,10 @@ def conform(
     if problems:
         raise ContractViolationError(contract.address, problems)
     out = pa.Table.from_arrays(columns, schema=pa.schema(fields))
-    problems += _required(contract, out)
-    problems += _rules(contract, out)
+    problems += [
+        Violation(p.field, p.rule, p.message, p.count, p.first(MAX_ROWS_SHOWN))
+        for p in TableValidator(contract).problems(out)
+    ]
     problems += _primary_key(contract, out)
     if partition is not None:
         problems += _partition(out, partition)
@@ -195,37 +185,7 @@ def _cast(spec: FieldSpec, array: pa.Array, target: pa.DataType) -> pa.Array | V
         )
 
 
-# -- values ------------------------------------------------------------------------------
-
-
-def _whole(column: pa.ChunkedArray) -> pa.Array:
-    """The column as one array (no copy when it has a single chunk)."""
-    if column.num_chunks == 1:
-        return column.chunk(0)
-    return column.combine_chunks()
-
-
-def _column(table: pa.Table, path: str) -> pa.Array:
-    head, *rest = path.split(".")
-    array = _whole(table.column(head))
-    for part in rest:
-        array = pc.struct_field(array, [array.type.get_field_index(part)])
-    return array
-
-
-def _parent_valid(table: pa.Table, path: str) -> pa.Array | None:
-    if "." not in path:
-        return None
-    return pc.is_valid(_column(table, path.rsplit(".", 1)[0]))
-
-
-def _nested_under_array(contract: Contract, path: str) -> bool:
-    parts = path.split(".")
-    for i in range(1, len(parts)):
-        spec = contract.field(".".join(parts[:i]))
-        if spec is None or spec.data_type.kind != "struct":
-            return True
-    return False
+# -- table-level checks ----------------------------------------------------------------
 
 
 def _violation(path: str, rule: str, message: str, bad: pa.Array) -> Violation | None:
@@ -235,88 +195,6 @@ def _violation(path: str, rule: str, message: str, bad: pa.Array) -> Violation |
         return None
     rows = pc.indices_nonzero(bad).slice(0, MAX_ROWS_SHOWN)
     return Violation(path, rule, message, count, tuple(rows.to_pylist()))
-
-
-def _required(contract: Contract, table: pa.Table) -> list[Violation]:
-    out = []
-    for path, spec in contract.field_index.items():
-        if not spec.required or _nested_under_array(contract, path):
-            continue
-        column = _column(table, path)
-        if not column.null_count:  # the common case: nothing to look at row by row
-            continue
-        nulls = pc.is_null(column)
-        parent = _parent_valid(table, path)
-        if parent is not None:
-            nulls = pc.and_(nulls, parent)
-        v = _violation(path, "required", "null in a required field", nulls)
-        if v:
-            out.append(v)
-    return out
-
-
-def _rules(contract: Contract, table: pa.Table) -> list[Violation]:
-    out = []
-    for rule in contract.quality:
-        if rule.severity != "error" or not isinstance(rule, _PER_RECORD):
-            continue
-        if _nested_under_array(contract, rule.field):
-            continue
-        column = _column(table, rule.field)
-        if isinstance(rule, NotNull) and not column.null_count:
-            continue
-        bad, message = _rule_mask(rule, column)
-        label = rule.name or rule.kind
-        v = _violation(rule.field, label, message, bad)
-        if v:
-            out.append(v)
-    return out
-
-
-def _rule_mask(rule: NotNull | AcceptedValues | Range | Regex, column: pa.Array) -> tuple[Any, str]:
-    if isinstance(rule, NotNull):
-        return pc.is_null(column), "null where the contract says not_null"
-    if isinstance(rule, AcceptedValues):
-        accepted = pa.array(list(rule.values)).cast(column.type)
-        shown = ", ".join(str(v) for v in rule.values)
-        return pc.invert(pc.is_in(column, value_set=accepted)), f"value not in [{shown}]"
-    if isinstance(rule, Range):
-        bad = pa.repeat(pa.scalar(False), len(column))
-        parts = []
-        if rule.min is not None:
-            bad = pc.or_(bad, pc.less(column, _scalar(rule.min, column.type)))
-            parts.append(f">= {rule.min}")
-        if rule.max is not None:
-            bad = pc.or_(bad, pc.greater(column, _scalar(rule.max, column.type)))
-            parts.append(f"<= {rule.max}")
-        return bad, f"value out of range (expected {' and '.join(parts)})"
-    return _regex_mask(rule.pattern, column), f"value does not match /{rule.pattern}/"
-
-
-def _scalar(bound: Any, typ: pa.DataType) -> pa.Scalar:
-    if isinstance(bound, str) and pa.types.is_timestamp(typ):
-        bound = datetime.fromisoformat(bound)
-    elif isinstance(bound, str) and pa.types.is_date(typ):
-        bound = date.fromisoformat(bound)
-    if isinstance(bound, datetime) and bound.tzinfo is None:
-        bound = bound.replace(tzinfo=UTC)
-    if pa.types.is_decimal(typ) and not isinstance(bound, str):
-        bound = Decimal(str(bound))
-    try:
-        return pa.scalar(bound, type=typ)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return pa.scalar(bound).cast(typ)
-
-
-def _regex_mask(pattern: str, column: pa.Array) -> pa.Array:
-    try:
-        matched = pc.match_substring_regex(column, f"^(?:{pattern})$")
-    except pa.ArrowInvalid:  # Arrow's RE2 build refused it: the same engine, row by row
-        matches = full_matcher(pattern)
-        matched = pa.array(
-            [None if v is None else matches(v) for v in column.to_pylist()], pa.bool_()
-        )
-    return pc.invert(matched)
 
 
 def _primary_key(contract: Contract, table: pa.Table) -> list[Violation]:
@@ -381,7 +259,7 @@ def _distinct_keys(table: pa.Table, keys: list[str]) -> int:
 
 
 def _partition(table: pa.Table, window: PartitionWindow) -> list[Violation]:
-    column = _column(table, window.field)
+    column, _, _ = values_at(table, window.field)
     start = pa.scalar(window.start).cast(column.type)
     end = pa.scalar(window.end).cast(column.type)
     outside = pc.or_(pc.less(column, start), pc.greater_equal(column, end))
@@ -401,8 +279,7 @@ def _partition(table: pa.Table, window: PartitionWindow) -> list[Violation]:
 
 def failing_rows(table: pa.Table, rule: NotNull | AcceptedValues | Range | Regex) -> int:
     """How many rows of a conformed table break a per-record rule (of any severity)."""
-    bad, _ = _rule_mask(rule, _column(table, rule.field))
-    return int(pc.sum(pc.fill_null(bad, False)).as_py() or 0)
+    return int(pc.sum(rule_rows(table, rule)).as_py() or 0)
 
 
 def duplicates(table: pa.Table, fields: Sequence[str]) -> tuple[int, int]:
@@ -411,7 +288,7 @@ def duplicates(table: pa.Table, fields: Sequence[str]) -> tuple[int, int]:
     Nulls count as one value, as in a SQL ``GROUP BY``.
     """
     names = [f"k{i}" for i in range(len(fields))]
-    keys = pa.Table.from_arrays([_column(table, f) for f in fields], names=names)
+    keys = pa.Table.from_arrays([values_at(table, f)[0] for f in fields], names=names)
     groups = keys.group_by(names, use_threads=False).aggregate([([], "count_all")])
     counts = groups["count_all"]
     dup = pc.filter(counts, pc.greater(counts, 1))

@@ -98,7 +98,7 @@ class _Rules:
     """The per-record rules on one field path."""
 
     not_null: bool = False
-    accepted: list[Any] = field(default_factory=list)
+    accepted: list[Any] | None = None  # None: no accepted_values rule; []: no value passes
     ranges: list[q.Range] = field(default_factory=list)
     patterns: list[str] = field(default_factory=list)
 
@@ -176,7 +176,9 @@ class ContractValidator:
         if kind == "struct":
             return self._struct(f.fields or (), path + ".")
         schema: CoreSchema
-        if rules.accepted and kind in {"string", "integer", "boolean"}:
+        # an integer range needs the bounds of the integer schema, so no literal then
+        literal = kind in {"string", "boolean"} or (kind == "integer" and not rules.ranges)
+        if rules.accepted and literal:
             schema = cs.literal_schema(rules.accepted)
         else:
             schema = self._scalar(t, rules)
@@ -211,7 +213,7 @@ class ContractValidator:
             schema = cs.bytes_schema()
         else:  # json
             schema = cs.any_schema()
-        if rules.accepted:
+        if rules.accepted is not None:
             schema = cs.no_info_after_validator_function(_member_of(rules.accepted), schema)
         return schema
 
@@ -226,7 +228,7 @@ def _collect_rules(contract: Contract) -> dict[str, _Rules]:
         if isinstance(rule, q.NotNull):
             r.not_null = True
         elif isinstance(rule, q.AcceptedValues):
-            r.accepted = list(rule.values) if not r.accepted else [
+            r.accepted = list(rule.values) if r.accepted is None else [
                 v for v in r.accepted if v in rule.values
             ]  # fmt: skip
         elif isinstance(rule, q.Range):

@@ -8,7 +8,9 @@ never a value of the record:
   a key field, or its key fields disagree with the change's key;
 - a value does not fit the field's type (found by converting the batch to Arrow with the
   contract's schema; only when that fails is each value looked at, to name the culprit);
-- a required field is null;
+- a value breaks a check of the contract's table validator over the published fields
+  (``meshkit.contracts.table``): a required field (or struct member) is null, an array
+  holds a null element, a float is NaN or infinite;
 - a personal-data field still looks untransformed (cheap, vectorised checks of the
   transform's output shape: a token starts ``tok:``, a ciphertext ``enc:v…:``, a masked
   value with the mask character, a generalized date on the first of the month, ...).
@@ -34,6 +36,7 @@ import pyarrow.compute as pc
 from meshkit.contracts import Contract, Generalize, Mask, Redact
 from meshkit.contracts.arrow import arrow_field
 from meshkit.contracts.exporters.published import PublishedField, published_fields
+from meshkit.contracts.table import TableValidator, values_at
 from meshkit.ports.base import POSITION_COLUMN, Change, RecordRefusedError, kind_of
 
 DELETE_COLUMN = "_meshkit_delete"
@@ -70,7 +73,7 @@ class Intake:
         self.schema = pa.schema([arrow_field(f) for f in self.fields])
         self.struct = pa.struct(list(self.schema))
         self.json_fields = [f.name for f in self.fields if f.type.kind == "json"]
-        self.required = [f.name for f in self.fields if f.required]
+        self.validator = TableValidator(contract, fields=self.fields, rules=False)
         self.checks = _privacy_checks(self.fields)
 
     # -- public ---------------------------------------------------------------------------
@@ -100,7 +103,7 @@ class Intake:
         if not self._keys_agree(table, keys):
             self._check_shape(changes)
         delete_column = pa.array(deletes, pa.bool_())
-        self._check_required(table, changes, delete_column)
+        self._check_values(table, changes, delete_column)
         self._check_privacy(table, changes)
         table = table.append_column(POSITION_COLUMN, pa.array(positions, pa.int64()))
         return table.append_column(DELETE_COLUMN, delete_column)
@@ -236,42 +239,28 @@ class Intake:
                         c, f.name, f"{kind_of(value)} does not fit type {spec.type}"
                     ) from None
 
-    def _check_required(
-        self, table: pa.Table, changes: Sequence[Change], deletes: pa.Array
-    ) -> None:
+    def _check_values(self, table: pa.Table, changes: Sequence[Change], deletes: pa.Array) -> None:
+        """The table validator's checks of the published fields, on the upserts."""
         upserts = pc.invert(deletes)
-        for name in self.required:
-            column = table.column(name)
-            if not column.null_count:
-                continue
-            bad = pc.and_(upserts, pc.is_null(column))
-            index = _first_true(bad)
+        for problem in self.validator.problems(table):
+            index = _first_true(pc.and_(upserts, problem.rows))
             if index is not None:
-                raise self._refuse(changes[index], name, "required, but null or missing")
-        for f in self.fields:  # required members of structs
-            if f.type.kind != "struct":
-                continue
-            parent = table.column(f.name).combine_chunks()
-            for m in f.fields:
-                if not m.required:
-                    continue
-                child = pc.struct_field(parent, [parent.type.get_field_index(m.name)])
-                index = _first_true(pc.and_(pc.is_valid(parent), pc.is_null(child)))
-                if index is not None:
-                    raise self._refuse(
-                        changes[index], f"{f.name}.{m.name}", "required, but null or missing"
-                    )
+                message = "required, but null or missing"
+                if problem.rule != "required":
+                    message = problem.message
+                raise self._refuse(changes[index], problem.field, message)
 
     def _check_privacy(self, table: pa.Table, changes: Sequence[Change]) -> None:
         for path, (check, expected) in self.checks.items():
-            column = _column_at(table, path)
-            if column is None or column.null_count == len(column):
+            column, rows, _ = values_at(table, path)
+            if column.null_count == len(column):
                 continue
             looks_ok = check(column)
             index = _first_true(pc.and_(pc.is_valid(column), pc.invert(looks_ok)))
             if index is not None:
+                row = index if rows is None else rows[index].as_py()
                 raise self._refuse(
-                    changes[index],
+                    changes[row],
                     path,
                     f"personal data not transformed: expected {expected} "
                     "(apply meshkit.privacy.Masker before writing)",
@@ -282,18 +271,6 @@ def _first_true(mask: pa.Array | pa.ChunkedArray) -> int | None:
     if not pc.any(mask).as_py():
         return None
     return int(pc.index(mask, True).as_py())
-
-
-def _column_at(table: pa.Table, path: str) -> pa.Array | None:
-    head, *rest = path.split(".")
-    array = table.column(head).combine_chunks()
-    for part in rest:
-        if not pa.types.is_struct(array.type):
-            return None
-        array = pc.struct_field(array, [array.type.get_field_index(part)])
-    if pa.types.is_list(array.type):
-        array = pc.list_flatten(array)
-    return array
 
 
 def _regex(pattern: str) -> _Check:

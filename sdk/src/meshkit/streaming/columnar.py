@@ -9,28 +9,29 @@
 2. **map**: each product field is one list read from the ``after`` images, cast with the
    field's cast over the list (a text column that already holds text is taken as is); the
    TOAST marker and oversized values are looked for per column;
-3. **validate**: per column, the checks the contract's runtime validator would make of
-   these values (required, finite floats, accepted values, ranges, text ranges); fields
-   whose rules the columns do not cover (regex, structs, arrays, rules on nested paths)
-   are validated by a ``ContractValidator`` of those fields alone;
+3. **validate**: the columns the contract's checks read become Arrow arrays of the
+   contract's types, and the contract's table validator (``meshkit.contracts.table``,
+   with the key fields required, as the record steps do) checks them: the same verdicts
+   as the record validator, per row and field; a value that does not convert to its
+   Arrow type flags its row;
 4. **mask**: large polls as an Arrow table through ``Masker.mask_table`` (vectorised;
-   tokens in one query), small ones record by record (``mask_record``: the same values).
+   tokens in one query; the arrays of step 3 are reused), small ones record by record
+   (``mask_record``: the same values).
 
 Only records that pass every column check come out of this path. Every other message
 (tombstones, deletes, truncates, invalid JSON, filtered rows, a value that does not
 cast, a record a check flags, a value the masker refuses) goes through the record path
 (``Pipeline``'s steps) as before, which says exactly why it failed; its outcome is put
 back at the message's place in the batch, so the order of changes per key is kept and
-dead letters carry the same reasons as ever. The column checks are at least as strict
-as the validator: a record they flag that the validator accepts simply takes the
-record path.
+dead letters carry the same reasons as ever. The columnar path is at least as strict as
+the record validator: a record it flags that the validator accepts (an integer beyond
+64 bits, say) simply takes the record path.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import repeat
 from operator import attrgetter
@@ -39,9 +40,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from meshkit.contracts import Contract, ContractValidator, FieldSpec
-from meshkit.contracts import quality as q
-from meshkit.contracts.arrow import arrow_type
+from meshkit.contracts import Contract, FieldSpec
+from meshkit.contracts.arrow import arrow_field, arrow_type
+from meshkit.contracts.table import TableValidator
 from meshkit.contracts.types import DataType
 from meshkit.privacy import Masker, TransformError
 from meshkit.streaming.cast import Cast, CastError, caster
@@ -52,9 +53,7 @@ from meshkit.streaming.steps import (
     GuardStep,
     MapStep,
     is_unavailable,
-)
-from meshkit.streaming.steps import (
-    with_required as _with_required,
+    with_required,
 )
 
 MASK_TABLE_MIN_ROWS = 2000
@@ -66,7 +65,6 @@ _DICT = frozenset({dict})
 _DICT_OR_NONE = frozenset({dict, type(None)})
 _TEXT = frozenset({str, type(None)})
 _UPSERTS = frozenset({"c", "r", "u"})
-_Check = Callable[[list[Any]], set[int]]  # a column -> the rows it flags
 _BAD = object()  # a value that is not JSON
 _get: Callable[[Any, str], Any] = dict.get  # mapped over a column of dicts
 
@@ -99,15 +97,13 @@ class ColumnarPath:
                 self.fast[f.name] = _decimals(f.data_type)
             elif f.data_type.kind == "timestamp":
                 self.fast[f.name] = _timestamps
-        self.checks, residual = _column_checks(contract)
-        self.residual: ContractValidator | None = None
-        self.residual_names = [n for n in names if n in residual]
-        if residual:
-            keys = [k for k in contract.primary_key if k in residual]
-            fields = [f for f in contract.fields if f.name in residual]
-            sub = contract.model_copy(update={"fields": type(contract.fields)(fields)})
-            sub = _with_required(sub, keys) if keys else sub
-            self.residual = ContractValidator(sub, extra="ignore")
+        keys = list(contract.primary_key)
+        self.validator = TableValidator(with_required(contract, keys) if keys else contract)
+        self.check_index = [i for i, n in enumerate(names) if n in self.validator.columns]
+        self.check_types = [
+            arrow_field(specs[names[i]], strict=False).type for i in self.check_index
+        ]
+        self.json_index = {i for i in self.check_index if specs[names[i]].data_type.kind == "json"}
         # Masking: the top-level fields the masker changes, and what mask_table needs.
         plans = masker.plans.values()
         touched = {p.field.split(".")[0] for p in plans}
@@ -140,15 +136,19 @@ class ColumnarPath:
             flagged = {j for j, a in enumerate(columns) if not keep(a)}
             rows, columns, positions, ts = _drop(flagged, rows, columns, positions, ts)
         cols: list[list[Any]] = []
+        arrays: dict[str, pa.Array] = {}
         if rows:
             cols, flagged = self._map(columns)
-            flagged |= self._validate(cols)
+            invalid, arrays = self._validate(cols)
+            flagged |= invalid
             if flagged:
                 rows, positions, ts, *cols = _drop(flagged, rows, positions, ts, *cols)
+                keep = pa.array([j not in flagged for j in range(len(columns))], pa.bool_())
+                arrays = {n: a.filter(keep) for n, a in arrays.items()}
         records: list[dict[str, Any]] = []
         keys: list[tuple[Any, ...]] = []
         if rows:
-            rows, records, keys, positions, ts = self._mask(rows, cols, positions, ts)
+            rows, records, keys, positions, ts = self._mask(rows, cols, positions, ts, arrays)
         sources = [messages[i].source for i in rows]
         changes = list(map(ProductChange, repeat("upsert"), keys, records, positions, sources, ts))
         failures: list[Failure] = []
@@ -279,32 +279,46 @@ class ColumnarPath:
 
     # -- validate ---------------------------------------------------------------------------
 
-    def _validate(self, cols: list[list[Any]]) -> set[int]:
+    def _validate(self, cols: list[list[Any]]) -> tuple[set[int], dict[str, pa.Array]]:
+        """The rows the table validator flags (or whose values do not convert), and the
+        Arrow arrays of the columns it read (by field name)."""
         flagged: set[int] = set()
-        for i, (name, *_rest) in enumerate(self.plan):
-            for check in self.checks.get(name, ()):
-                flagged |= check(cols[i])
-        if self.residual is not None:
-            index = [i for i, (name, *_rest) in enumerate(self.plan) if name in self.residual_names]
-            names = [self.plan[i][0] for i in index]
-            columns = [cols[i] for i in index]
-            records = list(map(dict, map(zip, repeat(names), zip(*columns, strict=False))))
-            result = self.residual.validate_batch(records)
-            flagged.update(f.index for f in result.failures)
-        return flagged
+        arrays: dict[str, pa.Array] = {}
+        for i, typ in zip(self.check_index, self.check_types, strict=True):
+            col = cols[i]
+            if i in self.json_index:  # a json field's checks look at nulls only
+                arrays[self.plan[i][0]] = pa.array([v is not None or None for v in col], pa.bool_())
+                continue
+            try:
+                arrays[self.plan[i][0]] = pa.array(col, typ)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+                arrays[self.plan[i][0]] = pa.array(_convertible(col, typ, flagged), typ)
+        if arrays:
+            table = pa.Table.from_arrays(list(arrays.values()), names=list(arrays))
+            flagged |= self.validator.invalid_rows(table)
+        json = {self.plan[i][0] for i in self.json_index}
+        return flagged, {n: a for n, a in arrays.items() if n not in json}
 
     # -- mask -------------------------------------------------------------------------------
 
     def _mask(
-        self, rows: list[int], cols: list[list[Any]], positions: list[int], ts: list[int | None]
+        self,
+        rows: list[int],
+        cols: list[list[Any]],
+        positions: list[int],
+        ts: list[int | None],
+        arrays: dict[str, pa.Array],
     ) -> tuple[list[int], list[dict[str, Any]], list[tuple[Any, ...]], list[int], list[int | None]]:
-        """(rows, masked records, keys, positions, times); rows the masker refuses leave."""
+        """(rows, masked records, keys, positions, times); rows the masker refuses leave.
+
+        ``arrays``: columns already converted to Arrow (by the checks), by field name.
+        """
         names = [name for name, *_ in self.plan]
         if len(self.key_index) == 1:
             keys = [(v,) for v in cols[self.key_index[0]]]
         else:
             keys = list(zip(*(cols[i] for i in self.key_index), strict=True))
-        masked = self._mask_table(cols) if len(rows) >= MASK_TABLE_MIN_ROWS else None
+        masked = self._mask_table(cols, arrays) if len(rows) >= MASK_TABLE_MIN_ROWS else None
         if masked is not None:
             out = self.out_names
             by_name = dict(zip(names, cols, strict=True)) | masked
@@ -322,15 +336,20 @@ class ColumnarPath:
             rows, keys, positions, ts = _drop(flagged, rows, keys, positions, ts)
         return rows, records, keys, positions, ts
 
-    def _mask_table(self, cols: list[list[Any]]) -> dict[str, list[Any]] | None:
+    def _mask_table(
+        self, cols: list[list[Any]], arrays: dict[str, pa.Array]
+    ) -> dict[str, list[Any]] | None:
         """The touched columns masked by ``Masker.mask_table``; None: mask record by record."""
         if self.mask_types is None:
             return None
         names = [self.plan[i][0] for i in self.mask_index]
         try:
-            typed = zip(self.mask_index, self.mask_types, strict=True)
-            arrays = [pa.array(cols[i], t) for i, t in typed]
-            table = self.masker.mask_table(pa.table(arrays, names=names))
+            typed = zip(self.mask_index, self.mask_types, names, strict=True)
+            table = pa.table(
+                [arrays[n] if n in arrays else pa.array(cols[i], t) for i, t, n in typed],
+                names=names,
+            )
+            table = self.masker.mask_table(table)
         except (TransformError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError,
                 ValueError):  # fmt: skip
             return None  # the record path says which values and why
@@ -398,124 +417,15 @@ def _arrow_type(f: FieldSpec) -> pa.DataType | None:
     return arrow_type(f.data_type)
 
 
-# -- column checks ------------------------------------------------------------------------
-
-
-def _column_checks(contract: Contract) -> tuple[dict[str, list[_Check]], set[str]]:
-    """Per field, the checks of its column; and the fields a ContractValidator must check.
-
-    A column check flags every value the runtime validator would refuse (and maybe more:
-    those then take the record path, where the validator decides).
-    """
-    checks: dict[str, list[_Check]] = {}
-    residual: set[str] = set()
-    required = set(contract.primary_key)
-    kinds = {}
-    for f in contract.fields:
-        kind = f.data_type.kind
-        kinds[f.name] = kind
-        if kind in {"struct", "array"}:
-            residual.add(f.name)
-            continue
-        if f.required:
-            required.add(f.name)
-        if kind == "float":
-            checks.setdefault(f.name, []).append(_finite)
-    for rule in contract.quality:
-        if rule.severity != "error" or not isinstance(rule, q.PER_RECORD_RULES):
-            continue
-        assert isinstance(rule, q.NotNull | q.AcceptedValues | q.Range | q.Regex)
-        field = rule.field
-        top = field.split(".")[0]
-        if "." in field or top not in kinds or top in residual:
-            residual.add(top)
-            continue
-        kind = kinds[top]
-        check: _Check | None = None
-        if isinstance(rule, q.NotNull):
-            required.add(field)
-        elif isinstance(rule, q.AcceptedValues):
-            check = _accepted(rule.values)
-        elif isinstance(rule, q.Range):
-            check = _range(rule, kind)
-        if check is None and not isinstance(rule, q.NotNull):
-            residual.add(top)
-        elif check is not None:
-            checks.setdefault(top, []).append(check)
-    for name in required - residual:
-        checks.setdefault(name, []).insert(0, _not_null)
-    for name in residual:
-        checks.pop(name, None)
-    return checks, residual
-
-
-def _not_null(col: list[Any]) -> set[int]:
-    if None not in col:
-        return set()
-    return {j for j, v in enumerate(col) if v is None}
-
-
-def _finite(col: list[Any]) -> set[int]:
-    return {j for j, v in enumerate(col) if v is not None and not math.isfinite(v)}
-
-
-def _accepted(values: Sequence[Any]) -> _Check:
-    allowed = frozenset((type(v), v) for v in values) | {(type(None), None)}
-
-    def check(col: list[Any]) -> set[int]:
-        if set(zip(map(type, col), col, strict=False)) <= allowed:
-            return set()
-        return {j for j, v in enumerate(col) if (type(v), v) not in allowed}
-
-    return check
-
-
-def _range(rule: q.Range, kind: str) -> _Check | None:
-    low, high = rule.min, rule.max
-    if kind == "string":
-        lo = None if low is None else str(low)
-        hi = None if high is None else str(high)
-
-        def text(col: list[Any]) -> set[int]:
-            return {
-                j
-                for j, v in enumerate(col)
-                if v is not None and ((lo is not None and v < lo) or (hi is not None and v > hi))
-            }
-
-        return text
-    if kind not in {"integer", "float", "decimal", "date", "timestamp"}:
-        return None
-    try:
-        bounds = (_bound(low, kind), _bound(high, kind))
-    except (ValueError, ArithmeticError):
-        return None
-    if any(isinstance(b, datetime) and b.tzinfo is None for b in bounds):
-        return None  # naive bound: let the validator compare
-
-    def between(col: list[Any]) -> set[int]:
-        lo, hi = bounds
-        flagged = set()
-        for j, v in enumerate(col):
-            if v is None:
-                continue
-            try:
-                if (lo is not None and v < lo) or (hi is not None and v > hi):
-                    flagged.add(j)
-            except TypeError:
-                flagged.add(j)
-        return flagged
-
-    return between
-
-
-def _bound(value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if kind == "date":
-        return value if type(value) is date else date.fromisoformat(str(value))
-    if kind == "timestamp":
-        return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    if kind == "decimal":
-        return Decimal(str(value))
-    return value
+def _convertible(col: list[Any], typ: pa.DataType, flagged: set[int]) -> list[Any]:
+    """``col`` with None for each value Arrow cannot hold as ``typ`` (its row ``flagged``)."""
+    out: list[Any] = []
+    for j, v in enumerate(col):
+        try:
+            pa.array([v], typ)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            flagged.add(j)
+            out.append(None)
+        else:
+            out.append(v)
+    return out
