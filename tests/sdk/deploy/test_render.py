@@ -76,7 +76,7 @@ def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
 ORDERS_SETTINGS = """\
 image: registry.example.com/data/orders
 namespace: orders
-kafka_bootstrap_servers: kafka-0.kafka.streaming:9092,kafka-1.kafka.streaming:9092
+kafka_brokers: kafka-0.kafka.streaming:9092,kafka-1.kafka.streaming:9092
 secrets: [orders-runtime]
 secret_env:
   MESHKIT_STREAMING_VIEW_DSN: {secret: orders-view, key: dsn}
@@ -121,7 +121,9 @@ def test_orders_renders_valid_manifests_with_its_settings(tmp_path: Path) -> Non
     assert env["BYTEWAX_WORKERS_PER_PROCESS"]["value"] == "2"
     assert env["BYTEWAX_STATEFULSET_NAME"]["value"] == "orders-order-flow"
     assert env["BYTEWAX_POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-    assert env["MESHKIT_STREAMING_BROKERS"]["value"].startswith("kafka-0.kafka.streaming:9092")
+    brokers = "kafka-0.kafka.streaming:9092,kafka-1.kafka.streaming:9092"
+    assert env["MESHKIT_KAFKA_BROKERS"]["value"] == brokers
+    assert env["MESHKIT_STREAMING_BROKERS"]["value"] == brokers
     assert env["MESHKIT_STREAMING_VIEW_DSN"]["valueFrom"] == {
         "secretKeyRef": {"name": "orders-view", "key": "dsn"}
     }
@@ -143,6 +145,8 @@ def test_orders_renders_valid_manifests_with_its_settings(tmp_path: Path) -> Non
     assert argv[argv.index("--dsn") + 1] == "dbname=shop"  # the rest from PG* in the Secret
     assert argv[argv.index("--table") + 1] == "public.orders"
     assert argv[argv.index("--slot") + 1] == "meshkit_orders"
+    assert argv[argv.index("--bootstrap-servers") + 1] == "$(MESHKIT_KAFKA_BROKERS)"
+    assert _env(capture)["MESHKIT_KAFKA_BROKERS"]["value"] == brokers
     assert capture["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}}
     (state,) = by_kind["PersistentVolumeClaim"]
     volumes = cdc["spec"]["template"]["spec"]["volumes"]
@@ -197,7 +201,9 @@ def test_customers_renders_one_flow_and_its_code_location(tmp_path: Path) -> Non
     assert sts["spec"]["replicas"] == 1
     flow = _containers(sts)[-1]
     assert "BYTEWAX_ADDRESSES" not in _env(flow)  # one process: no cluster
-    assert _containers(by_kind["Deployment"][0])[0]["args"][-1] == "$(MESHKIT_STREAMING_BROKERS)"
+    capture = _containers(by_kind["Deployment"][0])[0]
+    assert "MESHKIT_KAFKA_BROKERS" not in _env(capture)  # from the ConfigMap then
+    assert {"configMapRef": {"name": "customers-config", "optional": True}} in capture["envFrom"]
     values = yaml.safe_load((out / "helm" / "dagster-values.yaml").read_text())
     (location,) = values["dagster-user-deployments"]["deployments"]
     assert location["dagsterApiGrpcArgs"][:2] == ["-m", "customers.definitions"]
@@ -335,3 +341,25 @@ def _main(argv: list[str]) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     return 0
+
+
+def test_the_dockerfile_copies_what_the_repository_has_and_notes_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    repo = bake(tmp_path / "baked", domain_name="Loyalty Points", parts="both")
+    notes = build(repo).notes
+    assert any("no uv.lock" in note for note in notes)
+    (repo / "uv.lock").write_text(
+        'version = 1\n[[package]]\nname = "dagster-postgres"\nversion = "0.29.0"\n'
+    )
+    rendered = build(repo)
+    assert rendered.notes == []
+    dockerfile = rendered.files["Dockerfile"]
+    copies = [line.split()[1:-1] for line in dockerfile.splitlines() if line.startswith("COPY ")]
+    sources = [s for parts in copies if not parts[0].startswith("--") for s in parts]
+    assert sources == ["pyproject.toml", "uv.lock", "README.md", "src", "contracts",
+                       "deploy/dagster.yaml"]  # fmt: skip
+    for source in sources:
+        assert (repo / source).exists(), source
+    ignored = rendered.files["Dockerfile.dockerignore"].splitlines()
+    assert {".venv", ".state", ".git", "**/__pycache__"} <= set(ignored)

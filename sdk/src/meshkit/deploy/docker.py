@@ -36,12 +36,8 @@ def dockerfile(
     """The text of the domain's Dockerfile."""
     base = f"python:{domain.python}-slim-bookworm"
     secrets = index_secrets(indexes)
-    sync_mounts = [
-        "RUN --mount=type=cache,target=/root/.cache/uv \\",
-        "    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \\",
-        "    --mount=type=bind,source=uv.lock,target=uv.lock \\",
-        *(f"    --mount=type=secret,id={sid},env={var} \\" for sid, var in secrets),
-    ]
+    secret_mounts = [f"    --mount=type=secret,id={sid},env={var} \\" for sid, var in secrets]
+    cache = "RUN --mount=type=cache,target=/root/.cache/uv \\"
     secret_help = (
         [
             "# Package index credentials are build secrets (never in a layer), e.g.",
@@ -67,14 +63,18 @@ def dockerfile(
         f"    UV_PROJECT_ENVIRONMENT={APP_DIR}/.venv",
         f"WORKDIR {APP_DIR}",
         "# the locked dependencies: a layer that changes only with uv.lock",
-        *sync_mounts,
+        cache,
+        "    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \\",
+        "    --mount=type=bind,source=uv.lock,target=uv.lock \\",
+        *secret_mounts,
         "    uv sync --frozen --no-dev --no-install-project",
         "COPY pyproject.toml uv.lock ./",
         *copy_readme,
         "COPY src ./src",
         "COPY contracts ./contracts",
         "# the domain's package itself (editable: its flows read contracts/ beside src/)",
-        *sync_mounts,
+        cache,
+        *secret_mounts,
         "    uv sync --frozen --no-dev",
         "",
         f"FROM {base}",
@@ -92,3 +92,17 @@ def dockerfile(
         "",
     ]
     return "\n".join(lines)
+
+
+DOCKERIGNORE = """\
+# What the image build never sends (BuildKit reads <Dockerfile>.dockerignore).
+**/__pycache__
+**/*.py[cod]
+.git
+.venv
+.state
+.dagster
+.pytest_cache
+.ruff_cache
+build
+"""

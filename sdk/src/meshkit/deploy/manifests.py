@@ -90,6 +90,9 @@ def environment(
             "value": str(settings.metrics_port),
         },
     }
+    if settings.kafka_brokers:  # the settings' name, and the one flows' settings read
+        for name in ("MESHKIT_KAFKA_BROKERS", "MESHKIT_STREAMING_BROKERS"):
+            plain[name] = {"name": name, "value": settings.kafka_brokers}
     for item in extra or []:
         plain[item["name"]] = item
     for name, value in settings.env.items():
@@ -226,10 +229,8 @@ def cdc_manifests(domain: Domain, settings: DeploySettings, capture: Capture) ->
     for table in capture.tables:
         args += ["--table", table]
     args += ["--slot", slot, "--publication", slot, "--state-dir", CDC_STATE_DIR, "--quiet"]
-    if settings.kafka_bootstrap_servers:
-        args += ["--bootstrap-servers", settings.kafka_bootstrap_servers]
-    else:  # expanded by Kubernetes from the container's environment (the ConfigMap)
-        args += ["--bootstrap-servers", "$(MESHKIT_STREAMING_BROKERS)"]
+    # expanded by Kubernetes from the container's environment (kafka_brokers or the ConfigMap)
+    args += ["--bootstrap-servers", "$(MESHKIT_KAFKA_BROKERS)"]
     volumes, mounts = _scratch_volumes()
     volumes.append({"name": "state", "persistentVolumeClaim": {"claimName": f"{name}-state"}})
     mounts.append({"name": "state", "mountPath": CDC_STATE_DIR})
@@ -292,10 +293,6 @@ def flow_manifests(domain: Domain, settings: DeploySettings, flow: Flow) -> list
     else:  # one process: no cluster, process id 0 is implied
         bytewax_env = [e for e in bytewax_env if not e["name"].startswith("BYTEWAX_POD")]
         bytewax_env = [e for e in bytewax_env if e["name"] != "BYTEWAX_STATEFULSET_NAME"]
-    if settings.kafka_bootstrap_servers:
-        bytewax_env.append(
-            {"name": "MESHKIT_STREAMING_BROKERS", "value": settings.kafka_bootstrap_servers}
-        )
     volumes, mounts = _scratch_volumes()
     mounts.append({"name": "recovery", "mountPath": RECOVERY_DIR})
     resources = product.resources or settings.resources

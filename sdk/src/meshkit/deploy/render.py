@@ -2,7 +2,7 @@
 
 ``render(repo, out)`` writes::
 
-    out/Dockerfile
+    out/Dockerfile                     (and Dockerfile.dockerignore beside it)
     out/k8s/cdc-<database>.yaml        PersistentVolumeClaim + Deployment, per service database
     out/k8s/flow-<product>.yaml        headless Service + StatefulSet, per Bytewax flow
     out/helm/dagster-values.yaml       the code location, for the Dagster Helm chart
@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from meshkit.deploy.dagster import helm_values
-from meshkit.deploy.docker import dockerfile
+from meshkit.deploy.docker import DOCKERIGNORE, dockerfile
 from meshkit.deploy.domain import Domain, read_domain
 from meshkit.deploy.manifests import Manifest, cdc_manifests, flow_manifests, k8s_name
 from meshkit.deploy.settings import FILE_NAME, DeploySettings, load_settings
@@ -88,6 +88,7 @@ def build(repo: Path, settings_path: Path | None = None) -> Rendered:
     rendered.files["Dockerfile"] = dockerfile(
         domain, settings, list(domain.indexes), dagster_yaml=dagster_yaml
     )
+    rendered.files["Dockerfile.dockerignore"] = DOCKERIGNORE
     if not domain.has_lock:
         rendered.notes.append(
             "no uv.lock in the repository: the image installs the locked dependencies "

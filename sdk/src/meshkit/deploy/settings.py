@@ -6,7 +6,7 @@ Every setting has a default, so a domain renders without the file. An example::
     tag: 0.1.0                                 # default: the project's version
     namespace: orders                          # default: none (kubectl -n chooses)
     metrics_port: 9464                         # Prometheus metrics, /healthz and /readyz
-    kafka_bootstrap_servers: kafka-0.kafka:9092,kafka-1.kafka:9092
+    kafka_brokers: kafka-0.kafka:9092,kafka-1.kafka:9092   # default: from the ConfigMap
     secrets: [orders-secrets]                  # Secrets given whole to every process
     secret_env:                                # single keys of other Secrets
       MESHKIT_STREAMING_VIEW_DSN: {secret: orders-view, key: dsn}
@@ -159,7 +159,7 @@ class DeploySettings(_Model):
     tag: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     namespace: KubeName | None = None
     metrics_port: int = Field(default=DEFAULT_METRICS_PORT, ge=1, le=65535)
-    kafka_bootstrap_servers: str | None = Field(default=None, pattern=r"^[^\s]+$")
+    kafka_brokers: str | None = Field(default=None, pattern=r"^[^\s]+$")
     secrets: list[KubeName] | None = None
     secret_env: dict[EnvName, SecretKey] = Field(default_factory=dict)
     env: dict[EnvName, str] = Field(default_factory=dict)
