@@ -2,7 +2,8 @@
 
 ``apply_plan(plan, backends, allow_delete=...)``:
 
-1. reloads the contracts the plan carries (their text, so no disk is needed);
+1. reloads the contracts and the access grants the plan carries (so no disk and no
+   registry is needed);
 2. refuses a delete of a data-holding resource (a topic, a table, an index) that
    ``allow_delete`` does not name (``DestroyRefusedError``, listing them all);
 3. reads the live state again and refuses the plan when its hash differs from the one
@@ -35,6 +36,7 @@ from meshkit_platform.provisioning.errors import (
     ProvisioningError,
     StalePlanError,
 )
+from meshkit_platform.provisioning.grants import AccessGrant, view_grants
 from meshkit_platform.provisioning.plan import Backend, Plan, live_hash, read_live
 from meshkit_platform.provisioning.resources import Change, Resource, apply_order
 
@@ -61,6 +63,16 @@ def plan_contracts(plan: Plan) -> list[DomainContract]:
             raise ProvisioningError(f"the plan's contract {address} does not load: {detail}")
         out.append(DomainContract(contract, entry["file"], entry["text"]))
     return out
+
+
+def plan_grants(plan: Plan) -> list[AccessGrant]:
+    """The access grants the plan was made with."""
+    try:
+        return [AccessGrant.from_json(g) for g in plan.grants]
+    except (KeyError, TypeError, ValueError):
+        raise ProvisioningError(
+            "the plan's grants are not what `meshkit-platform plan --registry` writes"
+        ) from None
 
 
 def check_deletes(changes: Iterable[Change], allow_delete: Iterable[str]) -> None:
@@ -104,7 +116,9 @@ def apply_plan(
             "the plan is stale: the live state changed since it was made (its hash "
             f"{plan.live_hash[:12]}, now {now[:12]}); run plan again and apply the new plan"
         )
-    desired: dict[tuple[str, str, str], Resource] = {r.key: r for r in desired_resources(contracts)}
+    desired: dict[tuple[str, str, str], Resource] = {
+        r.key: r for r in desired_resources(contracts, view_grants(plan_grants(plan), contracts))
+    }
     by_address: dict[str, Contract] = {dc.contract.address: dc.contract for dc in contracts}
     report = ApplyReport()
     progress = Progress(

@@ -5,11 +5,15 @@ exits 2 when changes are pending, 0 when the live state matches the contracts (f
 ``apply PLAN`` carries out a saved plan; ``--allow-delete NAME`` (repeatable) names each
 data-holding resource it may delete. Failures are one line and exit code 1
 (``meshkit.cli.failures``). Endpoints: flags, else ``MESHKIT_*`` variables, else the
-running local stack (``meshkit_platform.provisioning.targets``).
+running local stack (``meshkit_platform.provisioning.targets``). With ``--registry URL``
+(or ``MESHKIT_REGISTRY_URL``) and a platform-admin token in ``MESHKIT_REGISTRY_TOKEN``,
+``plan`` adds the registry's approved access grants to the desired state and ``apply``
+reports each grant's state back (``meshkit_platform.provisioning.grants``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -18,9 +22,15 @@ import typer
 from rich.console import Console
 
 from meshkit.files import read_limited
-from meshkit_platform.provisioning.apply import apply_plan
+from meshkit_platform.provisioning.apply import apply_plan, plan_contracts, plan_grants
 from meshkit_platform.provisioning.desired import load_domains
 from meshkit_platform.provisioning.errors import ProvisioningError
+from meshkit_platform.provisioning.grants import (
+    TOKEN_ENV,
+    AccessGrant,
+    RegistryGrants,
+    report_applied,
+)
 from meshkit_platform.provisioning.plan import Plan, make_plan, render
 from meshkit_platform.provisioning.targets import Targets
 
@@ -33,6 +43,25 @@ SearchOpt = Annotated[str | None, typer.Option("--search", help="Search API base
 PostgresOpt = Annotated[
     str | None, typer.Option("--postgres", help="libpq URL of the serving views' database.")
 ]
+RegistryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--registry",
+        envvar="MESHKIT_REGISTRY_URL",
+        help=f"The registry's base URL: its access grants (token in {TOKEN_ENV}).",
+    ),
+]
+
+
+def _registry(url: str | None) -> RegistryGrants | None:
+    if not url:
+        return None
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token:
+        raise ProvisioningError(
+            f"--registry needs a platform-admin token of the registry in {TOKEN_ENV}"
+        )
+    return RegistryGrants(url, token)
 
 
 def _targets(kafka: str | None, warehouse: str | None, search: str | None,
@@ -56,12 +85,20 @@ def plan(
     warehouse: WarehouseOpt = None,
     search: SearchOpt = None,
     postgres: PostgresOpt = None,
+    registry: RegistryOpt = None,
 ) -> None:
     """Compare the domains' contracts with the live systems; exit 2 when changes are pending."""
     contracts = load_domains(domains)
+    grants: list[AccessGrant] = []
+    client = _registry(registry)
+    if client is not None:
+        try:
+            grants = client.fetch()
+        finally:
+            client.close()
     backends = _targets(kafka, warehouse, search, postgres).open()
     try:
-        result = make_plan(contracts, backends)
+        result = make_plan(contracts, backends, grants)
     finally:
         for b in backends:
             b.close()
@@ -86,6 +123,7 @@ def apply(
     warehouse: WarehouseOpt = None,
     search: SearchOpt = None,
     postgres: PostgresOpt = None,
+    registry: RegistryOpt = None,
 ) -> None:
     """Carry out a saved plan, if the live state still matches it."""
     raw = read_limited(plan_file, limit=MAX_PLAN_BYTES)
@@ -96,13 +134,28 @@ def apply(
     if not isinstance(data, dict):
         raise ProvisioningError(f"{plan_file}: not a meshkit plan; expected a JSON object")
     saved = Plan.from_json(data, str(plan_file))
+    client = _registry(registry)
     backends = _targets(kafka, warehouse, search, postgres).open()
     try:
         report = apply_plan(saved, backends, allow_delete=allow_delete or ())
+        states = []
+        if client is not None:
+            states = report_applied(plan_grants(saved), plan_contracts(saved), backends, client)
     finally:
         for b in backends:
             b.close()
+        if client is not None:
+            client.close()
     Console().print(f"applied {len(report.applied)} change(s)", markup=False, highlight=False)
+    if states:
+        counts = {
+            s: sum(1 for x in states if x["state"] == s) for s in ("applied", "pending", "removed")
+        }
+        Console().print(
+            "grants reported to the registry: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
+            markup=False,
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

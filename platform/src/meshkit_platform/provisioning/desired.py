@@ -24,11 +24,14 @@ provisioning creates exactly what the output-port writers expect:
 - ``serving_view``: the PostgreSQL table ``"<address>"`` with the serving-view writer's
   column types, and for each group in the contract's ``access.readers`` a role
   ``meshkit_reader_<group>`` granted ``SELECT`` on exactly the published columns (not
-  the writer's ``_meshkit_pos``).
+  the writer's ``_meshkit_pos``); approved access grants from the registry
+  (``view_grants``: ``address -> role -> columns``, see
+  ``meshkit_platform.provisioning.grants``) add their reader group's columns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,8 +113,12 @@ def _has(contract: Contract, kind: type[Any]) -> bool:
     return any(isinstance(p, kind) for p in contract.ports.outputs)
 
 
-def desired_resources(contracts: list[DomainContract]) -> list[Resource]:
-    """The resources every contract asks for (see the module docstring)."""
+def desired_resources(
+    contracts: list[DomainContract],
+    view_grants: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+) -> list[Resource]:
+    """The resources every contract asks for, with the access grants' column grants on
+    serving views (see the module docstring)."""
     out: list[Resource] = []
     newest: dict[str, DomainContract] = {}
     schemas: dict[str, str] = {}
@@ -149,6 +156,8 @@ def desired_resources(contracts: list[DomainContract]) -> list[Resource]:
             }
             granted = sorted(f.name for f in published_fields(c))
             grants = {reader_role(group): granted for group in c.access.readers}
+            for role, cols in (view_grants or {}).get(c.address, {}).items():
+                grants[role] = sorted(set(grants.get(role, [])) | set(cols))
             columns[POSITION_COLUMN] = "bigint NOT NULL"
             attrs = {"columns": columns, "grants": grants}
             out.append(

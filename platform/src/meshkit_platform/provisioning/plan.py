@@ -33,6 +33,7 @@ from rich.text import Text
 from meshkit.contracts import Contract
 from meshkit_platform.provisioning.desired import DomainContract, desired_resources
 from meshkit_platform.provisioning.errors import ProvisioningError
+from meshkit_platform.provisioning.grants import AccessGrant, view_grants
 from meshkit_platform.provisioning.resources import BACKENDS, Change, Resource, attr_diff
 
 PLAN_FORMAT = 1
@@ -70,6 +71,8 @@ class Plan:
     capabilities: dict[str, dict[str, str]]
     contracts: dict[str, dict[str, str]] = field(default_factory=dict)
     """address → ``{"file": ..., "text": ...}``."""
+    grants: list[dict[str, Any]] = field(default_factory=list)
+    """The registry's access grants the plan was made with (``AccessGrant.to_json``)."""
 
     @property
     def pending(self) -> list[Change]:
@@ -86,6 +89,7 @@ class Plan:
             "summary": summary(self.changes),
             "changes": [c.to_json() for c in self.changes],
             "contracts": self.contracts,
+            "grants": self.grants,
         }
 
     @classmethod
@@ -102,6 +106,7 @@ class Plan:
                 changes=[Change.from_json(c) for c in data["changes"]],
                 capabilities=dict(data["capabilities"]),
                 contracts=dict(data["contracts"]),
+                grants=list(data.get("grants", [])),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ProvisioningError(
@@ -132,12 +137,18 @@ def live_hash(live: Mapping[str, LiveState]) -> str:
     return hashlib.sha256(orjson.dumps(canon, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def make_plan(contracts: Sequence[DomainContract], backends: Sequence[Backend]) -> Plan:
-    """The plan for ``contracts`` against what ``backends`` hold now."""
+def make_plan(
+    contracts: Sequence[DomainContract],
+    backends: Sequence[Backend],
+    grants: Sequence[AccessGrant] = (),
+) -> Plan:
+    """The plan for ``contracts`` and the registry's access ``grants`` against what
+    ``backends`` hold now."""
     domains = frozenset(dc.contract.domain for dc in contracts)
     live = read_live(backends, domains)
     by_name = {b.name: b for b in backends}
-    desired = [r for r in desired_resources(list(contracts)) if r.backend in by_name]
+    wanted_all = desired_resources(list(contracts), view_grants(grants, contracts))
+    desired = [r for r in wanted_all if r.backend in by_name]
     changes: list[Change] = []
     wanted: set[tuple[str, str, str]] = set()
     for asked in desired:
@@ -162,6 +173,7 @@ def make_plan(contracts: Sequence[DomainContract], backends: Sequence[Backend]) 
         changes=changes,
         capabilities={b.name: b.capabilities() for b in backends},
         contracts={dc.contract.address: {"file": dc.file, "text": dc.text} for dc in contracts},
+        grants=[g.to_json() for g in grants],
     )
 
 
