@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from meshkit.local import LocalSettings, LocalStack
 from tests.template.conftest import BIN, GIT_IDENTITY, ROOT, UV, run
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -170,11 +171,8 @@ def platform(tmp_path: Path) -> Iterator[dict[str, str]]:
         # every HEAD at the same address, so uv's cached copy of the last one must go
         run([str(UV), "cache", "clean", "meshkit"], tmp_path)
         yield {**env, "MESHKIT_GUIDE_TEMPLATE": str(clone)}
-    finally:
-        subprocess.run(
-            [str(BIN / "meshkit"), "local", "down"], cwd=tmp_path, env=platform_env,
-            capture_output=True, timeout=300, check=False,
-        )  # fmt: skip
+    finally:  # whatever failed, no service is left running (the guide's stack is this one)
+        LocalStack(LocalSettings(state_dir=tmp_path / ".state" / "local")).down()
 
 
 def test_the_guide_runs_as_written(platform: dict[str, str], tmp_path: Path) -> None:

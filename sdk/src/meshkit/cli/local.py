@@ -175,6 +175,8 @@ def env_variables(endpoints: Endpoints) -> dict[str, str]:
         # What a declarative flow reads (meshkit.streaming.flows.StreamingSettings).
         "MESHKIT_STREAMING_BROKERS": endpoints.kafka,
         "MESHKIT_STREAMING_WAREHOUSE": str(endpoints.warehouse) if endpoints.warehouse else None,
+        # What batch (Dagster) reads locally (meshkit.batch.resources).
+        "MESHKIT_DUCKDB_PATH": str(endpoints.warehouse) if endpoints.warehouse else None,
     }
     return {name: value for name, value in pairs.items() if value}
 
