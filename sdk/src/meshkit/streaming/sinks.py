@@ -67,6 +67,8 @@ from typing import Any, Protocol
 import orjson
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from meshkit.observability import observe_flow_process
+from meshkit.observability.flow import FlowMetrics
 from meshkit.ports import (
     Change,
     KafkaTopicWriter,
@@ -175,7 +177,7 @@ class _PortThread:
                     self.partition._done(job)
                 if work and self.error is None and self.flush_when_idle and self.jobs.empty():
                     try:  # before task_done: a snapshot's flush waits for this one
-                        self.writer.flush()
+                        self.partition._flush(self.port, self.writer)
                         self.partition._committed(self.port)
                     except BaseException as exc:
                         self._failed(exc)
@@ -190,7 +192,13 @@ class _PortThread:
         if the dataflow dies before raising it (a Bytewax panic aborts the process), the
         log is the only trace."""
         self.error = exc
-        log.error("port %s of %s failed: %s", self.port, self.partition.name, exc, exc_info=exc)
+        self.partition.metrics.failed(self.port, exc)
+        log.error(
+            "port %s of %s failed: %s", self.port, self.partition.name, exc, exc_info=exc,
+            extra={"product": self.partition.metrics.product, "step": f"port:{self.port}",
+                   "hint": "the port's server and its log; the flow resumes from its last "
+                   "snapshot once restarted"},
+        )  # fmt: skip
 
     def stop(self) -> None:
         self.jobs.put(None)
@@ -208,6 +216,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
     ) -> None:
         self.name = name
         self.ports = ports
+        self.metrics = FlowMetrics(ports.dead_letters.product, name)
         self.state = _State()
         if counts:
             self.state.counts.update(counts)
@@ -234,6 +243,8 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
                 writer.dead_letter = partial(self._late_letters, port)
             elif isinstance(writer, SearchIndexWriter) and writer.dead_letter is None:
                 writer.dead_letter = _in_report  # instead of raising them
+        self.metrics.sync(self.state.counts)
+        self.metrics.ready()
 
     def write_batch(self, values: list[PortBatch]) -> None:
         with gc_paused():
@@ -260,10 +271,12 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         else:
             counts["written"] += len(changes)
         self._letters(letters + self._collect())
+        self.metrics.sync(counts)
 
     def _letters(self, letters: list[DeadLetter]) -> None:
         if letters:
             self.ports.dead_letter_port.write(letters)
+            self.metrics.dead_letters(letters)
         self.state.counts["dead_letters"] += len(letters)
 
     def _done(self, job: _Job) -> None:
@@ -327,6 +340,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         changes = jobs[0].changes if len(jobs) == 1 else [c for j in jobs for c in j.changes]
         todo: list[int] | None = None
         batch: list[ProductChange] = changes
+        started = time.perf_counter()
         while batch:
             try:
                 report = writer.write(batch)
@@ -346,6 +360,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             if report.dead_letters:
                 self._reported(port, jobs, changes, report.dead_letters)
             break
+        self.metrics.wrote(port, len(batch), time.perf_counter() - started)
         self._latency(port, batch)
 
     def _reported(
@@ -394,15 +409,21 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             self.state.committed[port].extend(now - t for t in times)
             times.clear()
 
+    def _flush(self, port: str, writer: PortWriter) -> None:
+        started = time.perf_counter()
+        writer.flush()
+        self.metrics.flushed(port, time.perf_counter() - started)
+
     def snapshot(self) -> dict[str, int]:
         self._drain()
-        for writer in self.ports.writers.values():
-            writer.flush()
+        for port, writer in self.ports.writers.items():
+            self._flush(port, writer)
         self._settle()  # what the flushes refused, before the dead-letter port's flush
         self.ports.dead_letter_port.flush()
         self._refused_changes.clear()
         self._committed()
         self._write_stats()
+        self.metrics.sync(self.state.counts)
         return dict(self.state.counts)
 
     def close(self) -> None:
@@ -417,7 +438,12 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         self.ports.dead_letter_port.close()
         self._committed()
         self._write_stats()
-        log.info("%s: %s", self.name, self.state.counts)
+        self.metrics.sync(self.state.counts)
+        self.metrics.closed()
+        log.info(
+            "%s closed: %s", self.name, self.state.counts,
+            extra={"product": self.metrics.product, "step": "ports"},
+        )  # fmt: skip
 
     def _write_stats(self) -> None:
         if self.stats_dir is None:
@@ -488,6 +514,7 @@ class PortSink(FixedPartitionedSink[PortBatch, dict[str, int]]):
         for_part: str,
         resume_state: dict[str, int] | None,
     ) -> _PortPartition:
+        observe_flow_process()  # metrics and health port, log format (once per process)
         return _PortPartition(
             for_part, self.open_ports(), resume_state, self.stats_dir, self.threads
         )

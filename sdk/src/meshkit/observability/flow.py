@@ -1,0 +1,107 @@
+"""The metrics and health of one sink partition of a flow (``meshkit.streaming.sinks``).
+
+``FlowMetrics(product, partition)`` keeps the partition's label children and turns the
+sink's counts (received, written, skipped, dead letters; effectively-once, restored from
+a snapshot after a restart) into Prometheus counters: ``sync(counts)`` adds what grew
+since the last call. A count that shrinks (a change a port refused only at its flush is
+no longer counted as written) is not taken back; the counter catches up once the count
+is past its old value. Port writes and flushes are timed by the caller
+(``time.perf_counter``) and observed here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from meshkit.observability import metrics
+from meshkit.observability.server import health
+
+log = logging.getLogger("meshkit.streaming")
+
+
+class Letter(Protocol):
+    """What the metrics read of a dead letter: the step and the source position."""
+
+    @property
+    def step(self) -> str: ...
+
+    @property
+    def source(self) -> str | None: ...
+
+
+_FLOW_COUNTERS = {
+    "received": metrics.FLOW_RECEIVED,
+    "written": metrics.FLOW_WRITTEN,
+    "skipped": metrics.FLOW_SKIPPED,
+}
+
+
+class FlowMetrics:
+    """One sink partition's view of the flow metrics (see the module docstring)."""
+
+    def __init__(self, product: str, partition: str) -> None:
+        self.product = product
+        self.component = f"flow {product} {partition}"
+        self._seen: dict[str, int] = dict.fromkeys(_FLOW_COUNTERS, 0)
+        self._counters = {k: c.labels(product) for k, c in _FLOW_COUNTERS.items()}
+        self._ports: dict[str, Any] = {}
+        health.starting(self.component)
+
+    def ready(self) -> None:
+        """The partition's ports are open and ``ensure``-d."""
+        health.ready(self.component)
+
+    def failed(self, port: str, error: BaseException) -> None:
+        health.failed(
+            self.component,
+            f"port {port} failed ({type(error).__name__}); see this process's log",
+        )
+
+    def closed(self) -> None:
+        health.forget(self.component)
+
+    def sync(self, counts: Mapping[str, int]) -> None:
+        """Add to the counters what ``counts`` grew by since the last call."""
+        for name, child in self._counters.items():
+            now = counts.get(name, 0)
+            if now > self._seen[name]:
+                child.inc(now - self._seen[name])
+                self._seen[name] = now
+
+    def dead_letters(self, letters: Iterable[Letter]) -> None:
+        """Count ``letters`` by the step that refused them, and log one line per step with
+        the first letter's source position and where the letters are (never a value)."""
+        first: dict[str, Letter] = {}
+        tally: dict[str, int] = {}
+        for letter in letters:
+            first.setdefault(letter.step, letter)
+            tally[letter.step] = tally.get(letter.step, 0) + 1
+        for step, n in tally.items():
+            metrics.FLOW_DEAD_LETTERS.labels(self.product, step).inc(n)
+            log.warning(
+                "%d record(s) refused at step %s and dead-lettered", n, step,
+                extra={"product": self.product, "step": step, "source": first[step].source,
+                       "hint": f"the dead-letter topic {self.product}.deadletter (each "
+                       "letter has the reason, field and source position)"},
+            )  # fmt: skip
+
+    def _port(self, port: str) -> tuple[Any, Any, Any]:
+        children = self._ports.get(port)
+        if children is None:
+            children = (
+                metrics.PORT_WRITTEN.labels(self.product, port),
+                metrics.PORT_WRITE_SECONDS.labels(self.product, port),
+                metrics.PORT_FLUSH_SECONDS.labels(self.product, port),
+            )
+            self._ports[port] = children
+        return children
+
+    def wrote(self, port: str, changes: int, seconds: float) -> None:
+        written, write_seconds, _ = self._port(port)
+        written.inc(changes)
+        write_seconds.observe(seconds)
+
+    def flushed(self, port: str, seconds: float) -> None:
+        self._port(port)[2].observe(seconds)
