@@ -363,3 +363,27 @@ def test_the_dockerfile_copies_what_the_repository_has_and_notes_what_is_missing
         assert (repo / source).exists(), source
     ignored = rendered.files["Dockerfile.dockerignore"].splitlines()
     assert {".venv", ".state", ".git", "**/__pycache__"} <= set(ignored)
+
+
+def _documented_example(text: str, after: str) -> str:
+    start = text.index(after)
+    block = text.index("```yaml\n", start) + len("```yaml\n")
+    return text[block : text.index("```", block)]
+
+
+@pytest.mark.parametrize("source", ["docs", "docstring"])
+def test_the_documented_settings_example_renders(tmp_path: Path, source: str) -> None:
+    import meshkit.deploy.settings
+
+    if source == "docs":
+        doc = (ROOT / "docs" / "production.md").read_text()
+        example = _documented_example(doc, "### `deploy.yaml`")
+    else:
+        docstring = meshkit.deploy.settings.__doc__ or ""
+        example = docstring.split("::\n\n", 1)[1].split("\n\nProblems", 1)[0]
+        example = "\n".join(line.removeprefix("    ") for line in example.splitlines())
+    repo = _copy_domain("orders", tmp_path)
+    (repo / "deploy.yaml").write_text(example)
+    render(repo, tmp_path / "out")
+    sts = _validate_tree(tmp_path / "out")["StatefulSet"][0]
+    assert sts["spec"]["replicas"] == (2 if source == "docstring" else 3)
