@@ -6,7 +6,7 @@
       └→ parse → map → validate → top 5 orders per customer → serving view
          customer_orders (when a view DSN is set)
 
-Run it (settings from the MESHKIT_STREAMING_* variables, see meshkit's docs/streaming.md):
+Run it (settings from meshkit.yaml and the MESHKIT_* variables, see meshkit's docs/settings.md):
 
     python -m bytewax.run orders.flow:flow
 
@@ -32,13 +32,16 @@ def build(settings: ms.StreamingSettings | None = None) -> Dataflow:
     """The dataflow, with settings from the environment unless given (tests give them)."""
     settings = settings or ms.StreamingSettings()
     contract = load_contract(CONTRACT)
-    flow = ms.build_flow(contract, settings)  # the order product: meshkit's whole flow
-    if settings.view_dsn is not None:
-        _recent_orders_view(flow, contract, settings)
+    domain = settings.backends()  # the domain's settings, with the flow's overrides
+    flow = ms.build_flow(contract, settings, domain=domain)  # the order product: meshkit's flow
+    if domain.view_dsn is not None:
+        _recent_orders_view(flow, contract, settings, domain)
     return flow
 
 
-def _recent_orders_view(flow: Dataflow, contract: Any, settings: ms.StreamingSettings) -> None:
+def _recent_orders_view(
+    flow: Dataflow, contract: Any, settings: ms.StreamingSettings, domain: Any
+) -> None:
     """The customer_orders serving view: a second branch of the flow over the same CDC
     topic, built from meshkit's operators because it aggregates (see orders.recent).
 
@@ -48,12 +51,19 @@ def _recent_orders_view(flow: Dataflow, contract: Any, settings: ms.StreamingSet
     view = load_contract(VIEW_CONTRACT)
 
     def view_ports() -> ms.PortSet:
-        letters = ms.KafkaDeadLetterPort(settings.brokers, ms.dead_letter_topic(view))
+        letters = ms.KafkaDeadLetterPort(
+            domain.kafka_brokers, ms.dead_letter_topic(view), **domain.kafka_security_config()
+        )
         letters.ensure()
-        return ms.PortSet(ms.port_writers(view, settings), letters, ms.DeadLetters(view))
+        writers = ms.port_writers(view, settings, domain=domain)
+        return ms.PortSet(writers, letters, ms.DeadLetters(view))
 
     source = ms.cdc_source(
-        settings.brokers, contract, tail=settings.tail, batch_size=settings.batch_size
+        domain.kafka_brokers,
+        contract,
+        tail=settings.tail,
+        batch_size=settings.batch_size,
+        config=domain.kafka_security_config(),
     )
     parsed = ms.parse("view_parse", op.input("view_cdc", flow, source))
     mapped = ms.map_changes("view_map", parsed.oks, contract)

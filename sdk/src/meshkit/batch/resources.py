@@ -23,7 +23,7 @@ Environment variables read (names only; values are resolved by Dagster at run ti
 
 ``BIGQUERY_EMULATOR_HOST`` (``host:port``), the variable Google's client libraries honour,
 points :class:`BigQueryWarehouse` at a BigQuery emulator with the client settings it
-needs (anonymous credentials, see ``meshkit.local.bigquery``); production never sets it.
+needs (anonymous credentials, see ``meshkit.clients``); production never sets it.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class BigQueryWarehouse(BigQueryResource):
             with super().get_client() as client:
                 yield client
             return
-        from meshkit.local.bigquery import emulator_client
+        from meshkit.clients import emulator_client
 
         url = host if "://" in host else f"http://{host}"
         client = emulator_client(url, self.project or "meshkit-local")
@@ -119,7 +119,7 @@ class BigQueryWarehouse(BigQueryResource):
     def session(self) -> Iterator[WarehouseSession]:
         with self.get_client() as client:
             if os.environ.get(EMULATOR_ENV):
-                from meshkit.local.bigquery import emulator_job_retry, emulator_retry
+                from meshkit.clients import emulator_job_retry, emulator_retry
 
                 retry, job_retry = emulator_retry(), emulator_job_retry()
                 yield BigQuerySession(

@@ -32,6 +32,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # ConfigResou
 from confluent_kafka.cimpl import NewTopic
 
 from meshkit.errors import ServiceError
+from meshkit.settings import kafka_connection
 
 log = logging.getLogger("meshkit.cdc")
 
@@ -95,6 +96,7 @@ class KafkaSink:
         self.bootstrap_servers = bootstrap_servers
         config = {**_PRODUCER_DEFAULTS, "bootstrap.servers": bootstrap_servers, **(extra or {})}
         self._producer = Producer(config)
+        self._connection = kafka_connection(config)
         self._batches: collections.deque[Batch] = collections.deque()
         self.failure: str | None = None
         self.produced = 0
@@ -106,7 +108,7 @@ class KafkaSink:
     ) -> None:
         """Create the topics that do not exist yet (see the module docstring for the
         replication factor)."""
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        admin = AdminClient(self._connection)
         try:
             metadata = admin.list_topics(timeout=10)
         except KafkaException as exc:

@@ -12,7 +12,9 @@ jobs work. Schema evolution does not (adding a column breaks inserts), nor WRITE
 to a destination table, nor GEOGRAPHY. Keep tests of those on real BigQuery.
 
 Talking to it with ``google-cloud-bigquery`` needs three things, all handled by
-:func:`emulator_client` and the retry constants here, and only for the emulator:
+:func:`emulator_client` and the retry helpers (defined in ``meshkit.clients``, so domain
+code reaches them through the settings without importing the local stack), and only for
+the emulator:
 
 * anonymous credentials and ``client_options={"api_endpoint": url}``;
 * load jobs: the client labels the data part of a multipart upload ``*/*``, which the
@@ -33,88 +35,13 @@ from __future__ import annotations
 import importlib.util
 import sys
 import urllib.request
-from typing import Any
 
+from meshkit.clients import emulator_client, emulator_job_retry, emulator_retry
 from meshkit.errors import ConfigError
 from meshkit.local._process import free_port
 from meshkit.local.service import ProcessService
 
-_GENERIC = b"content-type: */*\r\n"
-_OCTET = b"content-type: application/octet-stream\r\n"
-
-
-def _retry(seconds: float) -> Any:
-    from google.cloud import bigquery
-
-    return bigquery.DEFAULT_RETRY.with_timeout(seconds)
-
-
-def _job_retry(seconds: float) -> Any:
-    from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
-
-    return DEFAULT_JOB_RETRY.with_timeout(seconds)
-
-
-def _relabel_upload(data: Any, headers: Any) -> tuple[Any, Any]:
-    """Label the data part of an upload ``application/octet-stream`` instead of ``*/*``."""
-    if isinstance(data, bytes) and _GENERIC in data:
-        data = data.replace(_GENERIC, _OCTET, 1)
-    if headers:
-        headers = {
-            key: "application/octet-stream"
-            if key.lower() == "x-upload-content-type" and value == "*/*"
-            else value
-            for key, value in headers.items()
-        }
-    return data, headers
-
-
-def _emulator_session() -> Any:
-    """An anonymous ``AuthorizedSession`` that relabels upload data parts as octet-stream."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.auth.transport.requests import AuthorizedSession
-
-    class EmulatorSession(AuthorizedSession):
-        def request(  # type: ignore[override]
-            self, method: str, url: str, data: Any = None, headers: Any = None, **kwargs: Any
-        ) -> Any:
-            if "/upload/" in url:
-                data, headers = _relabel_upload(data, headers)
-            return super().request(  # type: ignore[no-untyped-call]
-                method, url, data=data, headers=headers, **kwargs
-            )
-
-    return EmulatorSession(AnonymousCredentials())  # type: ignore[no-untyped-call]
-
-
-def emulator_client(url: str, project: str = "meshkit-local", **kwargs: Any) -> Any:
-    """A ``google.cloud.bigquery.Client`` for the emulator at ``url``.
-
-    Uses anonymous credentials and its own HTTP session (see the module docstring). Use
-    ``retry=emulator_retry()`` / ``job_retry=emulator_job_retry()`` on calls, and
-    ``to_dataframe(create_bqstorage_client=False)``.
-    """
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
-
-    return bigquery.Client(
-        project=project,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=url),
-        _http=_emulator_session(),
-        **kwargs,
-    )
-
-
-def emulator_retry(seconds: float = 15.0) -> Any:
-    """A ``retry=`` for emulator calls that gives up after ``seconds`` (default 15)."""
-    return _retry(seconds)
-
-
-def emulator_job_retry(seconds: float = 30.0) -> Any:
-    """A ``job_retry=`` for emulator queries that gives up after ``seconds`` (default 30)."""
-    return _job_retry(seconds)
+__all__ = ["BigQueryEmulator", "emulator_client", "emulator_job_retry", "emulator_retry"]
 
 
 class BigQueryEmulator(ProcessService):

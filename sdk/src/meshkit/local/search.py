@@ -3,69 +3,36 @@
 No package registry ships a real Elasticsearch, so the local stand-in speaks the
 OpenSearch/Elasticsearch REST API. The ``elasticsearch`` 8/9 clients send a
 "compatible-with" media type (``application/vnd.elasticsearch+json; compatible-with=9``)
-that this server rejects with 406. :func:`local_search_client` is the one place that
-switches it off, and only for clients it makes: their transport node rewrites the two
-headers back to plain ``application/json`` just before sending. Clients for a production
-Elasticsearch are made the usual way and keep the library's defaults.
+that this server rejects with 406. :func:`local_search_client` (the same client as
+``meshkit.clients.stand_in_search_client``) switches it off, and only for clients it
+makes: their transport node rewrites the two headers back to plain ``application/json``
+just before sending. Clients for a production Elasticsearch
+(``meshkit.clients.search_client`` when the settings do not name the stand-in) keep the
+library's defaults.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from meshkit.clients import stand_in_search_client
 from meshkit.errors import ConfigError
 from meshkit.local.service import ProcessService
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
-_COMPAT = re.compile(r"application/vnd\.elasticsearch\+([a-z0-9-]+)(?:;\s*compatible-with=\d+)?")
-
-
-@functools.cache
-def _plain_media_type_node() -> type[Any]:
-    """A transport node class that sends plain ``application/json``, not the compat type.
-
-    Built on first use so that importing meshkit does not import the Elasticsearch client.
-    """
-    from elastic_transport import HttpHeaders, Urllib3HttpNode
-    from elastic_transport.client_utils import DEFAULT, DefaultType
-
-    class PlainMediaTypeNode(Urllib3HttpNode):
-        def perform_request(
-            self,
-            method: str,
-            target: str,
-            body: bytes | None = None,
-            headers: HttpHeaders | None = None,
-            request_timeout: DefaultType | float | None = DEFAULT,
-        ) -> Any:  # elastic_transport does not export its NodeApiResponse type
-            if headers is not None:
-                headers = headers.copy()
-                for name in ("accept", "content-type"):
-                    value = headers.get(name)
-                    if value:
-                        headers[name] = _COMPAT.sub(r"application/\g<1>", value)
-            return super().perform_request(
-                method, target, body=body, headers=headers, request_timeout=request_timeout
-            )
-
-    return PlainMediaTypeNode
-
 
 def local_search_client(url: str, **kwargs: Any) -> Elasticsearch:
     """An ``elasticsearch`` client for the *local* search server (compat media type off).
 
-    Extra keyword arguments go to :class:`elasticsearch.Elasticsearch`.
+    Extra keyword arguments go to :class:`elasticsearch.Elasticsearch`. The same client as
+    ``meshkit.clients.stand_in_search_client``, which domain code reaches through the
+    settings (``meshkit.clients.search_client``).
     """
-    from elasticsearch import Elasticsearch
-
-    kwargs.setdefault("request_timeout", 10)
-    return Elasticsearch(url, node_class=_plain_media_type_node(), **kwargs)
+    return stand_in_search_client(url, **kwargs)
 
 
 def osmem_binary() -> Path:

@@ -91,6 +91,7 @@ from meshkit.ports.base import (
     WriteReport,
 )
 from meshkit.ports.intake import Intake, json_text
+from meshkit.settings import kafka_connection
 
 FORMAT_HEADER = "meshkit-format"
 SCHEMA_HEADER = "meshkit-schema"
@@ -197,7 +198,7 @@ class KafkaTopicWriter:
         spec = kafka_topic_config(contract)
         topic = self._topic_override or spec["topic"]
         port = f"{contract.address} (Kafka topic {topic})"
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        admin = AdminClient(kafka_connection(self._config))
         try:
             meta = admin.list_topics(timeout=10)
         except KafkaException as exc:

@@ -52,6 +52,7 @@ from meshkit.ports import DeadLetter as PortDeadLetter
 from meshkit.ports.kafka import close_producer
 from meshkit.privacy import Masker
 from meshkit.privacy.detectors import detect
+from meshkit.settings import kafka_connection
 from meshkit.streaming.records import Failure
 from meshkit.streaming.steps import MapStep
 
@@ -343,20 +344,19 @@ class KafkaDeadLetterPort:
     def __init__(self, bootstrap_servers: str, topic: str, **config: Any) -> None:
         self.topic = topic
         self.bootstrap_servers = bootstrap_servers
-        self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap_servers,
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                **config,
-            }
-        )
+        self._config = {
+            "bootstrap.servers": bootstrap_servers,
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            **config,
+        }
+        self._producer = Producer(self._config)
         self._failed: list[str] = []
         self._closed = False
 
     def ensure(self, partitions: int = 1) -> None:
         """Create the dead-letter topic when it does not exist (never alters one)."""
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        admin = AdminClient(kafka_connection(self._config))
         if self.topic in admin.list_topics(timeout=10).topics:
             return
         new = NewTopic(self.topic, num_partitions=partitions, replication_factor=-1)

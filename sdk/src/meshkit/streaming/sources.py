@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient
 
 from meshkit.contracts import CdcInput, Contract, ProductInput
 from meshkit.errors import ConfigError, ServiceError
+from meshkit.settings import kafka_connection
 from meshkit.streaming.pipeline import gc_paused
 from meshkit.streaming.records import RawMessage, SourcePosition
 
@@ -138,7 +139,7 @@ class KafkaBatchSource(FixedPartitionedSource[Batch, int]):
         }
 
     def list_parts(self) -> list[str]:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, **self.config})
+        admin = AdminClient(kafka_connection(self._consumer_config()))
         parts = []
         for topic in self.topics:
             meta = admin.list_topics(topic, timeout=10).topics.get(topic)
