@@ -3,6 +3,7 @@
 Endpoints (``/openapi.json`` describes each with its answers)::
 
     GET  /healthz                                 no token
+    GET  /metrics, /readyz                        no token (``metrics``: Prometheus, readiness)
     POST /v1/domains/{domain}/contracts           platform-admin, domain-owner of domain
     POST /v1/contracts        (one YAML contract) platform-admin, domain-owner of its domain
     GET  /v1/products?q=&domain=&status=&personal=&limit=&offset=   any token
@@ -48,6 +49,7 @@ from meshkit_platform.registry import audit, catalog, erasure_api, exports, migr
 from meshkit_platform.registry.access_api import router as access_router
 from meshkit_platform.registry.auth import Principal, authenticate
 from meshkit_platform.registry.lineage import MAX_DEPTH, Direction, lineage
+from meshkit_platform.registry.metrics import install_metrics
 from meshkit_platform.registry.publish import ContractsInvalid, PublishRefused, publish
 from meshkit_platform.registry.runs import MAX_EVENTS, NotYourDomain, RunEvent, ingest
 from meshkit_platform.registry.schemas import (
@@ -482,4 +484,5 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
         limit=settings.max_body_bytes,
         paths={"/api/v1/lineage": settings.max_lineage_bytes},
     )
+    install_metrics(app, engine)  # /metrics, /readyz, and the request counts
     return app
