@@ -17,6 +17,7 @@ Endpoints (``/openapi.json`` describes each with its answers)::
     POST /api/v1/lineage  (OpenLineage events)    platform-admin, domain-owner (own lines)
     /v1/…/access-preview, /v1/…/access-requests, /v1/access-requests…, /v1/grants…
                                                   access requests and grants (``access_api``)
+    GET  /ui/…  the catalog web page (``web``; the token in an HttpOnly cookie)
     /v1/erasures…, /v1/domains/{domain}/erasures  erasure across the mesh (``erasure_api``)
 
 Every error is JSON ``{"error": "..."}`` (plus problems or conflicts where there are
@@ -68,6 +69,7 @@ from meshkit_platform.registry.schemas import (
     SearchPage,
 )
 from meshkit_platform.registry.settings import RegistrySettings
+from meshkit_platform.registry.web import router as web_router
 
 _log = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
@@ -478,6 +480,7 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
         return accepted
 
     app.include_router(access_router(principal, session))
+    app.include_router(web_router(sessions, settings))
     app.include_router(erasure_api.router(principal, session, settings))
     app.add_middleware(
         BodyLimit,
