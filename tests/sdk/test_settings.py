@@ -3,6 +3,7 @@ environment and from the file, with every secret redacted wherever settings are 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
@@ -269,6 +270,7 @@ def test_search_basic_auth(tmp_path: Path) -> None:
         "search_username": "orders",
         "search_password": SECRETS["search_password"],
         "env": "prod",
+        "bigquery_project": "acme-data",
     }
     es = search_client(from_source("env", values, tmp_path))
     assert es._headers["authorization"].startswith("Basic ")
@@ -413,9 +415,30 @@ def test_a_bad_credentials_file_is_named_without_its_content(tmp_path: Path) -> 
     path = tmp_path / "key.json"
     path.write_text(json.dumps({"type": "service_account", "private_key": SECRETS["master_key"]}))
     settings = load_settings(environ={}, bigquery_project="p", gcp_credentials_file=path)
-    with pytest.raises(ConfigError, match="not a readable service-account key file") as info:
+    with pytest.raises(ConfigError, match="not a readable service-account key") as info:
         bigquery_client(settings)
     assert_no_secret(str(info.value))
+    encoded = base64.b64encode(path.read_bytes()).decode()
+    settings = load_settings(environ={"MESHKIT_GCP_CREDENTIALS": encoded}, bigquery_project="p")
+    with pytest.raises(ConfigError, match="MESHKIT_GCP_CREDENTIALS: not a service") as info:
+        bigquery_client(settings)
+    assert_no_secret(str(info.value))
+
+
+def test_base64_credentials_as_batch_reads_them(service_account_file: Path) -> None:
+    encoded = base64.b64encode(service_account_file.read_bytes()).decode()
+    settings = load_settings(
+        environ={
+            "MESHKIT_GCP_CREDENTIALS": encoded,
+            "MESHKIT_ENV": "prod",
+            "MESHKIT_BIGQUERY_PROJECT": "acme-data",
+        }
+    )
+    assert settings.warehouse_kind == "bigquery"  # env prod chooses BigQuery, as batch does
+    client = bigquery_client(settings)
+    assert client._credentials.service_account_email.startswith("orders-flow@")
+    assert encoded not in repr(settings)
+    assert encoded not in settings.model_dump_json()
 
 
 @pytest.mark.services
@@ -426,7 +449,10 @@ def test_compatibility_headers_are_off_only_for_the_stand_in(search_server: Any)
 
     local = load_settings(environ={}, search_url=search_server.url)
     search_client(local).index(index="settings-stand-in", id="1", document={"n": 1})
-    production_shaped = load_settings(environ={"MESHKIT_ENV": "prod"}, search_url=search_server.url)
+    production_shaped = load_settings(
+        environ={"MESHKIT_ENV": "prod", "MESHKIT_WAREHOUSE_KIND": "duckdb"},
+        search_url=search_server.url,
+    )
     with pytest.raises(ApiError) as info:
         search_client(production_shaped, max_retries=0).index(
             index="settings-stand-in", id="2", document={"n": 2}

@@ -9,20 +9,22 @@ rewrites the ``accept`` and ``content-type`` headers to plain ``application/json
 before sending; :func:`stand_in_search_client` is that client on its own.
 
 :func:`bigquery_client` makes a ``google.cloud.bigquery.Client`` for the settings'
-project: from the service-account file ``gcp_credentials_file``, else application
-default credentials; or, with ``bigquery_emulator_host`` (local only), the emulator's
-client (:func:`emulator_client`: anonymous credentials, its own HTTP session that labels
-upload data parts ``application/octet-stream``, which the emulator needs). Emulator
-calls take short retries (:func:`emulator_retry`, :func:`emulator_job_retry`), because
-the emulator answers some failures with HTTP 500, which the client would retry for ten
-minutes.
+project: from the service-account file ``gcp_credentials_file`` or the base64 JSON
+``gcp_credentials``, else application default credentials; or, with
+``bigquery_emulator_host`` (local only), the emulator's client (:func:`emulator_client`:
+anonymous credentials, its own HTTP session that labels upload data parts
+``application/octet-stream``, which the emulator needs). Emulator calls take short
+retries (:func:`emulator_retry`, :func:`emulator_job_retry`), because the emulator
+answers some failures with HTTP 500, which the client would retry for ten minutes.
 
 Nothing here imports ``meshkit.local``: the local stack uses these, not the reverse.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -184,20 +186,30 @@ def bigquery_client(settings: MeshkitSettings) -> Any:
         return emulator_client(url, settings.bigquery_project or EMULATOR_PROJECT)
     if not settings.bigquery_project:
         raise ConfigError("no BigQuery project: set MESHKIT_BIGQUERY_PROJECT")
-    if settings.gcp_credentials_file is None:
+    if settings.gcp_credentials_file is None and settings.gcp_credentials is None:
         return bigquery.Client(project=settings.bigquery_project)
+    return bigquery.Client(project=settings.bigquery_project, credentials=_credentials(settings))
+
+
+def _credentials(settings: MeshkitSettings) -> Any:
+    """Service-account credentials from the key file, or from base64 JSON."""
     from google.oauth2 import service_account
 
     path = settings.gcp_credentials_file
     try:
-        credentials = service_account.Credentials.from_service_account_file(str(path))  # type: ignore[no-untyped-call]
-    except (OSError, ValueError) as exc:
-        # the key file's content never goes into the message
+        if path is not None:
+            return service_account.Credentials.from_service_account_file(str(path))  # type: ignore[no-untyped-call]
+        assert settings.gcp_credentials is not None
+        info = json.loads(base64.b64decode(settings.gcp_credentials.get_secret_value()))
+        return service_account.Credentials.from_service_account_info(info)  # type: ignore[no-untyped-call]
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        # the key's content never goes into the message
+        where = f"{path}: not a readable" if path is not None else "MESHKIT_GCP_CREDENTIALS: not a"
         raise ConfigError(
-            f"{path}: not a readable service-account key file ({type(exc).__name__}); "
-            "fix: point MESHKIT_GCP_CREDENTIALS_FILE at the JSON key of a service account"
+            f"{where} service-account key ({type(exc).__name__}); fix: give the JSON key "
+            "of a service account (MESHKIT_GCP_CREDENTIALS_FILE names the file, "
+            "MESHKIT_GCP_CREDENTIALS holds it base64-encoded)"
         ) from None
-    return bigquery.Client(project=settings.bigquery_project, credentials=credentials)
 
 
 def bigquery_retries(settings: MeshkitSettings) -> dict[str, Any]:

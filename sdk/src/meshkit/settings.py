@@ -5,8 +5,9 @@ YAML file (``meshkit.yaml`` in the working directory, or the file ``MESHKIT_SETT
 names), selects every backend. Streaming (``meshkit.streaming.flows``), CDC, batch and
 provisioning read the same names; the variables batch and the key store read already
 (``MESHKIT_BIGQUERY_PROJECT``, ``MESHKIT_MASTER_KEY``, ``MESHKIT_REGISTRY_URL``, ...) are
-fields here under the same names. A file holds the same keys without the prefix, in lower
-case::
+fields here under the same names, and ``MESHKIT_ENV`` (``local`` or ``prod``) chooses
+the warehouse for both (DuckDB or BigQuery) unless ``warehouse_kind`` says otherwise. A
+file holds the same keys without the prefix, in lower case::
 
     env: prod
     kafka_brokers: kafka-0.kafka:9093,kafka-1.kafka:9093
@@ -22,7 +23,8 @@ case::
     registry_url: https://registry.internal
 
 Secrets (``kafka_sasl_password``, ``kafka_ssl_key_password``, ``search_api_key``,
-``search_password``, ``view_dsn``, ``master_key``, ``registry_token``) are ``SecretStr``:
+``search_password``, ``view_dsn``, ``gcp_credentials``, ``master_key``,
+``registry_token``) are ``SecretStr``:
 their repr, ``str``, ``model_dump_json`` and every error message show ``**********``.
 Give them as environment variables (from a Kubernetes Secret), not in the file.
 
@@ -92,11 +94,16 @@ class MeshkitSettings(BaseSettings):
     kafka_ssl_key_password: SecretStr | None = None
 
     # -- warehouse --------------------------------------------------------------------------
-    warehouse_kind: Literal["duckdb", "bigquery"] = "duckdb"
+    warehouse_kind: Literal["duckdb", "bigquery"] = Field(
+        default="duckdb", description="default: duckdb for env local, bigquery for env prod"
+    )
     duckdb_path: Path = DEFAULT_DUCKDB_PATH
     bigquery_project: str | None = None
     bigquery_location: str | None = None
     gcp_credentials_file: Path | None = None
+    gcp_credentials: SecretStr | None = Field(
+        default=None, description="base64 service-account JSON (what batch reads)"
+    )
     bigquery_dataset_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$")
     bigquery_emulator_host: str | None = Field(
         default=None,
@@ -130,6 +137,16 @@ class MeshkitSettings(BaseSettings):
             raw = value.strip().lower()
             return _ENV_ALIASES.get(raw, raw) or "local"
         return value
+
+    @_model_validator(mode="before")
+    @classmethod
+    def _warehouse_from_env(cls, data: Any) -> Any:
+        """``warehouse_kind`` follows ``env`` unless given, as batch's resources do."""
+        if isinstance(data, dict) and data.get("warehouse_kind") is None:
+            env = str(data.get("env") or "local").strip().lower()
+            if _ENV_ALIASES.get(env, env) == "prod":
+                data = {**data, "warehouse_kind": "bigquery"}
+        return data
 
     @_model_validator(mode="after")
     def _consistent(self) -> MeshkitSettings:
@@ -190,6 +207,8 @@ class MeshkitSettings(BaseSettings):
             and not self.bigquery_emulator_host
         ):
             problems.append("warehouse_kind bigquery needs bigquery_project")
+        if self.gcp_credentials is not None and self.gcp_credentials_file is not None:
+            problems.append("BigQuery takes gcp_credentials or gcp_credentials_file, not both")
         if self.search_api_key is not None and self.search_username is not None:
             problems.append("search takes search_api_key or search_username, not both")
         if (self.search_username is None) != (self.search_password is None):
