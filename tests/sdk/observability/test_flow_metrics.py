@@ -76,6 +76,8 @@ def test_flow_metrics_count_what_the_flow_did_and_logs_carry_no_values(
         )(raws)
     product = contract.address
     assert total(samples, "meshkit_flow_received_total", product=product) == n
+    lag = ("meshkit_flow_consumer_lag", (("partition", "0"), ("topic", topic)))
+    assert samples[lag] == 0  # read to the end of the topic
     assert total(samples, "meshkit_flow_written_total", product=product) == len(batch.changes)
     assert total(samples, "meshkit_flow_skipped_total", product=product) == batch.skipped
     by_step = Counter(f.step for f in batch.failures)

@@ -6,14 +6,17 @@ a snapshot after a restart) into Prometheus counters: ``sync(counts)`` adds what
 since the last call. A count that shrinks (a change a port refused only at its flush is
 no longer counted as written) is not taken back; the counter catches up once the count
 is past its old value. Port writes and flushes are timed by the caller
-(``time.perf_counter``) and observed here.
+(``time.perf_counter``) and observed here. ``ConsumerLag`` is a source partition's lag.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
+
+from confluent_kafka import Consumer, TopicPartition
 
 from meshkit.observability import metrics
 from meshkit.observability.server import health
@@ -105,3 +108,24 @@ class FlowMetrics:
 
     def flushed(self, port: str, seconds: float) -> None:
         self._port(port)[2].observe(seconds)
+
+
+class ConsumerLag:
+    """``meshkit_flow_consumer_lag`` of one source partition, from the consumer's cached
+    high watermark (updated by every fetch: no request to the broker), at most every
+    ``every`` seconds."""
+
+    def __init__(self, topic: str, partition: int, every: float = 0.5) -> None:
+        self._tp = TopicPartition(topic, partition)
+        self._gauge = metrics.CONSUMER_LAG.labels(topic, str(partition))
+        self._every = every
+        self._next = 0.0
+
+    def update(self, consumer: Consumer, next_offset: int) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + self._every
+        _low, high = consumer.get_watermark_offsets(self._tp, cached=True)
+        if high >= 0:  # negative: not known yet
+            self._gauge.set(max(0, high - next_offset))

@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient
 
 from meshkit.contracts import CdcInput, Contract, ProductInput
 from meshkit.errors import ConfigError, ServiceError
+from meshkit.observability.flow import ConsumerLag
 from meshkit.settings import kafka_connection
 from meshkit.streaming.pipeline import gc_paused
 from meshkit.streaming.records import RawMessage, SourcePosition
@@ -53,6 +54,7 @@ class _Partition(StatefulSourcePartition[Batch, int]):
         self._eof = False
         self._awake: datetime | None = None
         self._last = datetime.now(UTC)
+        self._lag = ConsumerLag(topic, partition)
 
     def next_batch(self) -> list[Batch]:
         with gc_paused():  # two objects per message: see gc_paused
@@ -77,6 +79,8 @@ class _Partition(StatefulSourcePartition[Batch, int]):
         now = datetime.now(UTC)
         if batch:
             self._offset = batch[-1].source.offset + 1
+        self._lag.update(self._consumer, self._offset)
+        if batch:
             self._awake = None
             self._last = now
             return [batch]
