@@ -12,7 +12,10 @@ A small YAML or TOML file (``cdc.yaml``)::
     decimal_handling_mode: string       # or double, precise (Debezium's names)
 
 Command-line flags override the file; tables may also come from the contracts' CDC input
-ports (:func:`meshkit.cdc.sources.load_sources`).
+ports (:func:`meshkit.cdc.sources.load_sources`). What neither gives comes from the
+domain's settings (``meshkit.settings``, docs/settings.md): the Kafka brokers
+(``MESHKIT_KAFKA_BROKERS``) and the Kafka security settings (SASL, SSL), which go under
+the file's ``producer`` options (an option the file sets wins).
 
 Validating the configuration is the capture's lint, run by every ``meshkit cdc`` verb
 before it connects anywhere: a DSN libpq cannot parse, or a table whose topic
@@ -47,6 +50,7 @@ from meshkit.cdc.debezium import DecimalMode, ValueOptions
 from meshkit.cdc.envelope import topic_problem
 from meshkit.errors import ConfigError
 from meshkit.files import MIB, UnreadableFileError, read_limited
+from meshkit.settings import MeshkitSettings
 
 _IDENT = re.compile(r"^[a-z0-9_]{1,63}$")
 
@@ -78,7 +82,11 @@ class CaptureConfig(BaseModel):
     )
     state_dir: Path = Path(".state/cdc")
     wal_warn_bytes: int = Field(default=1 << 30, ge=0)
-    producer: dict[str, Any] = Field(default_factory=dict, description="extra librdkafka options")
+    producer: dict[str, Any] = Field(
+        default_factory=dict,
+        description="extra librdkafka options (may hold the SASL password: not in the repr)",
+        repr=False,
+    )
 
     @field_validator("slot", "publication")
     @classmethod
@@ -192,10 +200,21 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def build_config(path: Path | None = None, **overrides: Any) -> CaptureConfig:
-    """The file's settings (if any) with ``overrides`` (``None`` values ignored) on top."""
+def build_config(
+    path: Path | None = None, *, domain: MeshkitSettings | None = None, **overrides: Any
+) -> CaptureConfig:
+    """The file's settings (if any) with ``overrides`` (``None`` values ignored) on top.
+
+    ``domain`` (the domain's settings, ``meshkit.settings``) gives what neither sets: the
+    Kafka brokers, and the Kafka security settings under the file's ``producer`` options.
+    """
     data = _read(path) if path is not None else {}
     data.update({k: v for k, v in overrides.items() if v is not None})
+    if domain is not None:
+        data.setdefault("bootstrap_servers", domain.kafka_brokers)
+        producer = data.get("producer")
+        if producer is None or isinstance(producer, dict):
+            data["producer"] = {**domain.kafka_security_config(), **(producer or {})}
     where = str(path) if path is not None else "CDC options"
     try:
         return CaptureConfig.model_validate(data)

@@ -8,7 +8,7 @@ slot and publication ``meshkit_<domain>`` unless set).
 from __future__ import annotations
 
 import json
-import logging
+import os
 import signal
 import threading
 import time
@@ -32,6 +32,10 @@ from meshkit.cdc.sources import CdcSources, breaking, load_sources
 from meshkit.cdc.state import CaptureState, SchemaChange
 from meshkit.cdc.status import slot_status
 from meshkit.errors import ConfigError
+from meshkit.observability import PORT_ENV, configure_logging, observe_process, port_from_env
+from meshkit.observability.logs import LEVEL_ENV
+from meshkit.observability.logs import log_format as log_format_of
+from meshkit.settings import load_settings
 
 cdc_app = typer.Typer(
     name="cdc",
@@ -96,7 +100,7 @@ def _config(
     merged = {**defaults, **{k: v for k, v in overrides.items() if v is not None}}
     if config is None and "dsn" not in merged:
         merged["dsn"] = "postgresql://postgres@127.0.0.1:5432/postgres"
-    return build_config(config, **merged), sources
+    return build_config(config, domain=load_settings(), **merged), sources
 
 
 def _progress_table(progress: Progress) -> Table:
@@ -134,6 +138,18 @@ def run(
         str | None, typer.Option("--snapshot-mode", help="initial | no_data")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live display")] = False,
+    metrics_port: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-port",
+            help="/metrics, /healthz and /readyz on this port, or off "
+            "(default: MESHKIT_METRICS_PORT, else 9464)",
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option("--log-format", help="console | json (default: MESHKIT_LOG_FORMAT)"),
+    ] = None,
 ) -> None:
     """Capture until SIGTERM / Ctrl-C, then flush, acknowledge and stop cleanly."""
     cfg, sources = _config(
@@ -148,7 +164,14 @@ def run(
         state_dir=state_dir,
         snapshot_mode=snapshot_mode,
     )
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    chosen = log_format_of(log_format)
+    level = os.environ.get(LEVEL_ENV) or ("INFO" if chosen == "json" else "WARNING")
+    if metrics_port is None and PORT_ENV not in os.environ:  # the default port, if free
+        observe_process(log_format=chosen, level=level)
+    elif (port := port_from_env({PORT_ENV: metrics_port or os.environ[PORT_ENV]})) is None:
+        configure_logging(chosen, level)  # off
+    else:
+        observe_process(port=port, log_format=chosen, level=level)
     stop = threading.Event()
 
     def _on_signal(_signum: int, _frame: FrameType | None) -> None:
