@@ -1,6 +1,8 @@
 """The Dagster definitions of the Orders domain, built from its contracts.
 
 `dagster dev` (in the repository root) finds them through `[tool.dagster]` in pyproject.toml.
+The erasure sensor carries out the registry's erasure requests for this domain's products
+(it needs MESHKIT_REGISTRY_URL and MESHKIT_REGISTRY_TOKEN; see meshkit's docs/privacy.md).
 """
 
 from pathlib import Path
@@ -8,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 from meshkit.batch import build_definitions, current_environment
 from meshkit.batch.resources import DuckDBWarehouse
+from meshkit.erasure.sensor import erasure_sensor
 
 from orders import defs
 
@@ -21,4 +24,9 @@ RESOURCES = (
     else None
 )
 
-defs = build_definitions(CONTRACTS, defs.modules(), resources=RESOURCES)
+defs = build_definitions(
+    CONTRACTS,
+    defs.modules(),
+    resources=RESOURCES,
+    sensors=[erasure_sensor("orders", CONTRACTS)],
+)

@@ -513,7 +513,9 @@ def _judge(session: Session, address: str, body: ReportIn) -> tuple[str, str | N
             )
             .where(OutputPort.product_id == line.id)
         ).all():
-            ports[kind] = ports.get(kind, False) or encrypted is not None
+            # a search index holds personal data only as tokens (the SDK's search mapping)
+            holds = encrypted is not None and kind != "search_index"
+            ports[kind] = ports.get(kind, False) or holds
     given = {p.kind: p for p in body.ports}
     problems: list[str] = []
     undecided: list[str] = []

@@ -36,6 +36,7 @@ _GROUPS: tuple[str, ...] = (
     "meshkit.cli.hooks",
     "meshkit.cli.template",
     "meshkit.cli.publish",
+    "meshkit.cli.erasure",
     "meshkit.cli.deploy",
 )
 

@@ -1,6 +1,8 @@
 """The Dagster definitions of the {{ cookiecutter.domain_name }} domain, built from its contracts.
 
 `dagster dev` (in the repository root) finds them through `[tool.dagster]` in pyproject.toml.
+The erasure sensor carries out the registry's erasure requests for this domain's products
+(it needs MESHKIT_REGISTRY_URL and MESHKIT_REGISTRY_TOKEN; see meshkit's docs/privacy.md).
 """
 
 from pathlib import Path
@@ -12,6 +14,7 @@ from meshkit.batch import build_definitions{% if cookiecutter.warehouse == 'duck
 {%- if cookiecutter.warehouse == 'duckdb' %}
 from meshkit.batch.resources import DuckDBWarehouse
 {%- endif %}
+from meshkit.erasure.sensor import erasure_sensor
 
 from {{ cookiecutter.__package_name }} import defs
 
@@ -26,10 +29,19 @@ RESOURCES = (
     else None
 )
 
-defs = build_definitions(CONTRACTS, defs.modules(), resources=RESOURCES)
+defs = build_definitions(
+    CONTRACTS,
+    defs.modules(),
+    resources=RESOURCES,
+    sensors=[erasure_sensor("{{ cookiecutter.__domain }}", CONTRACTS)],
+)
 {%- else %}
 
 # Locally (MESHKIT_ENV=local, the default) the warehouse is a DuckDB file; in production
 # (MESHKIT_ENV=prod) it is BigQuery, configured by MESHKIT_BIGQUERY_PROJECT and friends.
-defs = build_definitions(CONTRACTS, defs.modules())
+defs = build_definitions(
+    CONTRACTS,
+    defs.modules(),
+    sensors=[erasure_sensor("{{ cookiecutter.__domain }}", CONTRACTS)],
+)
 {%- endif %}
