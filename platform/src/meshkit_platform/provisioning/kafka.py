@@ -77,13 +77,27 @@ class KafkaBackend:
 
     name = "kafka"
 
-    def __init__(self, bootstrap: str, *, replication_factor: int = -1) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        replication_factor: int = -1,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
         """``replication_factor`` of new topics (``-1``: the broker's default, not compared;
-        a positive value is compared with each live topic's replica count)."""
+        a positive value is compared with each live topic's replica count); ``config``
+        adds client settings (the security settings of ``meshkit.settings``).
+
+        The broker's APIs are probed with a plaintext ``ApiVersions`` request; a cluster
+        reached over SSL or SASL is not probed and is taken to have them all (every Kafka
+        release since 1.0 has CreatePartitions and the ACL APIs)."""
         self.bootstrap = bootstrap
         self.replication_factor = replication_factor
-        self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+        self.config = {**(config or {}), "bootstrap.servers": bootstrap, "log_level": 3}
+        self.admin = AdminClient(self.config)
         self._apis: frozenset[int] | None = None
+        if self.config.get("security.protocol", "PLAINTEXT").upper() != "PLAINTEXT":
+            self._apis = frozenset({CREATE_PARTITIONS_API, *ACL_APIS})
         self._cluster: str | None = None
 
     def capabilities(self) -> dict[str, str]:

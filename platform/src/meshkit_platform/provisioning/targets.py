@@ -1,19 +1,27 @@
-"""Where provisioning connects: flags, else environment variables, else the local stack.
+"""Where provisioning connects: flags, else settings and variables, else the local stack.
 
 Each backend's endpoint comes from, in order: the command-line flag, the variable
 ``meshkit local env`` exports (``MESHKIT_KAFKA_BOOTSTRAP``, ``MESHKIT_WAREHOUSE``,
-``MESHKIT_SEARCH_URL``, ``MESHKIT_POSTGRES_URL``), or the running local stack's endpoints
+``MESHKIT_SEARCH_URL``, ``MESHKIT_POSTGRES_URL``), what the domain settings set
+(``meshkit.settings``: ``kafka_brokers``, ``duckdb_path``, ``search_url``, ``view_dsn``,
+from ``MESHKIT_*`` variables or ``meshkit.yaml``), or the running local stack's endpoints
 (``meshkit.local.LocalStack().endpoints``, the stack ``meshkit local up`` started). A
 backend with no endpoint is left out of the plan, which says so.
+
+The clients take the rest of the same settings: Kafka's security (SASL, SSL) goes to the
+admin client, and the search client is ``meshkit.clients.search_client`` (API key or
+basic auth, CA file; the plain media types only for the local stand-in).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from meshkit.local import LocalStack, local_search_client
+from meshkit.clients import search_client
+from meshkit.local import LocalStack
+from meshkit.settings import MeshkitSettings, load_settings
 from meshkit_platform.provisioning.kafka import KafkaBackend
 from meshkit_platform.provisioning.plan import Backend
 from meshkit_platform.provisioning.search import SearchBackend
@@ -35,12 +43,23 @@ class Targets:
     kafka: str | None = None
     warehouse: str | None = None
     search: str | None = None
-    postgres: str | None = None
+    postgres: str | None = field(default=None, repr=False)  # a DSN may hold a password
+    settings: MeshkitSettings = field(default_factory=lambda: MeshkitSettings.model_validate({}))
 
-    def resolved(self) -> Targets:
-        """Missing endpoints from the environment, then from the running local stack."""
-        found = replace(self, **{k: self._get(k) or os.environ.get(v) or None
-                                 for k, v in ENV.items()})  # fmt: skip
+    def resolved(self, settings: MeshkitSettings | None = None) -> Targets:
+        """Missing endpoints from the environment and the domain settings (default:
+        :func:`meshkit.settings.load_settings`), then from the running local stack."""
+        domain = settings if settings is not None else load_settings()
+        given = domain.model_fields_set
+        from_settings = {
+            "kafka": domain.kafka_brokers if "kafka_brokers" in given else None,
+            "warehouse": str(domain.duckdb_path) if "duckdb_path" in given else None,
+            "search": domain.search_url,
+            "postgres": domain.view_dsn_value(),
+        }
+        found = replace(self, settings=domain, **{
+            k: self._get(k) or os.environ.get(v) or from_settings[k] for k, v in ENV.items()
+        })  # fmt: skip
         if all((found.kafka, found.warehouse, found.search, found.postgres)):
             return found
         local = LocalStack().endpoints
@@ -49,6 +68,7 @@ class Targets:
             warehouse=found.warehouse or (str(local.warehouse) if local.warehouse else None),
             search=found.search or local.search,
             postgres=found.postgres or local.postgres,
+            settings=domain,
         )
 
     def _get(self, name: str) -> str | None:
@@ -59,11 +79,12 @@ class Targets:
         """A backend per configured endpoint (Kafka, warehouse, search, views)."""
         out: list[Backend] = []
         if self.kafka:
-            out.append(KafkaBackend(self.kafka))
+            out.append(KafkaBackend(self.kafka, config=self.settings.kafka_security_config()))
         if self.warehouse:
             out.append(WarehouseBackend(Path(self.warehouse)))
         if self.search:
-            out.append(SearchBackend(local_search_client(self.search)))
+            settings = self.settings.model_copy(update={"search_url": self.search})
+            out.append(SearchBackend(search_client(settings)))
         if self.postgres:
             out.append(ViewBackend(self.postgres))
         return out

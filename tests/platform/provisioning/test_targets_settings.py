@@ -1,0 +1,73 @@
+"""Provisioning reads the domain settings: endpoints it is not given, Kafka's security for
+its admin client, and a production search client (the stand-in's only for env local)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meshkit.clients import plain_media_type_node
+from meshkit.settings import load_settings
+from meshkit_platform.provisioning.kafka import KafkaBackend
+from meshkit_platform.provisioning.search import SearchBackend
+from meshkit_platform.provisioning.targets import ENV, Targets
+
+PRODUCTION = {
+    "MESHKIT_ENV": "prod",
+    "MESHKIT_KAFKA_BROKERS": "kafka-0.kafka:9093",
+    "MESHKIT_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "MESHKIT_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+    "MESHKIT_KAFKA_SASL_USERNAME": "platform",
+    "MESHKIT_KAFKA_SASL_PASSWORD": "platform-pw-2b7c",
+    "MESHKIT_BIGQUERY_PROJECT": "acme-data",
+    "MESHKIT_DUCKDB_PATH": "/data/warehouse.duckdb",
+    "MESHKIT_SEARCH_URL": "https://search.internal:9200",
+    "MESHKIT_SEARCH_API_KEY": "search-key-6d1e",
+    "MESHKIT_VIEW_DSN": "postgresql://platform:view-pw-88aa@pg.internal:5432/serving",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_endpoint_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV.values():
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_endpoints_and_clients_come_from_the_domain_settings() -> None:
+    targets = Targets().resolved(load_settings(environ=PRODUCTION))
+    assert targets.kafka == "kafka-0.kafka:9093"
+    assert targets.warehouse == "/data/warehouse.duckdb"
+    assert targets.search == "https://search.internal:9200"
+    assert targets.postgres == PRODUCTION["MESHKIT_VIEW_DSN"]
+    assert "view-pw-88aa" not in repr(targets)
+    chosen = Targets(kafka=targets.kafka, search=targets.search, settings=targets.settings)
+    backends = {b.name: b for b in chosen.open()}
+    kafka = backends["kafka"]
+    assert isinstance(kafka, KafkaBackend)
+    assert kafka.config["security.protocol"] == "SASL_SSL"
+    assert kafka.config["sasl.username"] == "platform"
+    assert kafka.config["sasl.password"] == "platform-pw-2b7c"
+    # a secured cluster is not probed with a plaintext request
+    assert kafka.capabilities()["create_partitions"] == "supported"
+    search = backends["search"]
+    assert isinstance(search, SearchBackend)
+    node = search.client.transport.node_pool.all()[0]
+    assert node.__class__ is not plain_media_type_node()
+    assert search.client._headers["authorization"] == "ApiKey search-key-6d1e"
+
+
+def test_flags_win_over_the_settings() -> None:
+    given = Targets(kafka="flag:9092", warehouse="flag.duckdb", search="http://flag:9200",
+                    postgres="postgresql://flag/x")  # fmt: skip
+    targets = given.resolved(load_settings(environ=PRODUCTION))
+    assert (targets.kafka, targets.warehouse) == ("flag:9092", "flag.duckdb")
+    assert (targets.search, targets.postgres) == ("http://flag:9200", "postgresql://flag/x")
+
+
+def test_local_targets_keep_the_stand_in_client(tmp_path: Path) -> None:
+    (search,) = Targets(search="http://127.0.0.1:9").open()
+    assert isinstance(search, SearchBackend)
+    node = search.client.transport.node_pool.all()[0]
+    assert node.__class__ is plain_media_type_node()
+    assert not (tmp_path / "x").exists()
