@@ -172,6 +172,8 @@ def env_variables(endpoints: Endpoints) -> dict[str, str]:
         "MESHKIT_SEARCH_URL": endpoints.search,
         "MESHKIT_BIGQUERY_URL": endpoints.bigquery,
         "MESHKIT_INDEX_URL": endpoints.index,
+        # The domain settings (meshkit.settings) every flow, CDC and provisioning read.
+        "MESHKIT_KAFKA_BROKERS": endpoints.kafka,
         # What a declarative flow reads (meshkit.streaming.flows.StreamingSettings).
         "MESHKIT_STREAMING_BROKERS": endpoints.kafka,
         "MESHKIT_STREAMING_WAREHOUSE": str(endpoints.warehouse) if endpoints.warehouse else None,
