@@ -61,7 +61,9 @@ from meshkit.cdc.pgoutput import (
 )
 from meshkit.cdc.sink import Batch, KafkaSink
 from meshkit.cdc.state import CaptureState, SchemaChange, diff_columns
+from meshkit.cdc.status import slot_status
 from meshkit.errors import ConfigError, ServiceError
+from meshkit.observability.cdc import CaptureMetrics, SlotFigures
 
 log = logging.getLogger("meshkit.cdc")
 _SLOT_BUSY_WAIT = 30.0
@@ -112,6 +114,7 @@ class Capture:
         self._last_commit: int | None = None
         self._rate_mark = (time.monotonic(), 0)
         self._created_publication = False
+        self.metrics = CaptureMetrics(config.slot)
 
     # ----------------------------------------------------------------- set-up
 
@@ -162,6 +165,9 @@ class Capture:
             raise
         try:
             self._stream(cur, stop)
+        except BaseException as exc:
+            self.metrics.failed(exc)
+            raise
         finally:
             catalog.close_quietly(rconn)
             catalog.close_quietly(self._meta)
@@ -313,6 +319,7 @@ class Capture:
         value["source"]["snapshot"] = marker
         self._sink.produce(batch, topic, key, orjson.dumps(value))
         self.progress.events += 1
+        self.metrics.event(topic)
 
     # ------------------------------------------------------------- streaming
 
@@ -416,6 +423,7 @@ class Capture:
         body = None if value is None else orjson.dumps(value)
         self._sink.produce(self._batch, table.topic, _key_bytes(key), body, headers)
         self.progress.events += 1
+        self.metrics.event(table.topic)
 
     def _change(self, lsn: int, msg: Insert | Update | Delete) -> None:
         table = self._tables[msg.relation_id]
@@ -494,7 +502,17 @@ class Capture:
 
     # -------------------------------------------------------------- progress
 
+    def _slot_figures(self) -> SlotFigures:
+        assert self._meta is not None
+        cfg = self.config
+        status = slot_status(self._meta, cfg.slot, cfg.publication, self._state, 0)
+        return status.retained_bytes, status.lag_bytes
+
     def _report(self, force: bool = False) -> None:
+        streaming = self.progress.phase == "streaming" and self._meta is not None
+        self.metrics.report(
+            self.progress.acked_lsn, self.progress.phase, self._slot_figures if streaming else None
+        )
         now = time.monotonic()
         mark_time, mark_events = self._rate_mark
         if now - mark_time >= 1.0 or force:

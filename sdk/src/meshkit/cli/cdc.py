@@ -8,6 +8,7 @@ slot and publication ``meshkit_<domain>`` unless set).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import threading
@@ -201,10 +202,11 @@ def run(
             live = lv
             capture.run(stop)
     p = capture.progress
-    _err.print(
-        f"cdc stopped: {p.events:,} events, acknowledged up to {format_lsn(p.acked_lsn)}",
-        highlight=False,
-    )
+    summary = f"cdc stopped: {p.events:,} events, acknowledged up to {format_lsn(p.acked_lsn)}"
+    if chosen == "json":  # every line of a JSON log is JSON
+        logging.getLogger("meshkit.cdc").info(summary, extra={"slot": cfg.slot})
+    else:
+        _err.print(summary, highlight=False)
 
 
 @cdc_app.command()

@@ -12,10 +12,12 @@ sink does it for ``python -m bytewax.run``; ``meshkit cdc run`` does it itself).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
 
+from meshkit.errors import ConfigError
 from meshkit.observability.logs import FORMAT_ENV, configure_logging, log_format
 from meshkit.observability.server import (
     DEFAULT_PORT,
@@ -43,14 +45,30 @@ __all__ = [
 _configured = threading.Event()
 
 
-def observe_process(*, port: int | None = None, log_format: str | None = None) -> None:
-    """Logs in the chosen format (``log_format`` or ``MESHKIT_LOG_FORMAT``) and the metrics
-    server (``port`` or ``MESHKIT_METRICS_PORT``); once per process, later calls do nothing."""
+def observe_process(
+    *, port: int | None = None, log_format: str | None = None, level: str | None = None
+) -> None:
+    """Logs in the chosen format (``log_format`` or ``MESHKIT_LOG_FORMAT``; ``level`` or
+    ``MESHKIT_LOG_LEVEL``) and the metrics server (``port`` or ``MESHKIT_METRICS_PORT``);
+    once per process, later calls do nothing.
+
+    A port named by ``port`` or the variable must be free (``ConfigError`` otherwise); the
+    default port, when taken (another process on the same machine), is left out with a
+    warning: the process runs on without metrics.
+    """
     if _configured.is_set():
         return
     _configured.set()
-    configure_logging(log_format)
-    serve(port)
+    configure_logging(log_format, level)
+    if port is not None or PORT_ENV in os.environ:
+        serve(port)
+        return
+    try:
+        serve(DEFAULT_PORT)
+    except ConfigError as exc:
+        logging.getLogger("meshkit.observability").warning(
+            "no metrics: %s", exc, extra={"hint": f"set {PORT_ENV} to a free port"}
+        )
 
 
 def observe_flow_process() -> None:
