@@ -219,3 +219,27 @@ def test_grant_states_are_reported_by_an_admin_only(
     assert client.post("/v1/grants/states", json=removed, headers=bearer(tokens.admin)).json() == {
         "changed": 0
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", f"/v1/products/{ADDRESS}/access-preview"),
+        ("POST", f"/v1/products/{ADDRESS}/access-requests"),
+        ("GET", "/v1/access-requests"),
+        ("GET", "/v1/access-requests/1"),
+        ("POST", "/v1/access-requests/1/approve"),
+        ("POST", "/v1/access-requests/1/deny"),
+        ("POST", "/v1/grants/1/revoke"),
+        ("GET", "/v1/grants"),
+        ("POST", "/v1/grants/states"),
+    ],
+)
+@pytest.mark.parametrize("token", [None, "mkr_nope_nope", "revoked"])
+def test_without_a_valid_token_every_access_endpoint_answers_401(
+    client: httpx.Client, tokens: Tokens, method: str, path: str, token: str | None
+) -> None:
+    headers = {} if token is None else bearer(tokens.revoked if token == "revoked" else token)
+    answer = client.request(method, path, headers=headers, json={})
+    assert answer.status_code == 401, answer.text
+    assert answer.headers["www-authenticate"] == "Bearer"

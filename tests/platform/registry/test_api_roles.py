@@ -89,6 +89,16 @@ COVERED = {
     "/v1/erasures/{request_id}",
     "/v1/domains/{domain}/erasures",
     "/v1/erasures/{request_id}/products/{address}/report",
+    # access requests and grants: roles and no token in test_access.py
+    "/v1/products/{address}/access-preview",
+    "/v1/products/{address}/access-requests",
+    "/v1/access-requests",
+    "/v1/access-requests/{request_id}",
+    "/v1/access-requests/{request_id}/approve",
+    "/v1/access-requests/{request_id}/deny",
+    "/v1/grants/{grant_id}/revoke",
+    "/v1/grants",
+    "/v1/grants/states",
 }
 ROLES = ("admin", "owner_orders", "owner_customers", "consumer")
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 import meshkit.cli
 import meshkit_platform.cli
+from meshkit_platform.registry import migrate
 from tests.platform.registry.contracts import contract
 
 DOMAINS = Path(__file__).parents[3] / "domains"
@@ -53,6 +55,11 @@ def call(
         return Outcome(code, out.getvalue().decode(), err.getvalue().decode())
 
 
+_SCRIPTS = ScriptDirectory(str(Path(migrate.__file__).with_name("migrations")))
+HEAD = _SCRIPTS.get_current_head()
+BEFORE_HEAD = _SCRIPTS.get_revision(HEAD).down_revision if HEAD else None
+
+
 def platform(*argv: str) -> Outcome:
     return call(argv, main=meshkit_platform.cli.main)
 
@@ -69,7 +76,7 @@ def failed(result: Outcome, *needles: str) -> None:
 def migrated(registry_url: str) -> str:
     first = platform("registry", "migrate", "--database-url", registry_url)
     assert first.code == 0, first.text
-    assert "empty → 0003" in first.out
+    assert f"empty → {HEAD}" in first.out
     return registry_url
 
 
@@ -83,9 +90,9 @@ def _token(url: str, *args: str) -> tuple[str, str]:
 def test_migrate_steps_back_and_forward(migrated: str) -> None:
     back = platform("registry", "migrate", "--database-url", migrated, "--revision", "-1")
     assert back.code == 0, back.text
-    assert "0003 → 0002" in back.out
+    assert f"{HEAD} → {BEFORE_HEAD}" in back.out
     again = platform("registry", "migrate", "--database-url", migrated)
-    assert "0002 → 0003" in again.out
+    assert f"{BEFORE_HEAD} → {HEAD}" in again.out
 
 
 def test_token_create_and_revoke(migrated: str, server: str) -> None:
@@ -209,7 +216,7 @@ def test_serve_answers_health_then_stops(migrated: str) -> None:
                 except httpx.TransportError:
                     pause.wait(0.05)
                     continue
-                assert r.json() == {"status": "ok", "schema_revision": "0003"}
+                assert r.json() == {"status": "ok", "schema_revision": HEAD}
                 break
             else:
                 pytest.fail("the registry never answered /healthz")
