@@ -458,3 +458,15 @@ def test_compatibility_headers_are_off_only_for_the_stand_in(search_server: Any)
             index="settings-stand-in", id="2", document={"n": 2}
         )
     assert info.value.status_code == 406
+
+
+def test_a_bad_flow_variable_is_named_without_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    from meshkit.streaming.declarative import get_flow
+
+    monkeypatch.setenv("MESHKIT_STREAMING_BATCH_SIZE", "many-7e1f")
+    monkeypatch.setenv("MESHKIT_KAFKA_SASL_PASSWORD", SECRETS["kafka_sasl_password"])
+    with pytest.raises(ConfigError) as info:
+        get_flow("contracts/x.yaml")
+    assert str(info.value).startswith("MESHKIT_STREAMING_BATCH_SIZE: Input should be")
+    assert "many-7e1f" not in str(info.value)
+    assert_no_secret(str(info.value))
