@@ -9,6 +9,7 @@ personal value of any subject reaches the registry's database."""
 from __future__ import annotations
 
 import importlib
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -169,7 +170,9 @@ def test_an_erasure_across_both_example_domains(
     ports: dict[str, Any],
     registry_dsn: str,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     customer = ports["contracts"]["customer"]
     topic = TopicPort(ports["brokers"], customer, ports["topic"])
     before = topic.history("customer_id", SUBJECT)
@@ -290,4 +293,5 @@ def test_an_erasure_across_both_example_domains(
     for i in ("1", "2", "3"):
         for value in (person(i)["full_name"], person(i)["email"]):
             assert value not in text
+            assert value not in caplog.text  # nor in any log line of the registry or workers
     ports["search"].close()

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from meshkit.contracts.ports import KafkaTopic, SearchIndex, ServingView, WarehouseTable
 from meshkit.contracts.sql import duckdb_ref, quote_duckdb
+from meshkit.errors import ServiceError
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -110,7 +111,15 @@ class DuckDBPort:
         self.ref = duckdb_ref(dataset, table)
 
     def _rows(self, query: str, params: list[Any]) -> list[Row]:
-        cur = self.con.execute(query, params)
+        import duckdb
+
+        try:
+            cur = self.con.execute(query, params)
+        except duckdb.CatalogException:
+            raise ServiceError(
+                f"warehouse table {self.ref} does not exist (or lacks the subject field) in "
+                "the DuckDB file the erasure worker was given"
+            ) from None
         names = [d[0] for d in cur.description or ()]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
@@ -266,6 +275,11 @@ class TopicPort:
         out: list[tuple[int, bytes | None, Row | None]] = []
         try:
             meta = consumer.list_topics(self.topic, timeout=10).topics[self.topic]
+            if meta.error is not None:
+                raise ServiceError(
+                    f"{self.topic}: the topic cannot be read ({meta.error.name()}); an erasure "
+                    "is not verified on a port it cannot read"
+                )
             ends: dict[int, int] = {}
             starts: list[TopicPartition] = []
             for p in meta.partitions:
