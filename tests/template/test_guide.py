@@ -55,49 +55,72 @@ def guide_blocks(text: str) -> list[tuple[str, str]]:
 
 
 class Shell:
-    """Runs blocks one after the other as one session: each block is a ``bash -e`` script
-    that starts from the previous block's directory and exports, and saves its own."""
+    """One bash session for the whole guide, as in a terminal: the working directory,
+    exports and background jobs (``%1``) carry from block to block. A block stops at its
+    first failing command (like ``set -e``, without ending the session)."""
 
     def __init__(self, base: Path, env: dict[str, str]) -> None:
         self.base = base
-        self.state = base / "shell-state.sh"
-        self.state.write_text(f"cd {shlex.quote(str(base))}\n")
-        self.env = env
-        self.groups: list[int] = []
         self.count = 0
+        self.log = (base / "shell.log").open("w")
+        self.proc = subprocess.Popen(
+            ["bash"], cwd=base, env=env, stdin=subprocess.PIPE, stdout=self.log,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+
+    @staticmethod
+    def checked(block: str) -> str:
+        """The block with a stop after each foreground command that fails."""
+        lines, pending = [], ""
+        for raw in block.splitlines():
+            pending += raw
+            if raw.endswith("\\"):
+                pending += "\n"
+                continue
+            lines.append(pending)
+            command = pending.split(" #", 1)[0].strip()
+            if command and not command.startswith("#") and not re.search(r"(?<!&)&$", command):
+                lines.append("__s=$?; [ $__s -eq 0 ] || return $__s")
+            pending = ""
+        return "\n".join(lines) + "\n"
 
     def run(self, block: str, timeout: float = 900) -> str:
         self.count += 1
+        script = self.base / f"block-{self.count}.sh"
         log = self.base / f"block-{self.count}.log"
-        state = shlex.quote(str(self.state))
-        save = f"{{ export -p; echo cd \"$(printf '%q' \"$PWD\")\"; }} > {state}"
-        script = f"source {state}\nset -e\n{block}\n{save}\n"
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                ["bash", "-c", script], cwd=self.base, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-            self.groups.append(proc.pid)  # background jobs stay in this process group
-            code = proc.wait(timeout)
+        status = self.base / f"block-{self.count}.status"
+        script.write_text(self.checked(block))
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(
+            f"{{ source {shlex.quote(str(script))}; }} > {shlex.quote(str(log))} 2>&1 "
+            f"< /dev/null; echo $? > {shlex.quote(str(status))}\n"
+        )
+        self.proc.stdin.flush()
+        _wait(lambda: status.is_file() and status.read_text().endswith("\n"),
+              f"guide block {self.count}", timeout)  # fmt: skip
         text = log.read_text()
+        code = int(status.read_text())
         assert code == 0, f"guide block failed ({code}):\n{block}\n--- output ---\n{text[-6000:]}"
         return text
 
     def exported(self, name: str) -> str:
-        """An exported variable as the last block left it."""
-        out = subprocess.run(
-            ["bash", "-c", f"source {shlex.quote(str(self.state))}; printf %s \"${name}\""],
-            env=self.env, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        return out.stdout
-
-    def cwd(self) -> Path:
-        return Path(self.exported("PWD"))
+        """A variable of the session, as the last block left it."""
+        self.count += 1
+        out = self.base / f"var-{self.count}.txt"
+        assert self.proc.stdin is not None
+        target = shlex.quote(str(out))
+        printf = f"printf '%s\\n' \"${name}\" > {target}.tmp"
+        self.proc.stdin.write(f"{printf} && mv {target}.tmp {target}\n")
+        self.proc.stdin.flush()
+        _wait(out.is_file, f"the variable {name}", 30)
+        return out.read_text().rstrip("\n")
 
     def stop(self) -> None:
-        for group in self.groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the shell and its background jobs
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(30)
+        self.log.close()
 
 
 def _wait(check: Callable[[], bool], what: str, timeout: float = 180) -> None:
@@ -177,7 +200,7 @@ def platform(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def test_the_guide_runs_as_written(platform: dict[str, str], tmp_path: Path) -> None:
     blocks = guide_blocks(GUIDE.read_text())
-    assert [heading[0] for heading, _ in blocks] == ["1", "2", "3", "3", "3", "3", "4"], blocks
+    assert [heading[0] for heading, _ in blocks] == ["1", "2", "3", "3", "3", "4"], blocks
     work = tmp_path / "work"
     work.mkdir()
     template = platform.pop("MESHKIT_GUIDE_TEMPLATE")
