@@ -3,9 +3,10 @@
 A caller asks for read access to a product line for a ``purpose``, choosing ports and
 (optionally) top-level fields, for a ``grantee``: the reader group whose database role
 (``meshkit_reader_<grantee>``) receives the permission. ``preview`` says, port by port and
-field by field, what the grantee gets, computed from the contract's privacy declaration
-with the SDK (``meshkit.contracts.exporters.published``): in clear, tokenized (joinable),
-encrypted per subject, generalized, masked, redacted or dropped.
+field by field, what the grantee gets (``access_preview``, from the contract's privacy
+declaration with the SDK): in clear, tokenized (joinable), encrypted per subject,
+generalized, masked, redacted or dropped. The tables and API models are in
+``access_models``; this module holds the rules, as functions taking a session.
 
 The owning domain's owner (or a platform admin) approves (one ``Grant`` per port, with an
 expiry) or denies, with a reason; nobody else can. A grant is revoked by that owner, an
@@ -18,340 +19,32 @@ free text of the people involved, never a value from a data record.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
-from meshkit.contracts import Contract, FieldSpec, parse_contract
-from meshkit.contracts.exporters.published import published_field, published_fields
-from meshkit.contracts.ports import ServingView, WarehouseTable
+from meshkit.contracts import Contract, parse_contract
+from meshkit.contracts.exporters.published import published_fields
 from meshkit_platform.registry import audit
+from meshkit_platform.registry.access_models import (
+    AccessError,
+    AccessIn,
+    AccessRequest,
+    DecisionIn,
+    Grant,
+    GrantOut,
+    GrantStatesIn,
+    RequestOut,
+)
+from meshkit_platform.registry.access_preview import (
+    columns_for,
+    port_address,
+    preview,
+    reader_role,
+)
 from meshkit_platform.registry.auth import Principal
-from meshkit_platform.registry.db import Base, Product, ProductVersion
-
-PortKind = Literal["kafka_topic", "warehouse_table", "search_index", "serving_view"]
-Treatment = Literal[
-    "clear", "tokenized", "encrypted", "generalized", "masked", "redacted", "dropped"
-]
-GrantState = Literal["pending", "applied", "removed"]
-GRANTEE = r"^[a-z][a-z0-9_]{0,47}$"
-MAX_DAYS = 366
-DEFAULT_DAYS = 90
-VIEW_SCHEMA = "public"
-
-#: What each treatment means for the reader, as the preview and the page say it.
-MEANING: dict[str, str] = {
-    "clear": "in clear",
-    "tokenized": "tokenized: a keyed hash, joinable across products, not reversible",
-    "encrypted": "encrypted per data subject: readable only with a decrypt grant",
-    "generalized": "generalized: a coarser value",
-    "masked": "masked: characters hidden",
-    "redacted": "redacted: one constant for every value",
-    "dropped": "dropped: never leaves the domain",
-}
-_TREATMENT = {
-    "tokenize": "tokenized",
-    "encrypt": "encrypted",
-    "generalize": "generalized",
-    "mask": "masked",
-    "redact": "redacted",
-    "drop": "dropped",
-}
-
-
-class AccessError(Exception):
-    """A request the caller may not make, or that cannot be carried out; ``status`` is the
-    HTTP answer (403, 404, 409, 422)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-# -- tables (created by migration 0004) --------------------------------------------------
-
-
-class AccessRequest(Base):
-    __tablename__ = "access_requests"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
-    version: Mapped[str] = mapped_column(String(64))
-    requester: Mapped[str] = mapped_column(String(32))
-    grantee: Mapped[str] = mapped_column(String(63))
-    purpose: Mapped[str] = mapped_column(Text)
-    ports: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
-    fields: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    days: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    decided_by: Mapped[str | None] = mapped_column(String(32))
-    reason: Mapped[str | None] = mapped_column(Text)
-
-
-class Grant(Base):
-    __tablename__ = "grants"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("access_requests.id", ondelete="CASCADE"))
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
-    grantee: Mapped[str] = mapped_column(String(63))
-    port_kind: Mapped[str] = mapped_column(String(32))
-    port_address: Mapped[str] = mapped_column(String(300))
-    columns: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_by: Mapped[str | None] = mapped_column(String(32))
-    applied: Mapped[str] = mapped_column(String(16), default="pending")
-    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    def active(self, now: datetime) -> bool:
-        """Approved, not revoked and not expired at ``now``."""
-        return self.revoked_at is None and self.expires_at > now
-
-
-# -- API models ---------------------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AccessIn(_Model):
-    """A request for read access."""
-
-    purpose: str = Field(min_length=3, max_length=2000, description="What the data is for.")
-    grantee: str = Field(
-        pattern=GRANTEE,
-        description="The reader group that gets access (database role meshkit_reader_<grantee>).",
-    )
-    ports: list[PortKind] = Field(min_length=1, max_length=4, description="The ports asked for.")
-    fields: list[str] | None = Field(
-        default=None,
-        max_length=500,
-        description="Top-level fields asked for (default: every field the ports publish).",
-    )
-    days: int = Field(default=DEFAULT_DAYS, ge=1, le=MAX_DAYS, description="How long, in days.")
-
-
-class DecisionIn(_Model):
-    """An owner's decision, or a revocation: the reason is kept in the audit log."""
-
-    reason: str = Field(min_length=3, max_length=2000)
-    days: int | None = Field(
-        default=None, ge=1, le=MAX_DAYS, description="Approve for fewer days than asked."
-    )
-
-
-class FieldPreview(_Model):
-    path: str
-    type: str
-    published_type: str | None
-    classification: str
-    pii: str | None
-    treatment: Treatment
-    detail: str
-    requested: bool
-
-
-class PortPreview(_Model):
-    kind: str
-    address: str
-    fields: list[FieldPreview]
-
-
-class PreviewOut(_Model):
-    """What the grantee gets on each port, field by field."""
-
-    address: str
-    version: str
-    ports: list[PortPreview]
-    meaning: dict[str, str] = Field(default_factory=lambda: dict(MEANING))
-
-
-class GrantOut(_Model):
-    id: int
-    request_id: int
-    address: str
-    grantee: str
-    role: str
-    port_kind: str
-    port_address: str
-    columns: list[str]
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    active: bool
-    applied: GrantState
-    applied_at: datetime | None
-
-
-class RequestOut(_Model):
-    id: int
-    address: str
-    domain: str
-    version: str
-    requester: str
-    grantee: str
-    purpose: str
-    ports: list[str]
-    fields: list[str]
-    days: int
-    status: Literal["pending", "approved", "denied"]
-    created_at: datetime
-    decided_at: datetime | None
-    decided_by: str | None
-    reason: str | None
-    grants: list[GrantOut]
-
-
-class GrantStateIn(_Model):
-    id: int
-    state: GrantState
-
-
-class GrantStatesIn(_Model):
-    """What provisioning found after an apply, grant by grant."""
-
-    states: list[GrantStateIn] = Field(max_length=10_000)
-
-
-class GrantStatesOut(_Model):
-    changed: int
-
-
-# -- the preview ---------------------------------------------------------------------------
-
-
-def reader_role(grantee: str) -> str:
-    """The database role of a reader group (the same name provisioning manages)."""
-    return f"meshkit_reader_{grantee}"
-
-
-def _detail(spec: FieldSpec) -> str:
-    t = spec.transform
-    if t is None:
-        return ""
-    if t.kind == "tokenize":
-        return f"token key {t.key}"
-    if t.kind == "mask":
-        return "keeps the e-mail domain" if t.keep_email_domain else f"keeps the last {t.keep_last}"
-    if t.kind == "generalize":
-        if t.to is not None:
-            return {"month": "to the month", "year": "to the year"}.get(t.to, "to the /24 network")
-        if t.bucket is not None:
-            return f"buckets of {t.bucket:g}"
-        return f"first {t.prefix} characters"
-    if t.kind == "encrypt":
-        return "per data subject"
-    return ""
-
-
-def treatment_of(spec: FieldSpec, parent_dropped: bool = False) -> Treatment:
-    """How a field reaches readers (a member of a dropped struct is dropped too)."""
-    if parent_dropped:
-        return "dropped"
-    if spec.transform is None:
-        return "clear"
-    found: Treatment = _TREATMENT[spec.transform.kind]  # type: ignore[assignment]
-    return found
-
-
-def port_address(contract: Contract, kind: str) -> str:
-    """Where a port of the contract is read (the serving view: its PostgreSQL table)."""
-    port = next(p for p in contract.ports.outputs if p.kind == kind)
-    if isinstance(port, ServingView):
-        return f'{VIEW_SCHEMA}."{contract.address}"'
-    if isinstance(port, WarehouseTable):
-        return port.name_in(contract)
-    return port.name_in(contract)
-
-
-def field_rows(contract: Contract, chosen: set[str] | None) -> list[FieldPreview]:
-    """Every field (struct members too) with its treatment; ``chosen``: top-level fields
-    asked for (None: all)."""
-    rows: list[FieldPreview] = []
-
-    def walk(fields: tuple[FieldSpec, ...], prefix: str, dropped: bool, top: str | None) -> None:
-        for f in fields:
-            path = prefix + f.name
-            root = top or f.name
-            treatment = treatment_of(f, dropped)
-            shown = published_field(f) if treatment != "dropped" else None
-            rows.append(
-                FieldPreview(
-                    path=path,
-                    type=str(f.data_type),
-                    published_type=str(shown.type) if shown is not None else None,
-                    classification=f.classification,
-                    pii=f.pii,
-                    treatment=treatment,
-                    detail=_detail(f),
-                    requested=treatment != "dropped" and (chosen is None or root in chosen),
-                )
-            )
-            if f.fields:
-                walk(f.fields, path + ".", treatment == "dropped", root)
-
-    walk(contract.fields, "", False, None)
-    return rows
-
-
-def preview(
-    contract: Contract,
-    ports: Sequence[str] | None = None,
-    fields: Sequence[str] | None = None,
-) -> PreviewOut:
-    """Per port asked for (all when None), per field: what a grantee gets.
-    ``AccessError`` (422) for a port or field the contract does not have."""
-    kinds = [p.kind for p in contract.ports.outputs]
-    asked = ports or kinds
-    unknown = [p for p in asked if p not in kinds]
-    if unknown:
-        raise AccessError(
-            422,
-            f"{contract.address} has no {', '.join(unknown)} port; "
-            f"expected one of: {', '.join(kinds) or 'none'}",
-        )
-    chosen = _chosen_fields(contract, fields)
-    rows = field_rows(contract, chosen)
-    return PreviewOut(
-        address=contract.address,
-        version=contract.version,
-        ports=[
-            PortPreview(kind=k, address=port_address(contract, k), fields=rows)
-            for k in kinds
-            if k in asked
-        ],
-    )
-
-
-def _chosen_fields(contract: Contract, fields: Sequence[str] | None) -> set[str] | None:
-    if fields is None:
-        return None
-    published = {f.name for f in published_fields(contract)}
-    unknown = [f for f in fields if f not in published]
-    if unknown:
-        raise AccessError(
-            422,
-            f"{len(unknown)} field(s) asked for are not published by {contract.address}; "
-            f"expected top-level fields among: {', '.join(sorted(published))}",
-        )
-    return set(fields)
-
-
-def columns_for(contract: Contract, fields: list[str]) -> list[str]:
-    """The columns a grant covers: the published top-level fields asked for."""
-    chosen = set(fields)
-    return sorted(f.name for f in published_fields(contract) if f.name in chosen)
-
+from meshkit_platform.registry.db import Domain, Product, ProductVersion
 
 # -- reading -------------------------------------------------------------------------------
 
@@ -446,8 +139,6 @@ def list_requests(
     """The requests the caller may see, newest first."""
     stmt = select(AccessRequest).join(Product, Product.id == AccessRequest.product_id)
     if not caller.is_admin:
-        from meshkit_platform.registry.db import Domain
-
         mine = AccessRequest.requester == caller.token_id
         if caller.role == "domain-owner":
             owned = Product.domain_id.in_(select(Domain.id).where(Domain.name == caller.domain))

@@ -21,10 +21,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy.orm import Session
 
-from meshkit_platform.registry import access, catalog
-from meshkit_platform.registry.access import (
+from meshkit_platform.registry import access, access_preview, catalog
+from meshkit_platform.registry.access_models import (
     AccessError,
     AccessIn,
+    AccessRequest,
     DecisionIn,
     GrantOut,
     GrantStatesIn,
@@ -77,7 +78,7 @@ def router(
         redacted or dropped."""
         line = line_of(db, address)
         try:
-            return access.preview(access.current_contract(db, line), port, field)
+            return access_preview.preview(access.current_contract(db, line), port, field)
         except AccessError as exc:
             raise _fail(exc) from None
 
@@ -113,7 +114,7 @@ def router(
             raise _fail(exc) from None
 
     def decide(
-        act: Callable[[Session, Principal, int, DecisionIn], access.AccessRequest],
+        act: Callable[[Session, Principal, int, DecisionIn], AccessRequest],
     ) -> Callable[[int, DecisionIn, Principal, Session], RequestOut]:
         def run(request_id: int, body: DecisionIn, caller: Principal, db: Session) -> RequestOut:
             try:

@@ -44,8 +44,8 @@ from meshkit.contracts import parse_contract
 from meshkit.contracts.diff import diff_contracts
 from meshkit.contracts.exporters.published import published_fields
 from meshkit.contracts.ports import SearchIndex
-from meshkit_platform.registry import access, catalog, lineage_svg
-from meshkit_platform.registry.access import AccessError, AccessIn, DecisionIn
+from meshkit_platform.registry import access, access_preview, catalog, lineage_svg
+from meshkit_platform.registry.access_models import AccessError, AccessIn, DecisionIn, RequestOut
 from meshkit_platform.registry.auth import Principal, authenticate
 from meshkit_platform.registry.db import ProductVersion
 from meshkit_platform.registry.lineage import lineage
@@ -65,7 +65,7 @@ _ENV.filters["url"] = lambda s: quote(str(s), safe="")
 _ENV.filters["when"] = (
     lambda t: "" if t is None else t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 )
-_ENV.globals["MEANING"] = access.MEANING
+_ENV.globals["MEANING"] = access_preview.MEANING
 PORT_KINDS = ("kafka_topic", "warehouse_table", "search_index", "serving_view")
 
 
@@ -229,7 +229,7 @@ def router(sessions: sessionmaker[Session], settings: RegistrySettings) -> APIRo
             found = catalog.product(db, line.address)
             assert found is not None
             contract = access.current_contract(db, line)
-            rows = access.field_rows(contract, None)
+            rows = access_preview.field_rows(contract, None)
             kinds = [p.kind for p in contract.ports.outputs]
             search_fields = {
                 f for p in contract.ports.outputs if isinstance(p, SearchIndex)
@@ -244,7 +244,7 @@ def router(sessions: sessionmaker[Session], settings: RegistrySettings) -> APIRo
             ]
             return page(
                 request, "product.html", caller, p=found, rows=rows, kinds=kinds,
-                ports={k: access.port_address(contract, k) for k in kinds},
+                ports={k: access_preview.port_address(contract, k) for k in kinds},
                 searchable=search_fields, changes=_changes(db, line.id),
                 svg=Markup(lineage_svg.render(graph)),  # noqa: S704 - every text escaped
                 truncated=graph.truncated, grants=grants, requests=requests,
@@ -280,7 +280,7 @@ def router(sessions: sessionmaker[Session], settings: RegistrySettings) -> APIRo
         chosen_ports = [k for k in values["ports"] if k in kinds] or kinds
         chosen_fields = [f for f in values["fields"] if f in published] or published
         if values.get("show"):
-            preview = access.preview(contract, chosen_ports, chosen_fields)
+            preview = access_preview.preview(contract, chosen_ports, chosen_fields)
         return page(
             request, "access.html", caller, code, address=line.address,
             domain=line.domain.name, kinds=kinds, published=published,
@@ -396,7 +396,7 @@ def router(sessions: sessionmaker[Session], settings: RegistrySettings) -> APIRo
     return ui
 
 
-def _deciders(caller: Principal, found: list[access.RequestOut]) -> set[int]:
+def _deciders(caller: Principal, found: list[RequestOut]) -> set[int]:
     """The requests whose pending decision (and grants) this caller may act on."""
     return {r.id for r in found if access.may_decide(caller, r.domain)}
 
