@@ -185,3 +185,12 @@ def test_no_personal_value_reaches_pages_or_the_registry_database(
     blob = "\n".join(pages)
     for canary in CANARIES:
         assert canary not in blob
+
+
+def test_an_oversized_form_is_refused_not_a_server_error(
+    published: str, as_consumer: httpx.Client
+) -> None:
+    many = "&".join(f"field=f{i}" for i in range(700))
+    answer = as_consumer.get(f"/ui/products/{published}/access?{many}")
+    assert answer.status_code == 422
+    assert "more than 600 fields" in answer.text

@@ -53,6 +53,7 @@ from meshkit_platform.registry.settings import RegistrySettings
 
 COOKIE = "meshkit_token"
 MAX_FORM_BYTES = 64 * 1024
+MAX_FIELDS = 600
 _HERE = Path(__file__).parent
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -94,7 +95,15 @@ async def _form(request: Request) -> dict[str, list[str]]:
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise HTTPException(413, f"the form is larger than {MAX_FORM_BYTES} bytes")
-    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=600)
+    return _parse(body.decode("utf-8", "replace"))
+
+
+def _parse(query: str) -> dict[str, list[str]]:
+    """Form or query fields; more than ``MAX_FIELDS`` is refused (422), never a 500."""
+    try:
+        return parse_qs(query, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise HTTPException(422, f"the form has more than {MAX_FIELDS} fields") from None
 
 
 Form = Annotated[dict[str, list[str]], Depends(_form)]
@@ -291,10 +300,9 @@ def router(sessions: sessionmaker[Session], settings: RegistrySettings) -> APIRo
 
     @ui.get("/products/{address}/access", response_class=HTMLResponse)
     def access_form(request: Request, address: str) -> Response:
-        query = parse_qs(request.url.query, max_num_fields=600)
-
         def work(db: Session) -> Response:
             caller = who(request, db)
+            query = _parse(request.url.query)
             values = {
                 "ports": query.get("port", []), "fields": query.get("field", []),
                 "purpose": (query.get("purpose") or [""])[0][:2000],
