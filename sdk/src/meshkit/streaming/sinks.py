@@ -25,7 +25,12 @@ topic): the sink gives such a writer its own ``dead_letter`` callback when it ha
 and dead-letters what it receives there at the next snapshot, after the writers'
 flushes and before the dead-letter port's. A search writer without a callback, which
 would raise its dead letters, gets one that leaves them in its write report. Anything
-else a port raises (an outage) stops the dataflow before its position is committed.
+else a port raises (an outage) stops the dataflow before its position is committed: the
+writer's own error as it is (it names its target, never a value), any other error (a
+driver's or client's) as a ``PortError`` naming the port, described without its text.
+A port thread (``meshkit.streaming.portthreads``) that ends unexpectedly fails the next
+call the same way instead of leaving the snapshot waiting for it; what it had not
+written is neither counted nor committed.
 
 When Bytewax snapshots (the end of each epoch, with recovery on), the partition first
 waits for every port thread to finish its batches, then **flushes** every writer and
@@ -54,9 +59,8 @@ safe: a replay of what it committed changes nothing.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,18 +71,22 @@ from typing import Any, Protocol
 import orjson
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
+from meshkit.errors import MeshkitError
 from meshkit.observability import observe_flow_process
 from meshkit.observability.flow import FlowMetrics
 from meshkit.ports import (
     Change,
     KafkaTopicWriter,
+    PortError,
     PortWriter,
     RecordRefusedError,
     SearchIndexWriter,
 )
 from meshkit.ports import DeadLetter as PortDeadLetter
+from meshkit.ports.base import describe_error
 from meshkit.streaming.deadletter import DeadLetter, DeadLetters
 from meshkit.streaming.pipeline import PortBatch, gc_paused
+from meshkit.streaming.portthreads import Job, PortThread
 from meshkit.streaming.records import ProductChange
 
 log = logging.getLogger(__name__)
@@ -122,89 +130,6 @@ class _State:
     committed: dict[str, deque[int]] = field(default_factory=dict)  # at flush
 
 
-@dataclass
-class _Job:
-    """One ``write_batch``'s changes, written by every port's thread."""
-
-    changes: list[ProductChange]
-    ports_left: int
-    refused: dict[int, DeadLetter] = field(default_factory=dict)  # first refusal per change
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class _PortThread:
-    """Writes one port's share of the jobs, in order, in a thread of its own.
-
-    At most ``IN_FLIGHT`` jobs wait per port: a slower port holds the dataflow back
-    (back-pressure) instead of queueing without bound. The jobs waiting when the thread
-    takes the next one are written together, in order, in one ``write``: a port that
-    falls behind gets larger batches (a search bulk request or a DuckDB write costs
-    milliseconds whatever its size, so one write of several batches costs about what one
-    costs). The first error stops the port's writes and is raised in the dataflow's
-    thread at its next call.
-    """
-
-    IN_FLIGHT = 4
-
-    def __init__(self, partition: _PortPartition, port: str, writer: PortWriter) -> None:
-        self.partition = partition
-        self.port = port
-        self.writer = writer
-        self.jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=self.IN_FLIGHT)
-        self.error: BaseException | None = None
-        self.flush_when_idle = bool(getattr(writer, "flush_when_idle", False))
-        self.thread = threading.Thread(
-            target=self._run, name=f"meshkit-{partition.name}-{port}", daemon=True
-        )
-        self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            jobs = [self.jobs.get()]
-            while jobs[-1] is not None:  # the jobs waiting already go in the same write
-                try:
-                    jobs.append(self.jobs.get_nowait())
-                except queue.Empty:
-                    break
-            work = [j for j in jobs if j is not None]
-            try:
-                if work and self.error is None:
-                    try:
-                        self.partition._write(self.port, self.writer, work)
-                    except BaseException as exc:  # raised in the dataflow's thread
-                        self._failed(exc)
-                for job in work:
-                    self.partition._done(job)
-                if work and self.error is None and self.flush_when_idle and self.jobs.empty():
-                    try:  # before task_done: a snapshot's flush waits for this one
-                        self.partition._flush(self.port, self.writer)
-                        self.partition._committed(self.port)
-                    except BaseException as exc:
-                        self._failed(exc)
-            finally:
-                for _ in jobs:
-                    self.jobs.task_done()
-            if jobs[-1] is None:
-                return
-
-    def _failed(self, exc: BaseException) -> None:
-        """Keep the error for the dataflow's thread, and log it now with its traceback:
-        if the dataflow dies before raising it (a Bytewax panic aborts the process), the
-        log is the only trace."""
-        self.error = exc
-        self.partition.metrics.failed(self.port, exc)
-        log.error(
-            "port %s of %s failed: %s", self.port, self.partition.name, exc, exc_info=exc,
-            extra={"product": self.partition.metrics.product, "step": f"port:{self.port}",
-                   "hint": "the port's server and its log; the flow resumes from its last "
-                   "snapshot once restarted"},
-        )  # fmt: skip
-
-    def stop(self) -> None:
-        self.jobs.put(None)
-        self.thread.join()
-
-
 class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
     def __init__(
         self,
@@ -226,14 +151,20 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             self.state.latency[port] = deque(maxlen=_LATENCY_SAMPLES)
             self.state.committed[port] = deque(maxlen=_LATENCY_SAMPLES)
             self._unflushed[port] = []
-        self._finished: deque[_Job] = deque()
+        self._finished: deque[Job] = deque()
         # Kafka writers only queue for librdkafka's own threads: a Python thread would add
         # nothing but GIL hand-overs, and slows the flow down.
         threaded = {
             p for p, w in ports.writers.items() if threads and not isinstance(w, KafkaTopicWriter)
         }
         self._inline = [(p, w) for p, w in ports.writers.items() if p not in threaded]
-        self._threads = [_PortThread(self, p, w) for p, w in ports.writers.items() if p in threaded]
+        self._threads = [
+            PortThread(
+                name, p, w, self._write, self._done, self._flush, self._committed, self._port_failed
+            )
+            for p, w in ports.writers.items()
+            if p in threaded
+        ]
         # dead letters a writer finds after its write returned (Kafka delivery reports)
         self._late: list[tuple[str, PortDeadLetter]] = []
         # changes dead-lettered since the last snapshot (by identity): one letter each
@@ -262,9 +193,9 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             counts["received"] += b.received
             counts["skipped"] += b.skipped
         if changes and self.ports.writers:
-            job = _Job(changes, len(self.ports.writers))
+            job = Job(changes, len(self.ports.writers))
             for t in self._threads:
-                t.jobs.put(job)  # blocks while the port has IN_FLIGHT jobs waiting
+                t.put(job)  # blocks while the port has IN_FLIGHT jobs waiting
             for port, writer in self._inline:
                 self._write(port, writer, [job])
                 self._done(job)
@@ -279,7 +210,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             self.metrics.dead_letters(letters)
         self.state.counts["dead_letters"] += len(letters)
 
-    def _done(self, job: _Job) -> None:
+    def _done(self, job: Job) -> None:
         """A port thread finished ``job`` (the last one hands it to ``_collect``)."""
         with job.lock:
             job.ports_left -= 1
@@ -318,19 +249,18 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         self._letters(letters)
 
     def _check(self) -> None:
-        """Raise the first error of a port thread."""
+        """Raise the first error of a port thread (``PortError`` naming the port)."""
         for t in self._threads:
-            if t.error is not None:
-                raise t.error
+            t.check()
 
     def _drain(self) -> None:
         """Wait until every port wrote every job; count them and write their letters."""
         for t in self._threads:
-            t.jobs.join()
+            t.wait()
         self._check()
         self._letters(self._collect())
 
-    def _write(self, port: str, writer: PortWriter, jobs: list[_Job]) -> None:
+    def _write(self, port: str, writer: PortWriter, jobs: list[Job]) -> None:
         """Write the changes of ``jobs``, in order, to one port in one batch.
 
         A ``ProductChange`` is a port ``Change``: the writers take the batch as it is. A
@@ -366,7 +296,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
     def _reported(
         self,
         port: str,
-        jobs: list[_Job],
+        jobs: list[Job],
         changes: list[ProductChange],
         dead: list[PortDeadLetter],
     ) -> None:
@@ -410,9 +340,33 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             times.clear()
 
     def _flush(self, port: str, writer: PortWriter) -> None:
+        """Flush one writer; an error that is not the writer's own is raised as a
+        ``PortError`` naming the port (a driver's text may quote a record)."""
         started = time.perf_counter()
-        writer.flush()
+        try:
+            writer.flush()
+        except MeshkitError:
+            raise
+        except Exception as exc:
+            raise PortError(
+                f"port {port} of {self.name}: the flush failed, so nothing since the last "
+                f"snapshot is committed: {describe_error(exc)}"
+            ) from None
         self.metrics.flushed(port, time.perf_counter() - started)
+
+    def _port_failed(self, port: str, exc: BaseException) -> None:
+        """A port thread stopped on ``exc``: count it and log it (a meshkit error's text
+        names no value; any other error is logged as its class and where it was raised)."""
+        self.metrics.failed(port, exc)
+        extra = {"product": self.metrics.product, "step": f"port:{port}",
+                 "hint": "the port's server and its log; the flow resumes from its last "
+                 "snapshot once restarted"}  # fmt: skip
+        if isinstance(exc, MeshkitError):
+            log.error("port %s of %s failed: %s", port, self.name, exc, exc_info=exc, extra=extra)
+            return
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("port %s of %s failed: %s\n%s", port, self.name, describe_error(exc), frames,
+                  extra=extra)  # fmt: skip
 
     def snapshot(self) -> dict[str, int]:
         self._drain()
@@ -466,7 +420,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         tmp.replace(path)
 
 
-def _owner(jobs: list[_Job], index: int) -> tuple[_Job, int]:
+def _owner(jobs: list[Job], index: int) -> tuple[Job, int]:
     """The job of the ``index``-th change of ``jobs`` written together, and its index there."""
     for job in jobs:
         if index < len(job.changes):
