@@ -20,6 +20,9 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from meshkit.cli.failures import run as run_cli
+from meshkit.testing import SearchEndpoint
+from meshkit_platform.cli import app
 from meshkit_platform.provisioning import apply_plan, load_domains, make_plan
 from meshkit_platform.provisioning.grants import RegistryGrants, report_applied
 from meshkit_platform.provisioning.views import ViewBackend
@@ -172,3 +175,50 @@ def test_a_revoked_grant_is_removed_by_the_next_apply(
     assert {"id": grant["id"], "state": "removed"} in _cycle(view, registry)
     held = view.read(frozenset({"customers"}))[("table", f"public.{ADDRESS}")]["grants"]
     assert f"meshkit_reader_{group}" not in held
+
+
+def test_the_command_line_plans_with_the_registrys_grants_and_reports_them(
+    client: httpx.Client,
+    tokens: Tokens,
+    server: str,
+    kafka_broker: str,
+    search_server: SearchEndpoint,
+    postgres_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`meshkit-platform plan --registry` / `apply --registry`, as the platform runs them."""
+    body = {"contracts": [{"file": "contracts/profile.yaml", "text": PROFILE.read_text()}]}
+    client.post(
+        "/v1/domains/customers/contracts", json=body, headers=bearer(tokens.owner_customers)
+    )
+    group = f"g{uuid.uuid4().hex[:10]}"
+    filed = client.post(
+        f"/v1/products/{ADDRESS}/access-requests",
+        json={"purpose": "dashboards", "grantee": group, "ports": ["serving_view"],
+              "fields": ["id", "city"]},
+        headers=bearer(tokens.consumer),
+    ).json()  # fmt: skip
+    grant_id = client.post(
+        f"/v1/access-requests/{filed['id']}/approve", json={"reason": "fine"},
+        headers=bearer(tokens.owner_customers),
+    ).json()["grants"][0]["id"]  # fmt: skip
+    monkeypatch.setenv("MESHKIT_REGISTRY_TOKEN", tokens.admin)
+    monkeypatch.setenv("COLUMNS", "300")
+    ends = [
+        "--kafka", kafka_broker, "--warehouse", str(tmp_path / "w.duckdb"),
+        "--search", search_server.url, "--postgres", postgres_database,
+    ]  # fmt: skip
+    plan = tmp_path / "plan.json"
+    args = ["plan", "--domains", str(DOMAINS), "--registry", server, "--out", str(plan), *ends]
+    assert run_cli(app, args, prog_name="meshkit-platform") == 2
+    capsys.readouterr()
+    assert f"meshkit_reader_{group}" in plan.read_text()
+    applied = run_cli(
+        app, ["apply", str(plan), "--registry", server, *ends], prog_name="meshkit-platform"
+    )
+    out = capsys.readouterr().out
+    assert applied == 0, out
+    assert "grants reported to the registry:" in out
+    assert _grant(client, tokens, grant_id)["applied"] == "applied"
