@@ -58,6 +58,7 @@ from meshkit.cdc.pgoutput import (
     Update,
     decode,
     format_lsn,
+    parse_lsn,
 )
 from meshkit.cdc.sink import Batch, KafkaSink
 from meshkit.cdc.state import CaptureState, SchemaChange, diff_columns
@@ -115,6 +116,10 @@ class Capture:
         self._rate_mark = (time.monotonic(), 0)
         self._created_publication = False
         self.metrics = CaptureMetrics(config.slot)
+        # the replication cursor, and the transaction being read (set while streaming)
+        self._cur: Any = None
+        self._batch: Batch | None = None
+        self._begin: Begin | None = None
 
     # ----------------------------------------------------------------- set-up
 
@@ -202,7 +207,7 @@ class Capture:
                 self._snapshot(infos, None)
                 # acknowledged only up to the slot's position: the changes between it and
                 # the new snapshot are streamed (and confirmed by Kafka) before anything moves
-                self._state.acked_lsn = self.progress.acked_lsn = _lsn(resume)
+                self._state.acked_lsn = self.progress.acked_lsn = parse_lsn(resume)
                 self._state.snapshot_completed = True
                 self._state.save()
             elif not exists:
@@ -269,9 +274,9 @@ class Capture:
         batch = self._sink.open_batch()
         started_us = time.time_ns() // 1000
         try:
-            lsn = _lsn(snapshot.begin(conn, exported[0] if exported else None))
+            lsn = parse_lsn(snapshot.begin(conn, exported[0] if exported else None))
             if exported:
-                lsn = _lsn(exported[1])
+                lsn = parse_lsn(exported[1])
             tx_id = snapshot.transaction_id(conn)
             self.progress.phase = "snapshot"
             for info in infos:
@@ -338,8 +343,8 @@ class Capture:
         self.progress.phase = "streaming"
         self._cur = cur
         sink.on_wait = self._keepalive
-        self._batch: Batch | None = None
-        self._begin: Begin | None = None
+        self._batch = None
+        self._begin = None
         handled = 0
         next_tick = time.monotonic()
         conn = cur.connection
@@ -364,7 +369,7 @@ class Capture:
 
     def _keepalive(self) -> None:
         """Send the current acknowledgement now (also while waiting on a full queue)."""
-        cur = getattr(self, "_cur", None)
+        cur = self._cur
         if cur is not None:
             try:
                 cur.send_feedback(flush_lsn=self._state.acked_lsn, force=True)
@@ -526,11 +531,6 @@ class Capture:
             self._state.save()
         if self._on_progress is not None:
             self._on_progress(self.progress)
-
-
-def _lsn(text: str) -> int:
-    high, _, low = text.partition("/")
-    return (int(high, 16) << 32) | int(low, 16)
 
 
 def _key_bytes(key: dict[str, Any] | None) -> bytes | None:
