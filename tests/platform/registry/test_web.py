@@ -194,3 +194,37 @@ def test_an_oversized_form_is_refused_not_a_server_error(
     answer = as_consumer.get(f"/ui/products/{published}/access?{many}")
     assert answer.status_code == 422
     assert "more than 600 fields" in answer.text
+
+
+def test_the_requester_revokes_a_grant_from_the_page(
+    client: httpx.Client,
+    server: str,
+    tokens: Tokens,
+    published: str,
+    as_consumer: httpx.Client,
+) -> None:
+    filed = client.post(
+        f"/v1/products/{published}/access-requests",
+        json={"purpose": "one-off export", "grantee": "exports", "ports": ["kafka_topic"]},
+        headers=bearer(tokens.consumer),
+    ).json()
+    grant = client.post(
+        f"/v1/access-requests/{filed['id']}/approve",
+        json={"reason": "for a week", "days": 7},
+        headers=bearer(tokens.owner_customers),
+    ).json()["grants"][0]
+    page = as_consumer.get(f"/ui/requests/{filed['id']}")
+    assert f'action="/ui/grants/{grant["id"]}/revoke"' in page.text
+    with browser_client(server, tokens.owner_orders) as other:
+        refused = other.post(
+            f"/ui/grants/{grant['id']}/revoke",
+            data={"csrf": csrf(other.get("/ui").text), "reason": "not mine"},
+        )
+        assert refused.status_code == 403
+    done = as_consumer.post(
+        f"/ui/grants/{grant['id']}/revoke", data={"csrf": csrf(page.text), "reason": "done"}
+    )
+    assert done.status_code == 303
+    after = as_consumer.get(f"/ui/requests/{filed['id']}").text
+    assert "revoked" in after
+    assert f'action="/ui/grants/{grant["id"]}/revoke"' not in after
