@@ -240,7 +240,13 @@ def test_evidence_is_judged_and_the_request_completes(
     shown = client.get(f"/v1/erasures/{request_id}", headers=bearer(tokens.admin)).json()
     assert shown["status"] == "complete"
     assert {p["status"] for p in shown["products"]} == {"verified"}
-    # once complete, nothing is left to do and the sealed id is gone
+    # once complete, nothing is left to do, no report is taken and the sealed id is gone
+    late = client.post(
+        f"/v1/erasures/{request_id}/products/orders.order.v1/report",
+        json=_evidence(kafka_topic={"subject_records_after": 3}, warehouse_table={}),
+        headers=bearer(tokens.owner_orders),
+    )
+    assert late.status_code == 409
     work = client.get("/v1/domains/orders/erasures", headers=bearer(tokens.owner_orders)).json()
     assert request_id not in {w["request_id"] for w in work}
     with engine.connect() as con:

@@ -246,6 +246,7 @@ def test_an_erasure_across_both_example_domains(
 
     # read back from each port, independently of the worker
     keys = ports["stores"]["customers"]
+    topic = TopicPort(ports["brokers"], customer, ports["topic"])  # a port reads once
     after = topic.history("customer_id", SUBJECT)
     assert [_read(keys, r["full_name"]) for r in after] == ["erased", "erased"]
     assert topic.subject_rows("customer_id", SUBJECT) == []  # tombstoned

@@ -557,6 +557,8 @@ def report(
     request = session.get(ErasureRequest, request_id, with_for_update=True)
     if request is None:
         raise ErasureError(f"no erasure request {request_id[:40]!r}", 404)
+    if request.completed_at is not None:
+        raise ErasureError(f"erasure request {request_id} is complete; nothing to report", 409)
     target = session.scalars(
         select(ErasureProduct).where(
             ErasureProduct.request_id == request_id, ErasureProduct.address == address

@@ -259,9 +259,16 @@ class TopicPort:
         self.brokers = brokers
         self.topic = topic
         self.decode = ValueDecoder(contract)
+        self._read: list[tuple[int, bytes | None, Row | None]] | None = None
 
     def _messages(self) -> list[tuple[int, bytes | None, Row | None]]:
-        """(partition, key, record or None) of every message, in offset order."""
+        """(partition, key, record or None) of every message, in offset order; read once
+        and kept until this port writes (``delete``)."""
+        if self._read is None:
+            self._read = self._scan()
+        return self._read
+
+    def _scan(self) -> list[tuple[int, bytes | None, Row | None]]:
         from confluent_kafka import Consumer, TopicPartition
 
         consumer = Consumer(
@@ -319,6 +326,7 @@ class TopicPort:
         if not keys:
             return
         producer = Producer({"bootstrap.servers": self.brokers, "enable.idempotence": True})
+        self._read = None
         for partition, key in keys:
             producer.produce(self.topic, key=key, value=None, partition=partition)
         if producer.flush(30) != 0:
