@@ -34,7 +34,6 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -42,29 +41,24 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from meshkit.contracts import parse_contract
-from meshkit.contracts.exporters.published import published_fields
 from meshkit_platform.registry import audit
-from meshkit_platform.registry.db import (
-    Base,
-    Domain,
-    InputEdge,
-    ObservedEdge,
-    OutputPort,
-    PersonalField,
-    Product,
-    ProductVersion,
+from meshkit_platform.registry.db import Base, OutputPort, PersonalField, Product
+from meshkit_platform.registry.erasure_holders import holders
+from meshkit_platform.registry.erasure_models import (
+    ErasureIn,
+    ErasureOut,
+    ErasureProductOut,
+    ExcludedOut,
+    ReportIn,
+    WorkItem,
+    WorkProduct,
 )
 
 SUBJECT = re.compile(r"^([a-z][a-z0-9_]{0,63}):([^\s:][^\s]{0,199})$")
-PortKind = Literal["kafka_topic", "warehouse_table", "search_index", "serving_view"]
-ProductStatus = Literal["pending", "reported", "verified", "failed", "overdue"]
-DEFAULT_DUE_HOURS = 720.0  # 30 days: the GDPR's "one month"
 
 
 class ErasureError(ValueError):
@@ -108,91 +102,6 @@ class ErasureProduct(Base):
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
-# -- API models -----------------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ErasureIn(_Model):
-    """File an erasure: the subject as ``<type>:<id>`` and the deadline for the domains."""
-
-    subject: str = Field(max_length=270, description="The data subject, e.g. `customer:4711`.")
-    due_in_hours: float = Field(
-        default=DEFAULT_DUE_HOURS,
-        gt=0,
-        le=2160,
-        description="Hours the domains have to report before a product shows overdue.",
-    )
-
-
-class PortEvidence(_Model):
-    """What a worker found in one output port: counts only, never a value."""
-
-    kind: PortKind
-    subject_records_before: int = Field(ge=0, description="The subject's records found.")
-    subject_records_after: int = Field(ge=0, description="The subject's records still live.")
-    ciphertexts_checked: int = Field(ge=0, description="The subject's encrypted values read.")
-    ciphertexts_readable: int = Field(ge=0, description="Of those, how many still decrypt.")
-    control_checked: int = Field(ge=0, description="Another subject's encrypted values read.")
-    control_readable: int = Field(ge=0, description="Of those, how many decrypt.")
-
-
-class ReportIn(_Model):
-    """A domain worker's evidence for one product."""
-
-    key_erased: bool = Field(description="The subject's key is deleted from the key store.")
-    ports: list[PortEvidence] = Field(max_length=16)
-
-
-class ErasureProductOut(_Model):
-    address: str
-    domain: str
-    subject_field: str
-    reason: str
-    status: ProductStatus
-    reported_at: datetime | None
-    verified_at: datetime | None
-    problem: str | None
-    evidence: dict[str, Any] | None
-
-
-class ExcludedOut(_Model):
-    address: str
-    reason: str
-
-
-class ErasureOut(_Model):
-    """One erasure request: per-product status; the subject only as a hash prefix."""
-
-    id: str
-    subject_type: str
-    subject_digest: str = Field(description="The first 16 hex digits of the keyed hash.")
-    filed_by: str
-    filed_at: datetime
-    due_at: datetime
-    status: Literal["open", "overdue", "complete"]
-    completed_at: datetime | None
-    products: list[ErasureProductOut]
-    excluded: list[ExcludedOut]
-
-
-class WorkProduct(_Model):
-    address: str
-    subject_field: str
-
-
-class WorkItem(_Model):
-    """What a domain's worker must erase: the subject id, for that domain only."""
-
-    request_id: str
-    subject_type: str
-    subject_id: str
-    due_at: datetime
-    products: list[WorkProduct]
-
-
 # -- keys -----------------------------------------------------------------------------
 
 
@@ -227,96 +136,6 @@ class ErasureKeys:
 
     def open(self, request_id: str, sealed: bytes) -> str:
         return AESGCM(self.seal_key).decrypt(sealed[:12], sealed[12:], request_id.encode()).decode()
-
-
-# -- finding the holders --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Line:
-    address: str
-    domain: str
-    published: frozenset[str]
-    subjects: frozenset[str]
-
-
-def _lines(session: Session) -> dict[str, _Line]:
-    rows = session.execute(
-        select(Product.address, Domain.name, ProductVersion.contract_text)
-        .join(Domain, Domain.id == Product.domain_id)
-        .join(
-            ProductVersion,
-            (ProductVersion.product_id == Product.id) & (ProductVersion.version == Product.version),
-        )
-        .where(Product.status != "retired")
-    ).all()
-    out: dict[str, _Line] = {}
-    for address, domain, text in rows:
-        contract, _ = parse_contract(text, address)
-        if contract is None:
-            continue
-        published = frozenset(f.name for f in published_fields(contract))
-        subjects = {contract.subject} | {f.subject for f in contract.field_index.values()}
-        named = frozenset(s for s in subjects if s is not None and s in published)
-        out[address] = _Line(address, domain, published, named)
-    return out
-
-
-def _readers(session: Session, sources: Iterable[str]) -> list[tuple[str, str]]:
-    """(source, reader) edges out of ``sources``: declared input ports and observed runs."""
-    wanted = list(sources)
-    declared = session.execute(
-        select(InputEdge.source_address, Product.address)
-        .join(Product, Product.id == InputEdge.product_id)
-        .where(InputEdge.source_address.in_(wanted))
-    ).all()
-    observed = session.execute(
-        select(ObservedEdge.source_address, Product.address)
-        .join(Product, Product.id == ObservedEdge.product_id)
-        .where(ObservedEdge.source_address.in_(wanted))
-    ).all()
-    return sorted({(r[0], r[1]) for r in [*declared, *observed]})
-
-
-@dataclass(frozen=True)
-class Holder:
-    address: str
-    domain: str
-    subject_field: str
-    reason: str
-
-
-def holders(session: Session, subject_type: str) -> tuple[list[Holder], list[dict[str, str]]]:
-    """The products holding data of ``subject_type``, and those examined and excluded."""
-    names = {subject_type, f"{subject_type}_id"}
-    lines = _lines(session)
-    found: dict[str, Holder] = {}
-    for line in lines.values():
-        for field in sorted(line.subjects & names):
-            found.setdefault(
-                line.address,
-                Holder(line.address, line.domain, field, f"declares {field} as its data subject"),
-            )
-    excluded: dict[str, str] = {}
-    frontier = set(found)
-    while frontier:
-        nxt: set[str] = set()
-        for source, reader in _readers(session, frontier):
-            reading = lines.get(reader)
-            if reading is None or reader in found:
-                continue
-            field = found[source].subject_field
-            if field in reading.published:
-                found[reader] = Holder(
-                    reader, reading.domain, field, f"reads {source} and carries {field}"
-                )
-                excluded.pop(reader, None)
-                nxt.add(reader)
-            else:
-                excluded.setdefault(reader, f"reads {source} but publishes no {field}")
-        frontier = nxt
-    out = sorted(found.values(), key=lambda h: h.address)
-    return out, [{"address": a, "reason": r} for a, r in sorted(excluded.items())]
 
 
 # -- requests -------------------------------------------------------------------------

@@ -23,14 +23,8 @@ from sqlalchemy.orm import Session
 
 from meshkit_platform.registry import erasure
 from meshkit_platform.registry.auth import Principal
-from meshkit_platform.registry.erasure import (
-    ErasureError,
-    ErasureIn,
-    ErasureKeys,
-    ErasureOut,
-    ReportIn,
-    WorkItem,
-)
+from meshkit_platform.registry.erasure import ErasureError, ErasureKeys
+from meshkit_platform.registry.erasure_models import ErasureIn, ErasureOut, ReportIn, WorkItem
 from meshkit_platform.registry.schemas import ErrorOut
 from meshkit_platform.registry.settings import RegistrySettings
 
