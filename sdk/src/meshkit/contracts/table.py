@@ -113,6 +113,12 @@ class TableValidator:
                 self._checks.append(_Check(rule.field, _label(rule), message, -1, bad))
         self.columns: frozenset[str] = frozenset(c.path.split(".")[0] for c in self._checks)
         """The top-level columns the checks read (a table needs only these)."""
+        self.null_only: frozenset[str] = self.columns - {
+            c.path.split(".")[0] for c in self._checks if "." in c.path or c.bad is not pc.is_null
+            or c.depth != 0
+        }  # fmt: skip
+        """The columns whose checks look at nulls only: any array of the right length with
+        nulls in the same rows stands for them (e.g. booleans: present or null)."""
 
     # -- public ---------------------------------------------------------------------------
 

@@ -103,7 +103,10 @@ class ColumnarPath:
         self.check_types = [
             arrow_field(specs[names[i]], strict=False).type for i in self.check_index
         ]
-        self.json_index = {i for i in self.check_index if specs[names[i]].data_type.kind == "json"}
+        null_only = self.validator.null_only | {
+            f.name for f in contract.fields if f.data_type.kind == "json"
+        }  # a json field's checks look at nulls only
+        self.presence_index = {i for i in self.check_index if names[i] in null_only}
         # Masking: the top-level fields the masker changes, and what mask_table needs.
         plans = masker.plans.values()
         touched = {p.field.split(".")[0] for p in plans}
@@ -281,23 +284,24 @@ class ColumnarPath:
 
     def _validate(self, cols: list[list[Any]]) -> tuple[set[int], dict[str, pa.Array]]:
         """The rows the table validator flags (or whose values do not convert), and the
-        Arrow arrays of the columns it read (by field name)."""
+        Arrow arrays of the columns it read, by field name (those it reads for their
+        values; a column whose checks look at nulls only is passed as presence)."""
         flagged: set[int] = set()
         arrays: dict[str, pa.Array] = {}
+        values: dict[str, pa.Array] = {}
         for i, typ in zip(self.check_index, self.check_types, strict=True):
-            col = cols[i]
-            if i in self.json_index:  # a json field's checks look at nulls only
-                arrays[self.plan[i][0]] = pa.array([v is not None or None for v in col], pa.bool_())
+            col, name = cols[i], self.plan[i][0]
+            if i in self.presence_index:
+                arrays[name] = _presence(col)
                 continue
             try:
-                arrays[self.plan[i][0]] = pa.array(col, typ)
+                values[name] = arrays[name] = pa.array(col, typ)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
-                arrays[self.plan[i][0]] = pa.array(_convertible(col, typ, flagged), typ)
+                values[name] = arrays[name] = pa.array(_convertible(col, typ, flagged), typ)
         if arrays:
             table = pa.Table.from_arrays(list(arrays.values()), names=list(arrays))
             flagged |= self.validator.invalid_rows(table)
-        json = {self.plan[i][0] for i in self.json_index}
-        return flagged, {n: a for n, a in arrays.items() if n not in json}
+        return flagged, values
 
     # -- mask -------------------------------------------------------------------------------
 
@@ -415,6 +419,13 @@ def _arrow_type(f: FieldSpec) -> pa.DataType | None:
     if f.data_type.kind in {"json", "array", "struct"}:
         return None
     return arrow_type(f.data_type)
+
+
+def _presence(col: list[Any]) -> pa.Array:
+    """True for each value, null for each None (all a null check needs of a column)."""
+    if None not in col:
+        return pa.repeat(pa.scalar(value=True), len(col))
+    return pa.array([True if v is not None else None for v in col], pa.bool_())
 
 
 def _convertible(col: list[Any], typ: pa.DataType, flagged: set[int]) -> list[Any]:
