@@ -27,6 +27,7 @@ from meshkit.cli import app
 from meshkit.contracts import parse_contract
 from meshkit.errors import ConfigError, MeshkitError
 from meshkit.privacy import Masker
+from meshkit.redaction import MALFORMED_DSN, redact_dsn
 from meshkit.streaming import MapStep, Pipeline, parse_envelopes
 from meshkit.streaming.records import RawMessage, SourcePosition
 from tests.sdk.cdc.helpers import Env, Running, read_topic, running
@@ -358,12 +359,12 @@ def test_redact() -> None:
         ),
         "host=h password=pw user=u": "host=h password=*** user=u",
         "host=h password = 'p w\\' x' user=u": "host=h password = *** user=u",
-        "host=h PASSWORD='unterminated": catalog.MALFORMED_DSN,
-        "postgresql:/u:pw@h/db": catalog.MALFORMED_DSN,
+        "host=h PASSWORD='unterminated": MALFORMED_DSN,
+        "postgresql:/u:pw@h/db": MALFORMED_DSN,
         "postgresql://h/db": "postgresql://h/db",
     }
     for dsn, expected in cases.items():
-        assert catalog.redact(dsn) == expected, dsn
+        assert redact_dsn(dsn) == expected, dsn
 
 
 def test_the_configuration_does_not_show_the_dsn() -> None:

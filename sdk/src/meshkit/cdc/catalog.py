@@ -14,7 +14,6 @@ goes through :func:`redact`.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from psycopg2 import sql
 
 from meshkit.cdc.pgoutput import Column
 from meshkit.errors import ConfigError
+from meshkit.redaction import redact_dsn
 
 #: Session settings that make the server's text output what the value mapping expects.
 SESSION_OPTIONS = (
@@ -78,34 +78,6 @@ class TableInfo:
         return self.name.identifier().as_string(conn)
 
 
-#: What messages show in place of a DSN that libpq cannot parse.
-MALFORMED_DSN = "(a DSN that libpq cannot parse, not shown)"
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
-
-
-def redact(dsn: str) -> str:
-    """The DSN without its password, whatever its form, well-formed or not.
-
-    A URL loses what follows the user name up to the last ``@`` and any ``password=``
-    query parameter; a key=value string loses every ``password`` value (quoted or not).
-    When in doubt it removes more, never less: a key=value string libpq cannot parse is
-    not shown at all (where its password ends is anyone's guess).
-    """
-    if "://" not in dsn:
-        try:
-            psycopg2.extensions.parse_dsn(dsn)
-        except psycopg2.Error:
-            return MALFORMED_DSN
-    else:
-        scheme, _, rest = dsn.partition("://")
-        userinfo, at, host = rest.rpartition("@")
-        if at and ":" in userinfo:
-            rest = userinfo.split(":", 1)[0] + ":***@" + host
-        return _URL_PASSWORD.sub(r"\g<1>***", f"{scheme}://{rest}")
-    return _KV_PASSWORD.sub(r"\g<1>***", dsn)
-
-
 def scrub(text: str, dsn: str) -> str:
     """``text`` (a driver's error) with the DSN and its password taken out."""
     secrets = {dsn}
@@ -133,7 +105,7 @@ def connect(dsn: str, **kwargs: Any) -> psycopg2.extensions.connection:
         )
     except psycopg2.Error as exc:
         raise ConfigError(
-            f"cannot connect to the source database {redact(dsn)}: {_detail(exc, dsn)}\n"
+            f"cannot connect to the source database {redact_dsn(dsn)}: {_detail(exc, dsn)}\n"
             "  fix: check host, port, database name, user and password of the CDC 'dsn' "
             "(a libpq URL such as postgresql://user:password@host:5432/dbname)"
         ) from None  # the driver's exception may quote the DSN, password included
@@ -153,7 +125,7 @@ def replication_connection(dsn: str) -> Any:
         )
     except psycopg2.Error as exc:
         raise ConfigError(
-            f"cannot open a replication connection to {redact(dsn)}: {_detail(exc, dsn)}\n"
+            f"cannot open a replication connection to {redact_dsn(dsn)}: {_detail(exc, dsn)}\n"
             "  fix: allow replication connections for this role in pg_hba.conf and check "
             "max_wal_senders"
         ) from None
@@ -171,7 +143,7 @@ def check_server(conn: psycopg2.extensions.connection, dsn: str) -> None:
         wal_level = _one(cur, "SHOW wal_level")
         if wal_level != "logical":
             raise ConfigError(
-                f"the source database {redact(dsn)} has wal_level={wal_level}; CDC needs "
+                f"the source database {redact_dsn(dsn)} has wal_level={wal_level}; CDC needs "
                 "logical decoding\n  fix: run ALTER SYSTEM SET wal_level = logical; then "
                 "restart PostgreSQL (on a managed service, enable logical replication, e.g. "
                 "cloudsql.logical_decoding=on or rds.logical_replication=1)"

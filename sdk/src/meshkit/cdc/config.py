@@ -45,11 +45,12 @@ from pydantic import (
     model_validator,
 )
 
-from meshkit.cdc.catalog import TableName, redact
+from meshkit.cdc.catalog import TableName
 from meshkit.cdc.debezium import DecimalMode, ValueOptions
 from meshkit.cdc.envelope import topic_problem
 from meshkit.errors import ConfigError
 from meshkit.files import MIB, UnreadableFileError, read_limited
+from meshkit.redaction import redact_dsn
 from meshkit.settings import MeshkitSettings
 
 _IDENT = re.compile(r"^[a-z0-9_]{1,63}$")
@@ -102,7 +103,7 @@ class CaptureConfig(BaseModel):
             psycopg2.extensions.parse_dsn(value)
         except psycopg2.Error:
             raise ValueError(
-                f"{redact(value)}: not a valid libpq connection string or URL (e.g. "
+                f"{redact_dsn(value)}: not a valid libpq connection string or URL (e.g. "
                 "postgresql://user:password@host:5432/dbname, or host=... dbname=... user=...)"
             ) from None
         return value

@@ -18,9 +18,9 @@ from urllib.parse import unquote, urlsplit
 import psycopg2
 from psycopg2.extensions import parse_dsn
 
-from meshkit.cdc.catalog import redact
 from meshkit.cdc.config import CaptureConfig
 from meshkit.errors import ConfigError
+from meshkit.redaction import redact_dsn
 
 CONNECTOR_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
 JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
@@ -33,7 +33,7 @@ def _dsn_parts(dsn: str) -> dict[str, str]:
             port = parts.port
         except ValueError:
             raise ConfigError(
-                f"dsn {redact(dsn)}: the port is not a number\n  fix: correct the CDC 'dsn'"
+                f"dsn {redact_dsn(dsn)}: the port is not a number\n  fix: correct the CDC 'dsn'"
             ) from None
         return {
             "host": parts.hostname or "localhost",
@@ -45,7 +45,8 @@ def _dsn_parts(dsn: str) -> dict[str, str]:
         items = {k: str(v) for k, v in parse_dsn(dsn).items()}
     except psycopg2.Error:
         raise ConfigError(
-            f"dsn {redact(dsn)}: not a valid libpq connection string\n  fix: correct the CDC 'dsn'"
+            f"dsn {redact_dsn(dsn)}: not a valid libpq connection string\n"
+            "  fix: correct the CDC 'dsn'"
         ) from None
     return {
         "host": items.get("host", "localhost"),

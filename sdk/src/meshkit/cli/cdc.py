@@ -36,6 +36,7 @@ from meshkit.errors import ConfigError
 from meshkit.observability import PORT_ENV, configure_logging, observe_process, port_from_env
 from meshkit.observability.logs import LEVEL_ENV
 from meshkit.observability.logs import log_format as log_format_of
+from meshkit.redaction import redact_dsn
 from meshkit.settings import load_settings
 
 cdc_app = typer.Typer(
@@ -262,7 +263,7 @@ def reset(
     )
     if not yes and not typer.confirm(
         f"Drop replication slot {cfg.slot!r} and publication {cfg.publication!r} in "
-        f"{catalog.redact(cfg.dsn)}? The next run takes a new snapshot",
+        f"{redact_dsn(cfg.dsn)}? The next run takes a new snapshot",
         default=False,
     ):
         _err.print("nothing dropped")

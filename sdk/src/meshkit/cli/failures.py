@@ -23,7 +23,6 @@ echoed back in full (usage errors from Click are clipped the same way).
 from __future__ import annotations
 
 import os
-import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from rich.text import Text
 from typer.exceptions import TyperException
 
 from meshkit.errors import ConfigError, MeshkitError
+from meshkit.redaction import redact_text
 
 DEBUG_ENV = "MESHKIT_DEBUG"
 MAX_LINE = 1000
@@ -59,19 +59,6 @@ _DRIVERS = {
     "requests": "HTTP",
     "httpx": "HTTP",
 }
-# Bounded repeats keep both linear in the length of the text (a 50 MB name included).
-_URL_PASSWORD = re.compile(
-    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]{0,30}://[^:/@\s]{0,256}):[^@\s]{0,1024}@"
-)
-_KW_PASSWORD = re.compile(
-    r"(?P<head>\bpassword[ \t]{0,8}=[ \t]{0,8})(?:'[^']{0,1024}'|\S+)", re.IGNORECASE
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with the password of every connection URL or ``password=`` setting hidden."""
-    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
-    return _KW_PASSWORD.sub(r"\g<head>***", text)
 
 
 def clip(text: str, *, line: int = MAX_LINE, lines: int = MAX_LINES) -> str:
@@ -84,7 +71,7 @@ def clip(text: str, *, line: int = MAX_LINE, lines: int = MAX_LINES) -> str:
     parts = text.splitlines() or [""]
     shown = []
     for part in parts[:lines]:
-        head = redact(part[: line + 1400])
+        head = redact_text(part[: line + 1400])
         if len(part) > line or len(head) > line:
             head = f"{head[:line]}… ({len(part):,} characters)"
         shown.append(head)

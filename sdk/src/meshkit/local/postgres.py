@@ -24,7 +24,6 @@ from typing import Any
 
 import psycopg2
 
-from meshkit.cdc.catalog import redact
 from meshkit.errors import MeshkitError, ServiceError
 from meshkit.local._process import (
     RunRecord,
@@ -35,6 +34,7 @@ from meshkit.local._process import (
     terminate,
 )
 from meshkit.local.service import LocalService
+from meshkit.redaction import redact_dsn
 
 #: Settings applied with ALTER SYSTEM so logical replication (CDC) works.
 REPLICATION_SETTINGS: dict[str, str] = {
@@ -131,12 +131,12 @@ class Postgres(LocalService):
         try:
             check(url)
         except psycopg2.Error as exc:
-            raise ServiceError(f"postgres at {redact(url)} does not answer: {exc}") from exc
+            raise ServiceError(f"postgres at {redact_dsn(url)} does not answer: {exc}") from exc
         record = RunRecord(
             service=self.name,
             pid=None,
             create_time=None,
-            address=redact(url),
+            address=redact_dsn(url),
             log="",
             extra={"external": True},
         )
