@@ -1,8 +1,9 @@
 """A declarative flow as a Bytewax cluster: 2 processes x 2 workers over a 4-partition CDC
 topic, recovery partitioned per process. Each topic partition is read by exactly one
-worker; one process is killed (-9) mid-run and restarted, and the product topic, the
-dead-letter topic and the counts end exactly as expected (real broker, real Bytewax
-runtime). The sink runs one partition per worker, so every process writes."""
+worker; one process is killed (-9) mid-run and restarted, and the serving view, the
+product topic, the dead-letter topic and the counts end exactly as expected (real broker,
+real PostgreSQL, real Bytewax runtime). The sink runs one partition per worker, so
+every process writes."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from tests.sdk.streaming.flowkit import (
     produce,
     topic_state,
     unique_contract,
+    view_state,
 )
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -114,7 +116,7 @@ def test_two_processes_one_killed_and_restarted_end_exactly_as_expected(
     env = flow_env(
         tmp_path / "customer.yaml", tmp_path, kafka_broker, keys,
         MESHKIT_STREAMING_VIEW_DSN=postgres_database,
-        MESHKIT_STREAMING_PORTS='["kafka_topic"]',
+        MESHKIT_STREAMING_PORTS='["kafka_topic", "serving_view"]',
         MESHKIT_STREAMING_SINK_PARTITIONS=str(PROCESSES * WORKERS),
         MESHKIT_STREAMING_BATCH_SIZE="200",
     )  # fmt: skip
@@ -172,6 +174,7 @@ def test_two_processes_one_killed_and_restarted_end_exactly_as_expected(
         masker = Masker.from_contract(contract, store=store)
         expected = expected_state(contract, masker, stream, topic)
     want = {_doc_id(k): v for k, v in expected.items()}
+    assert view_state(postgres_database, contract) == want
     topic_docs = topic_state(kafka_broker, contract)
     assert set(topic_docs) == set(want)
     for k, doc in topic_docs.items():  # JSON values: compare in their JSON form

@@ -148,6 +148,9 @@ class ServingViewWriter:
         port = f'{contract.address} (PostgreSQL table {self.schema}."{contract.address}")'
         wanted = [Column(f.name, postgres_type(f), not f.required) for f in t.fields]
         with self.conn, self.conn.cursor() as cur:
+            # one ensure at a time (until this transaction ends): CREATE ... IF NOT EXISTS
+            # is not safe against a concurrent one (the sink partitions of a cluster)
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('meshkit.view.ensure'))")
             cur.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
             )
