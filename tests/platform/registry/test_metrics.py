@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
+import orjson
 import pytest
 
 from tests.platform.registry.conftest import Tokens, bearer
-from tests.sdk.observability.scrape import total
+from tests.sdk.observability.scrape import free_port, total, wait_for
 
 pytestmark = pytest.mark.services
 
@@ -52,3 +58,30 @@ def test_readiness_and_the_api_description(client: httpx.Client) -> None:
     assert client.get("/readyz").json() == {"status": "ready"}
     paths = client.get("/openapi.json").json()["paths"]
     assert "/metrics" not in paths  # the OpenAPI describes the catalog's API only
+
+
+def test_registry_serve_logs_json_lines_and_serves_metrics(
+    registry_url: str, engine: object, tmp_path: Path
+) -> None:
+    del engine  # the module's database, migrated
+    port = free_port()
+    log = tmp_path / "serve.log"
+    cmd = [sys.executable, "-c", "from meshkit_platform.cli import main; main()", "registry",
+           "serve", "--database-url", registry_url, "--host", "127.0.0.1", "--port", str(port),
+           "--log-format", "json"]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=out)
+    try:
+
+        def ready() -> bool:
+            assert proc.poll() is None, log.read_text()
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+
+        wait_for(ready, 60, log.read_text)
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "meshkit_registry_requests_total" in text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    for line in log.read_text().splitlines():  # whatever uvicorn logged, as JSON
+        assert orjson.loads(line)["level"] in ("warning", "error", "critical")

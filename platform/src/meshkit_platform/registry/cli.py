@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from meshkit.errors import ConfigError
+from meshkit.observability import configure_logging
 from meshkit_platform.registry import migrate
 from meshkit_platform.registry.auth import ROLES, TokenError, create_token, revoke_token
 from meshkit_platform.registry.db import make_engine
@@ -101,9 +102,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    log_format: Annotated[
+        str | None,
+        typer.Option("--log-format", help="console | json (default: MESHKIT_LOG_FORMAT)"),
+    ] = None,
 ) -> None:
-    """Migrate the catalog and serve the registry API (uvicorn)."""
+    """Migrate the catalog and serve the registry API (uvicorn); /metrics and /readyz on
+    the same port."""
     import uvicorn
+
+    configure_logging(log_format, "WARNING")  # uvicorn's loggers go to the same handler
 
     from meshkit_platform.registry.api import create_app
 
@@ -121,6 +129,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level="warning",
+        log_config=None,
     )
 
 
