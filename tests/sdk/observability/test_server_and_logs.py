@@ -110,3 +110,11 @@ def test_console_lines_and_the_format_switch() -> None:
     assert out.getvalue() == (
         "WARNING meshkit.test: 2 record(s) refused [product=shop.customer]\n  look at: the topic\n"
     )
+
+
+def test_the_public_names_resolve() -> None:
+    import meshkit.observability as obs
+
+    assert obs.__all__ == sorted(obs.__all__, key=lambda n: (not n.isupper(), n))
+    for name in obs.__all__:
+        assert getattr(obs, name) is not None, name
