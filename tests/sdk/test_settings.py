@@ -470,3 +470,8 @@ def test_a_bad_flow_variable_is_named_without_its_value(monkeypatch: pytest.Monk
     assert str(info.value).startswith("MESHKIT_STREAMING_BATCH_SIZE: Input should be")
     assert "many-7e1f" not in str(info.value)
     assert_no_secret(str(info.value))
+
+
+def test_an_empty_variable_is_unset() -> None:
+    settings = load_settings(environ={"MESHKIT_ENV": "", "MESHKIT_SEARCH_URL": ""})
+    assert (settings.env, settings.search_url) == ("local", None)

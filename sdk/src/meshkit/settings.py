@@ -28,9 +28,10 @@ Secrets (``kafka_sasl_password``, ``kafka_ssl_key_password``, ``search_api_key``
 their repr, ``str``, ``model_dump_json`` and every error message show ``**********``.
 Give them as environment variables (from a Kubernetes Secret), not in the file.
 
-Precedence: keyword arguments of :func:`load_settings`, then environment variables, then
-the file, then the defaults (which are the local stack's). A problem is a ``ConfigError``
-naming where the setting came from (``meshkit.yaml:LINE:COLUMN``, or the variable) and
+Precedence: keyword arguments of :func:`load_settings`, then environment variables (an
+empty one counts as unset), then the file, then the defaults (the local stack's). A
+problem is a ``ConfigError`` naming where the setting came from
+(``meshkit.yaml:LINE:COLUMN``, or the variable) and
 what is expected, never the value.
 
 The client configurations are built from these settings in one place each:
@@ -297,7 +298,8 @@ def load_settings(
 
     ``ConfigError`` lists each problem with where it was set and what is expected.
     """
-    env = dict(os.environ if environ is None else environ)
+    # an empty variable is unset (as batch's resources read them)
+    env = {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
     upper = {k.upper() for k in env}
     path = path if path is not None else settings_file(env)
     data, doc = _read_file(path) if path is not None else ({}, None)
@@ -321,7 +323,8 @@ def load_settings(
             elif name in overrides:
                 where = f"argument {name}"
             elif name in from_env:
-                where = f"environment variable {_env_names(name)[-1]}"
+                given = [n for n in _env_names(name) if n in upper]
+                where = f"environment variable {given[0]}"
             elif name in data and path is not None and doc is not None:
                 line, column = doc.position(loc, key=error["type"] == "extra_forbidden")
                 where = f"{path}:{line}:{column}: {name}"
