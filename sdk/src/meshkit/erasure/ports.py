@@ -209,10 +209,13 @@ class SearchPort:
         if targets.search_client is not None:
             self.client, self._owned = targets.search_client, False
         else:
-            from meshkit.local import local_search_client
+            from meshkit.clients import search_client
+            from meshkit.settings import load_settings
 
+            # the domain settings' client: the stand-in's locally, a production one in prod
             assert targets.search_url is not None
-            self.client, self._owned = local_search_client(targets.search_url), True
+            settings = load_settings(search_url=targets.search_url)
+            self.client, self._owned = search_client(settings), True
         self.index = index
 
     @staticmethod
