@@ -108,7 +108,8 @@ def test_orders_renders_valid_manifests_with_its_settings(tmp_path: Path) -> Non
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
     init, flow = _containers(sts)
-    assert flow["command"] + flow["args"] == ["python", "-m", "bytewax.run", "orders.flow:flow"]
+    argv = flow["command"] + flow["args"]
+    assert argv == ["python", "-m", "meshkit.deploy.flow", "orders.flow:flow"]
     assert flow["image"] == "registry.example.com/data/orders:0.1.0"
     assert flow["resources"] == {
         "requests": {"cpu": "1", "memory": "1Gi"},
@@ -172,6 +173,7 @@ def test_probes_and_scraping_use_the_metrics_port(tmp_path: Path, kind: str) -> 
     assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     assert _env(main)["MESHKIT_METRICS_PORT"]["value"] == "9500"
+    assert _env(main)["MESHKIT_LOG_FORMAT"]["value"] == "json"
 
 
 def test_every_process_runs_as_a_non_root_user_on_a_read_only_root(tmp_path: Path) -> None:

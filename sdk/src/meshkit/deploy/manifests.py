@@ -7,15 +7,17 @@
   in the Secrets, never from the command line: ``--dsn dbname=<database>`` names only the
   database.
 - **Flows**: per flow a headless Service and a StatefulSet whose replicas are the flow's
-  processes; each pod runs ``python -m bytewax.run <module>:flow`` with the cluster's
+  processes; each pod runs ``python -m meshkit.deploy.flow <module>:flow`` (the metrics
+  and health port from the start, then ``python -m bytewax.run``) with the cluster's
   addresses in ``BYTEWAX_ADDRESSES`` (``<pod>.<service>:<port>``, one per process) and its
   process id from its pod name (``BYTEWAX_POD_NAME`` / ``BYTEWAX_STATEFULSET_NAME``), and
   keeps its recovery partition on a volume of its own (``volumeClaimTemplates``), made by
   the init container ``python -m meshkit.deploy.recovery``.
 
 Every pod: the image's non-root user, a read-only root file system, secrets only through
-``envFrom.secretRef`` / ``secretKeyRef``, probes on ``/healthz`` and ``/readyz`` of the
-metrics port, and Prometheus scrape annotations for ``/metrics`` on that port.
+``envFrom.secretRef`` / ``secretKeyRef``, JSON logs (``MESHKIT_LOG_FORMAT=json``), probes
+on ``/healthz`` and ``/readyz`` of the metrics port (``MESHKIT_METRICS_PORT``), and
+Prometheus scrape annotations for ``/metrics`` on that port.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ def environment(
             "name": "MESHKIT_METRICS_PORT",
             "value": str(settings.metrics_port),
         },
+        # JSON lines for the cluster's log collector
+        "MESHKIT_LOG_FORMAT": {"name": "MESHKIT_LOG_FORMAT", "value": "json"},
     }
     if settings.kafka_brokers:  # the settings' name, and the one flows' settings read
         for name in ("MESHKIT_KAFKA_BROKERS", "MESHKIT_STREAMING_BROKERS"):
@@ -300,7 +304,7 @@ def flow_manifests(domain: Domain, settings: DeploySettings, flow: Flow) -> list
         domain,
         settings,
         "flow",
-        ["python", "-m", "bytewax.run", f"{flow.module}:flow"],
+        ["python", "-m", "meshkit.deploy.flow", f"{flow.module}:flow"],
         resources,
         mounts,
         bytewax_env,
