@@ -1,4 +1,5 @@
-"""The Dagster definitions load, and the asset graph is the one we expect.
+"""The Dagster definitions load, the asset graph is the one we expect, and the erasure
+sensor is wired in.
 
 A change to the graph (a renamed product, a new input) shows up here as a diff.
 """
@@ -28,3 +29,8 @@ def test_product_metadata_comes_from_the_contract():
     )
     assert spec.group_name == "{{ cookiecutter.__domain }}"
     assert spec.tags["meshkit/pii"] == "true"
+
+
+def test_the_erasure_sensor_is_wired_in():
+    """The registry's erasure requests for this domain's products are carried out here."""
+    assert [s.name for s in defs.sensors or []] == ["meshkit_erasure"]
