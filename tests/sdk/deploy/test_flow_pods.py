@@ -10,7 +10,6 @@ port each. Both processes of the orders flow, one of which owns no sink partitio
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -69,7 +68,7 @@ def _readyz(port: int) -> tuple[int, str]:
         return 0, str(exc)
 
 
-def test_the_rendered_pods_form_a_cluster_and_answer_the_readiness_probe(
+def test_both_rendered_flow_pods_answer_the_readiness_probe(
     kafka_broker: str, tmp_path: Path
 ) -> None:
     domain = f"d{uuid.uuid4().hex[:8]}"  # topics of its own on the session's broker
@@ -152,4 +151,3 @@ def test_the_rendered_pods_form_a_cluster_and_answer_the_readiness_probe(
                 proc.kill()
                 proc.communicate()
         admin.delete_topics([topic])[topic].result(10)
-        os.sync()
