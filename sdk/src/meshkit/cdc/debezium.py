@@ -114,12 +114,34 @@ def _fraction(micros: int, width: int) -> str:
     return "" if width == 0 else "." + f"{micros:06d}"[:width].ljust(width, "0")
 
 
+def _timestamptz_parsed(text: str, precision: int) -> str:
+    if text in ("infinity", "-infinity"):
+        return text
+    dt = datetime.fromisoformat(text).astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(dt.microsecond, precision) + "Z"
+
+
 def _timestamptz(precision: int) -> Converter:
+    """The capture's session is in UTC, so the server writes ``YYYY-MM-DD HH:MM:SS[.f]+00``:
+    that text is rearranged without parsing (a third of the cost); any other form (years
+    before 1000 or after 9999, BC, another offset, infinity) goes through ``datetime``,
+    which gives the same text for the common form (``test_timestamptz_text.py`` in the
+    CDC tests checks both)."""
+
     def convert(text: str) -> str:
-        if text in ("infinity", "-infinity"):
-            return text
-        dt = datetime.fromisoformat(text).astimezone(UTC)
-        return dt.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(dt.microsecond, precision) + "Z"
+        n = len(text)
+        if (
+            (n == 22 or 24 <= n <= 29)
+            and text[n - 3 :] == "+00"
+            and text[4] == "-"
+            and text[10] == " "
+            and text[0] != "0"
+            and (n == 22 or text[19] == ".")
+        ):
+            if precision == 0:
+                return text[:10] + "T" + text[11:19] + "Z"
+            return f"{text[:10]}T{text[11:19]}.{text[20 : n - 3].ljust(6, '0')[:precision]}Z"
+        return _timestamptz_parsed(text, precision)
 
     return convert
 
