@@ -27,6 +27,11 @@ is the lowest of the four (``value=``/``baseline=`` are that port's rates). Targ
 writer at least 0.5x its bare path. The services are the local stack's own, started in
 a temporary directory.
 
+Each writer then runs again with the flush cadence of a streaming flow: a flush after
+every micro-batch (``<port>_flush_batch=``, the lowest as ``ratio_flush_batch=``) and a
+flush once a second (``<port>_flush_second=``), each against the same bare path; the
+first run above flushes only at the end, which a flow never does.
+
 The machine is shared and noisy, so Kafka, DuckDB and PostgreSQL run ``ROUNDS`` rounds
 (``--quick``: 1), each a bare run then a writer run into fresh targets, and each side's
 best round counts; search runs once (its runs are long and the server dominates both).
@@ -151,12 +156,25 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def run_writer(writer: PortWriter, contract: Contract, changes: list[Change], batch: int) -> float:
+def run_writer(
+    writer: PortWriter,
+    contract: Contract,
+    changes: list[Change],
+    batch: int,
+    flush_every: float | None = None,
+) -> float:
+    """Changes/s of ``writer``: micro-batches of ``batch``, then a flush. With
+    ``flush_every`` it also flushes, as a flow does, after every micro-batch (``0``) or
+    after the first micro-batch written ``flush_every`` seconds after the last flush."""
     writer.ensure(contract)
 
     def go() -> None:
+        last = time.perf_counter()
         for i in range(0, len(changes), batch):
             writer.write(changes[i : i + batch])
+            if flush_every is not None and time.perf_counter() - last >= flush_every:
+                writer.flush()
+                last = time.perf_counter()
         writer.flush()
 
     return len(changes) / timed(go)
@@ -294,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     intake.table(changes[:1_000])
     print(f"{n:,} changes in micro-batches of {batch:,}", flush=True)
     results: dict[str, tuple[float, float]] = {}
+    flushed: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="meshkit-bench-ports-") as tmp:
         settings = LocalSettings(state_dir=Path(tmp), kafka_port=0, postgres_port=0,
                                  search_port=0, postgres_url=None)  # fmt: skip
@@ -316,23 +335,27 @@ def main(argv: list[str] | None = None) -> int:
                 runs = [(bare(r), writer(r)) for r in range(rounds)]
                 return max(w for _, w in runs), max(b for b, _ in runs)
 
-            def duck(r: int) -> float:
-                writer = DuckDBWarehouseWriter(Path(tmp) / f"writer{r}.duckdb")
+            def duck(r: int, flush_every: float | None = None) -> float:
+                writer = DuckDBWarehouseWriter(Path(tmp) / f"writer{r}-{flush_every}.duckdb")
                 try:
-                    return run_writer(writer, contract, changes, batch)
+                    return run_writer(writer, contract, changes, batch, flush_every)
                 finally:
                     writer.close()
 
-            def view(r: int) -> float:
-                writer = ServingViewWriter(dsn, schema=f"round{r}")
+            def view(r: int, flush_every: float | None = None) -> float:
+                writer = ServingViewWriter(dsn, schema=f"round{r}_{int((flush_every or 9) * 10)}")
                 try:
-                    return run_writer(writer, contract, changes, batch)
+                    return run_writer(writer, contract, changes, batch, flush_every)
                 finally:
                     writer.close()
+
+            def kafka(_r: int, flush_every: float | None = None) -> float:
+                writer = KafkaTopicWriter(bootstrap)
+                return run_writer(writer, contract, changes, batch, flush_every)
 
             results["kafka"] = best(
                 lambda _r: bare_kafka(bootstrap, "bare", changes),
-                lambda _r: run_writer(KafkaTopicWriter(bootstrap), contract, changes, batch),
+                kafka,
             )
             value, bare = results["kafka"]
             print(f"kafka     writer {value:>10,.0f}/s   bare producer loop {bare:>10,.0f}/s")
@@ -357,6 +380,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"          (two bare COPYs at once, half the records each: {parallel:,.0f}/s;"
                   f" writer / that = {value / parallel:.2f})")  # fmt: skip
 
+            # the flush cadence of a flow: after every micro-batch, and once a second
+            for port, writer_run in (("kafka", kafka), ("duckdb", duck), ("postgres", view)):
+                for cadence, every in (("batch", 0.0), ("second", 1.0)):
+                    rate = max(writer_run(r, every) for r in range(rounds))
+                    flushed[f"{port}_flush_{cadence}"] = rate / results[port][1]
+                    print(f"{port:<9} writer {rate:>10,.0f}/s flushed every {cadence}: "
+                          f"{rate / results[port][1]:.3f} of bare")  # fmt: skip
+
             some = changes[:SEARCH_CHANGES]
             bare = bare_search(url, some)
             es = local_search_client(url, request_timeout=60)
@@ -372,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     extra.update({f"{p}_rate": round(v) for p, (v, _) in results.items()})
     extra["postgres_vs_indexed_copy"] = round(results["postgres"][0] / indexed, 3)
     extra["postgres_vs_parallel_copy"] = round(results["postgres"][0] / parallel, 3)
+    per_batch = {k: v for k, v in flushed.items() if k.endswith("_flush_batch")}
+    extra["ratio_flush_batch"] = round(min(per_batch.values()), 3)
+    extra["worst_flush_batch"] = min(per_batch, key=lambda k: per_batch[k]).split("_")[0]
+    extra.update({k: round(v, 3) for k, v in flushed.items()})
     report(BenchResult("ports", value, bare, TARGET, extra=extra))
     return 0
 
