@@ -185,7 +185,12 @@ def _serve(argv: list[str], health: str):  # type: ignore[no-untyped-def]
             yield proc
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a server that ignores SIGTERM is reported
+                proc.kill()
+                proc.wait()
+                print(f"server {argv[-1]} did not stop within 30 s of SIGTERM", flush=True)
 
 
 def _gen(spec: dict[str, Any]) -> dict[str, Any]:

@@ -33,13 +33,15 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from typing import Annotated, Any, Literal
+from contextlib import contextmanager
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic_core import to_json
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -49,7 +51,7 @@ from meshkit.contracts import parse_contract
 from meshkit_platform.registry import audit, catalog, erasure_api, exports, migrate
 from meshkit_platform.registry.access_api import router as access_router
 from meshkit_platform.registry.auth import Principal, authenticate
-from meshkit_platform.registry.lineage import MAX_DEPTH, Direction, lineage
+from meshkit_platform.registry.lineage import MAX_DEPTH, Direction, lineage_document
 from meshkit_platform.registry.metrics import install_metrics
 from meshkit_platform.registry.publish import ContractsInvalid, PublishRefused, publish
 from meshkit_platform.registry.runs import MAX_EVENTS, NotYourDomain, RunEvent, ingest
@@ -72,6 +74,7 @@ from meshkit_platform.registry.settings import RegistrySettings
 from meshkit_platform.registry.web import router as web_router
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -167,30 +170,86 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
 
     trusted: dict[str, tuple[Principal, float]] = {}  # token hash → (caller, until)
 
-    def principal(request: Request, db: Db) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
+    def bearer(request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
-        found: Principal | None = None
-        if scheme.lower() == "bearer" and token:
-            key = hashlib.sha256(token.encode()).hexdigest()
-            cached = trusted.get(key)
-            if cached is not None and cached[1] > time.monotonic():
-                return cached[0]
-            found = authenticate(db, token)
-            if found is not None and settings.token_cache_seconds > 0:
-                if len(trusted) >= 10_000:
-                    trusted.clear()
-                trusted[key] = (found, time.monotonic() + settings.token_cache_seconds)
+        return token if scheme.lower() == "bearer" and token else None
+
+    def recently_checked(token: str) -> Principal | None:
+        cached = trusted.get(hashlib.sha256(token.encode()).hexdigest())
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
+    def unauthorized() -> HTTPException:
+        return HTTPException(
+            401,
+            "a valid API token is required: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    def principal(request: Request, db: Db) -> Principal:
+        token = bearer(request)
+        if token is None:
+            raise unauthorized()
+        cached = recently_checked(token)
+        if cached is not None:
+            return cached
+        found = authenticate(db, token)
         if found is None:
-            raise HTTPException(
-                401,
-                "a valid API token is required: Authorization: Bearer <token>",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            raise unauthorized()
+        if settings.token_cache_seconds > 0:
+            if len(trusted) >= 10_000:
+                trusted.clear()
+            key = hashlib.sha256(token.encode()).hexdigest()
+            trusted[key] = (found, time.monotonic() + settings.token_cache_seconds)
         return found
 
-    Caller = Annotated[Principal, Depends(principal)]  # noqa: N806 - a type alias
+    async def caller(request: Request) -> Principal:
+        """``principal`` on the event loop: a token checked within ``token_cache_seconds``
+        costs no worker thread and no database connection; otherwise one thread."""
+        token = bearer(request)
+        if token is None:
+            raise unauthorized()
+        cached = recently_checked(token)
+        if cached is not None:
+            return cached
+        return await read(lambda db: principal(request, db))
+
+    def autocommit_session() -> Iterator[Session]:
+        """A session whose statements run in autocommit: each sees committed data, as in
+        a transaction at READ COMMITTED, without the BEGIN and ROLLBACK round trips around
+        every request (the driver's flag is set and cleared without asking the server)."""
+        with engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.autocommit = True
+            try:
+                with Session(bind=conn) as db:
+                    yield db
+            finally:
+                if not raw.closed:  # a dead connection is discarded as it is
+                    raw.autocommit = False
+
+    reading = contextmanager(autocommit_session)
+
+    def read(work: Callable[[Session], _T]) -> Awaitable[_T]:
+        """Run ``work`` on one worker thread with a session of its own, closed (its
+        connection back in the pool) before the thread is free: a read takes one thread
+        hop, where a session dependency and a sync endpoint take three. A read whose
+        connection turns out dead (the database restarted) runs once more."""
+
+        def run() -> _T:
+            for attempt in (1, 2):
+                try:
+                    with reading() as db:
+                        return work(db)
+                except DBAPIError as exc:
+                    if attempt == 2 or not exc.connection_invalidated:
+                        raise
+            raise AssertionError("unreachable")
+
+        return run_in_threadpool(run)
+
+    Caller = Annotated[Principal, Depends(caller)]  # noqa: N806 - a type alias
 
     def admin(caller: Caller) -> Principal:
         if not caller.is_admin:
@@ -327,20 +386,22 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
         return await run_in_threadpool(run)
 
     @app.get("/v1/products", response_model=SearchPage, responses=_ERRORS, tags=["catalog"])
-    def search(
+    async def search(
         _: Caller,
-        db: Db,
         q: Annotated[str | None, Query(max_length=200)] = None,
         domain: Annotated[str | None, Query(max_length=128)] = None,
         status: Literal["draft", "active", "deprecated", "retired"] | None = None,
         personal: bool | None = None,
         limit: Annotated[int, Query(ge=1, le=catalog.MAX_PAGE)] = 20,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    ) -> SearchPage:
+    ) -> Response:
         """Search product lines (full text, ranked) with filters; one page."""
-        return catalog.search(
-            db, q=q, domain=domain, status=status, personal=personal, limit=limit, offset=offset
+        page = await read(
+            lambda db: catalog.search(
+                db, q=q, domain=domain, status=status, personal=personal, limit=limit, offset=offset
+            ).model_dump_json()
         )
+        return Response(page, media_type="application/json")
 
     not_found: dict[int | str, dict[str, Any]] = {
         **_ERRORS,
@@ -350,29 +411,40 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
     @app.get(
         "/v1/products/{address}", response_model=ProductOut, responses=not_found, tags=["catalog"]
     )
-    def get_product(address: Annotated[str, Path(max_length=300)], _: Caller, db: Db) -> Response:
+    async def get_product(address: Annotated[str, Path(max_length=300)], _: Caller) -> Response:
         """One product line (``domain.product.vN``, or ``domain.product`` for its newest)."""
-        found = catalog.product(db, address)
-        if found is None:
+
+        def page(db: Session) -> str | None:
+            found = catalog.product(db, address)
+            return None if found is None else found.model_dump_json()
+
+        body = await read(page)
+        if body is None:
             raise HTTPException(404, f"no product {address[:300]!r} is registered")
-        # Serialised once here: returning a Response skips FastAPI's re-validation.
-        return Response(found.model_dump_json(), media_type="application/json")
+        # Serialised once: returning a Response skips FastAPI's re-validation.
+        return Response(body, media_type="application/json")
 
     @app.get(
         "/v1/lineage/{address}", response_model=LineageOut, responses=not_found, tags=["catalog"]
     )
-    def get_lineage(
+    async def get_lineage(
         address: Annotated[str, Path(max_length=300)],
         _: Caller,
-        db: Db,
         depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = 3,
         direction: Direction = "both",
-    ) -> LineageOut:
+    ) -> Response:
         """The product graph around a line, from its declared input ports."""
-        line = catalog.find_line(db, address)
-        if line is None:
+
+        def graph(db: Session) -> bytes | None:
+            root = catalog.resolve(db, address)
+            if root is None:
+                return None
+            return to_json(lineage_document(db, root, depth, direction))
+
+        body = await read(graph)
+        if body is None:
             raise HTTPException(404, f"no product {address[:300]!r} is registered")
-        return lineage(db, line.address, depth, direction)
+        return Response(body, media_type="application/json")
 
     @app.get(
         "/v1/products/{address}/ports/{kind}/odcs",

@@ -8,7 +8,8 @@ without a query it lists lines by address. Pages are ``limit``/``offset``.
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Sequence
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
@@ -51,10 +52,31 @@ def find_line(session: Session, ref: str) -> Product | None:
     ).first()
 
 
+_RESOLVE = text(
+    """
+SELECT p.address FROM products p WHERE p.address = :ref
+UNION ALL
+(SELECT p.address FROM products p JOIN domains d ON d.id = p.domain_id
+  WHERE d.name = :domain AND p.name = :name ORDER BY p.major DESC LIMIT 1)
+LIMIT 1
+"""
+)
+
+
+def resolve(session: Session, ref: str) -> str | None:
+    """The address :func:`find_line` names, in one statement without loading the line."""
+    domain, _, name = ref.partition(".")
+    if "." in name:
+        domain = name = ""  # a full address or nothing: only the first branch can match
+    return session.execute(_RESOLVE, {"ref": ref, "domain": domain, "name": name}).scalar()
+
+
 # One round trip for a whole product page: the line, its ports with their personal
 # fields, inputs, consumers, versions and newest run, aggregated as JSON by PostgreSQL.
-_PRODUCT = text(
-    """
+# Run as a prepared statement on each connection: planning the six subqueries costs
+# PostgreSQL more than running them.
+_PRODUCT_NAME = "meshkit_registry_product"
+_PRODUCT = """
 SELECT p.address, d.name, p.name, p.major, p.version, p.status, p.description,
        p.owner_team, p.owner_contact, p.has_personal_data, p.slo, p.updated_at,
        (SELECT coalesce(json_agg(json_build_object(
@@ -81,19 +103,28 @@ SELECT p.address, d.name, p.name, p.major, p.version, p.status, p.description,
   FROM products p
   JOIN domains d ON d.id = p.domain_id
   LEFT JOIN product_runs r ON r.product_id = p.id
- WHERE p.address = :address
+ WHERE p.address = $1
 """
-)
+
+
+def _product_row(session: Session, address: str) -> Sequence[Any] | None:
+    """The product page's row, through the connection's prepared statement (prepared on
+    the connection's first use; it lives as long as the database session)."""
+    conn = session.connection()
+    if not conn.info.get(_PRODUCT_NAME):
+        conn.exec_driver_sql(f"PREPARE {_PRODUCT_NAME}(text) AS {_PRODUCT}")
+        conn.info[_PRODUCT_NAME] = True
+    return conn.exec_driver_sql(f"EXECUTE {_PRODUCT_NAME}(%(a)s)", {"a": address}).first()
 
 
 def product(session: Session, ref: str) -> ProductOut | None:
     """Everything registered on one product line, or None when it is unknown."""
-    row = session.execute(_PRODUCT, {"address": ref}).first()
+    row = _product_row(session, ref)
     if row is None:
         line = find_line(session, ref)
         if line is None:
             return None
-        row = session.execute(_PRODUCT, {"address": line.address}).first()
+        row = _product_row(session, line.address)
         if row is None:
             return None
     (
