@@ -120,6 +120,9 @@ class Shell:
             os.killpg(self.proc.pid, signal.SIGTERM)  # the shell and its background jobs
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(30)
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
         self.log.close()
 
 
