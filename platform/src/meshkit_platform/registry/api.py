@@ -41,7 +41,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic_core import to_json
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -311,6 +311,23 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
     async def _database(_: Request, exc: OperationalError) -> JSONResponse:
         _log.warning("registry database unavailable: %s", type(exc.orig).__name__)
         return JSONResponse({"error": "the catalog database is unavailable"}, 503)
+
+    unstorable = (
+        "a value in the request cannot be stored: text must not contain NUL (U+0000) "
+        "characters, and numbers must fit their fields"
+    )
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        _log.info("registry: refused a value it cannot store (%s)", type(exc.orig).__name__)
+        return JSONResponse({"error": unstorable}, 422)
+
+    @app.exception_handler(ValueError)
+    async def _value(request: Request, exc: ValueError) -> JSONResponse:
+        # The driver refuses a NUL character in a parameter before sending it.
+        if "NUL (0x00)" in str(exc):
+            return JSONResponse({"error": unstorable}, 422)
+        return await _unexpected(request, exc)
 
     @app.get("/healthz", response_model=HealthOut, tags=["service"])
     def health() -> HealthOut:
