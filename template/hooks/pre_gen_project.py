@@ -21,6 +21,8 @@ ANSWERS = {
 }
 PACKAGE = {{cookiecutter.__package_name | tojson}}
 
+PG_NAME_MAX = 63  # PostgreSQL identifiers (database, table, replication slot)
+SLOT_PREFIX = "meshkit_"  # meshkit cdc's default slot and publication: meshkit_<domain>
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -42,10 +44,23 @@ def problems() -> list[str]:
     if not a["domain_name"].strip():
         found.append("domain_name: empty; give the domain's name in words, e.g. 'Customers'")
     if not SLUG.match(a["project_slug"]):
+        slug = a["project_slug"]
+        why = (
+            "the domain name has no letters or digits to make it from" if not slug
+            else "it starts with a digit" if slug[0].isdigit()
+            else "it has characters other than lowercase letters, digits and single dashes"
+        )  # fmt: skip
         found.append(
-            f"project_slug {a['project_slug']!r}: expected lowercase letters and digits in "
-            "words joined by single dashes, starting with a letter (e.g. 'order-fulfilment'); "
-            "a domain name without letters cannot be turned into one, so give project_slug"
+            f"project_slug {slug!r}: {why}; expected lowercase letters and digits in words "
+            "joined by single dashes, starting with a letter (e.g. 'order-fulfilment'); give "
+            "project_slug, or a domain name that starts with a letter"
+        )
+    elif len(SLOT_PREFIX + PACKAGE) > PG_NAME_MAX:
+        found.append(
+            f"project_slug {a['project_slug']!r}: too long ({len(PACKAGE)} characters); the "
+            f"replication slot '{SLOT_PREFIX}<domain>' must fit PostgreSQL's {PG_NAME_MAX}-"
+            f"character names, so the domain may have at most {PG_NAME_MAX - len(SLOT_PREFIX)}; "
+            "give a shorter project_slug"
         )
     elif PACKAGE in RESERVED or keyword.iskeyword(PACKAGE) or PACKAGE in sys.stdlib_module_names:
         found.append(
@@ -77,6 +92,11 @@ def problems() -> list[str]:
             found.append(
                 f"{key} {a[key]!r}: expected an unquoted PostgreSQL name (lowercase letters, "
                 "digits, underscores)"
+            )
+        elif len(a[key]) > PG_NAME_MAX:
+            found.append(
+                f"{key} {a[key]!r}: too long ({len(a[key])} characters); PostgreSQL names "
+                f"have at most {PG_NAME_MAX}"
             )
     if not VERSION.match(a["meshkit_version"]):
         found.append(

@@ -9,8 +9,9 @@ import pytest
 from tests.template.conftest import BIN, ROOT, run_status
 
 CASES = [
-    ({"domain_name": "!!!"}, "project_slug '': expected lowercase letters and digits"),
-    ({"project_slug": "Customers_2"}, "project_slug 'Customers_2': expected lowercase"),
+    ({"domain_name": "!!!"}, "project_slug '': the domain name has no letters or digits"),
+    ({"domain_name": "1-bad name!"}, "project_slug '1-bad-name': it starts with a digit"),
+    ({"project_slug": "Customers_2"}, "project_slug 'Customers_2': it has characters other"),
     ({"domain_name": "Class"}, "the package name 'class' is reserved"),
     ({"domain_name": "Meshkit"}, "the package name 'meshkit' is reserved"),
     ({"domain_name": "JSON"}, "the package name 'json' is reserved"),
@@ -25,6 +26,9 @@ CASES = [
     ({"package_index": "pypi.internal"}, "package_index 'pypi.internal': expected the http(s)"),
     ({"package_index": "ftp://x/simple"}, "package_index 'ftp://x/simple': expected the http"),
     ({"description": ""}, "description: expected one non-empty line"),
+    # derived names must fit where they end up: meshkit_<domain> is the replication slot
+    ({"domain_name": "x" * 56}, f"project_slug '{'x' * 56}': too long (56 characters)"),
+    ({"source_table": "t" * 64}, f"source_table '{'t' * 64}': too long (64 characters)"),
 ]
 
 
