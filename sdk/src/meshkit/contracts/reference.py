@@ -405,6 +405,12 @@ def render_reference() -> str:
         "`validate_table` for a pyarrow table. `unique`, `row_count`, `freshness` and",
         "`custom_sql` are batch checks.",
         "",
+        "`meshkit.contracts.table.TableValidator(contract)` makes the same checks of an Arrow",
+        "table already cast to the contract's types, column by column (`problems(table)`: per",
+        "field path and check, the rows that break it; `invalid_rows(table)`), with the same",
+        "verdict per row and field as the record validator. The batch I/O manager, the ports'",
+        "intake and the streaming columnar path use it.",
+        "",
     ]
     return "\n".join(out)
 
