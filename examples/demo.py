@@ -213,11 +213,28 @@ def write_summary(path: Path, result: dict[str, Any]) -> None:
             for run in runs.values()
         },
         "batch": {k: v for k, v in result["batch"].items() if k != "top"},
-        "privacy": privacy_sample(result["dsn"]["customers"], result["warehouse"]),
-        "erasure": result["erasure"],
+        # The product side only: what the service database holds is shown at print time and
+        # never stored, so no file the demo leaves behind carries a customer's raw data.
+        "privacy": [
+            {"field": field, "product": out, "transform": how, "differs": raw != out}
+            for field, raw, out, how in privacy_sample(
+                result["dsn"]["customers"], result["warehouse"]
+            )
+        ],
+        "erasure": {
+            **result["erasure"],
+            # whether each port's ciphertext decrypted, not the decrypted name
+            "before": {port: readable(v) for port, v in result["erasure"]["before"].items()},
+            "after": {port: readable(v) for port, v in result["erasure"]["after"].items()},
+        },
         "view": result["view"],
     }
     path.write_text(json.dumps(summary, indent=2, default=str))
+
+
+def readable(outcome: str) -> str:
+    """A decryption outcome without its value: ``readable``, ``erased`` or ``invalid``."""
+    return outcome if outcome in {"erased", "invalid"} else "readable"
 
 
 def privacy_sample(dsn: str, warehouse: Path) -> list[tuple[str, str, str, str]]:
