@@ -1,0 +1,570 @@
+"""Benchmark of the whole mesh: database commit → every output port, under steady load.
+
+    python -m bench.e2e [--quick] [--rate CHANGES_PER_S] [--seconds S]
+
+Starts the local stack's broker, PostgreSQL and search server in a temporary directory,
+seeds each streaming domain of ``domains/`` (its service database and sample rows), and
+runs each domain the way production does: ``meshkit cdc run`` and the domain's Bytewax
+flow (``python -m bytewax.run <pkg>.flow:flow``), each in its own process. Then:
+
+- **sustained**: the service databases change at ``--rate`` row changes per second in
+  total (default 2,000; ``--quick``: 300), split evenly across the domains: every 100 ms,
+  one transaction per domain updates that many random rows of its service table (each
+  row's key set to itself, so every row change is one CDC event and one product
+  message whatever the table holds), for ``--seconds`` (default 20; ``--quick``: 5).
+  Every product message is matched to its database commit through its position header
+  (the change's LSN) and the capture's event on the CDC topic (the commit time
+  ``source.ts_us``): commit → product topic latency, p50 and p99 (``kafka_p99_ms=``).
+  Meanwhile a probe inserts one new customer every 100 ms and polls the customer
+  product's search index for its document: commit → search latency
+  (``search_p99_ms=``). ``delivered_per_s=`` counts product messages of changes
+  committed in the phase (the probes' included).
+- **ceilings**: the flows stop and each domain commits one burst (every row of its
+  service table, up to 10,000; ``--quick``: 1,000): the capture's ceiling is its CDC
+  events per second from the commit to the last event. Then the flows start again
+  without recovery, so each re-reads its whole CDC topic: their ceiling is product
+  messages per second from the first to the last (start-up not counted). These are what
+  each stage does at most on this machine with everything else running beside it,
+  printed beside the sustained figures. The consumers timing it all poll with a 10 ms
+  fetch wait, so they add little to what they measure.
+
+Targets (from the issue that asked for this benchmark): p99 commit → product topic < 1 s
+and commit → search < 2 s at 2,000 changes/s. ``value=`` is the worse of the two p99s as
+a fraction of its target, ``baseline=`` 1; PASS when both are within target.
+``recommendation_p99_ms=`` is ``n/a`` until a domain serves recommendations.
+
+The machine runs everything here (broker, database, search server, two processes per
+domain, this process): on two cores the figures are a floor, not what a cluster does.
+Latest figures: ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg2
+from confluent_kafka import Consumer, TopicPartition
+from elasticsearch import NotFoundError
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn, parse_dsn
+from rich.console import Console
+from rich.table import Table
+
+from bench._common import BenchResult, parser, report
+from meshkit.cdc.sources import load_sources
+from meshkit.contracts import Contract
+from meshkit.contracts.loader import load_contract
+from meshkit.contracts.ports import CdcInput
+from meshkit.local import consumer_config, local_search_client
+from meshkit.local.settings import LocalSettings
+from meshkit.local.stack import LocalStack
+from meshkit.privacy.keys import write_master_key_file
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAINS = ROOT / "domains"
+KAFKA_TARGET_MS = 1000.0
+SEARCH_TARGET_MS = 2000.0
+TICK = 0.1  # seconds between the load generator's transactions
+POSITION_HEADER = "meshkit-position"
+
+
+@dataclass
+class Domain:
+    """One streaming domain of the mesh as the benchmark drives it."""
+
+    name: str
+    database: str
+    contract: Contract
+    cdc_topics: list[str]
+    table: str  # schema.table of the service table the load generator changes
+    seed: Callable[[str, int], int]
+    dsn: str = ""
+    conn: Any = None  # the load generator's connection to the service database
+    touch_sql: Any = None
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+
+def _import(name: str) -> Any:
+    src = str(DOMAINS / name / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    return importlib.import_module(f"{name}.service")
+
+
+def domains(customers: int) -> list[Domain]:
+    """The streaming domains of ``domains/`` with their service-database helpers."""
+    c, o = _import("customers"), _import("orders")
+    seeds: dict[str, Callable[[str, int], int]] = {
+        "customers": lambda dsn, n: int(c.seed(dsn, n)),
+        "orders": lambda dsn, n: int(o.seed(dsn, n, customers=customers)),
+    }
+    out = []
+    for name, seed in seeds.items():
+        contracts = DOMAINS / name / "contracts"
+        sources = load_sources(contracts)
+        contract = load_contract(contracts / f"{name.removesuffix('s')}.yaml")
+        topics = [f"{sources.topic_prefix}.{t}" for t in sources.tables]
+        cdc = next(p for p in contract.ports.inputs if isinstance(p, CdcInput))
+        table = f"{cdc.db_schema}.{cdc.table}"
+        out.append(Domain(name, cdc.database, contract, topics, table, seed))
+    return out
+
+
+def connect_generator(domain: Domain) -> None:
+    """The load generator's connection and statement for the domain's service table."""
+    domain.conn = psycopg2.connect(domain.dsn)
+    schema, _, table = domain.table.partition(".")
+    with domain.conn.cursor() as cur:
+        cur.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+            " AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass AND i.indisprimary",
+            (sql.Identifier(schema, table).as_string(domain.conn),),
+        )
+        (key,) = cur.fetchone() or (None,)
+    domain.conn.commit()
+    if key is None:
+        raise RuntimeError(f"{domain.name}: table {domain.table} has no primary key")
+    domain.touch_sql = sql.SQL(
+        "UPDATE {t} SET {k} = {k} WHERE {k} IN (SELECT {k} FROM {t} ORDER BY random() LIMIT %s)"
+    ).format(t=sql.Identifier(schema, table), k=sql.Identifier(key))
+
+
+def touch(domain: Domain, rows: int) -> int:
+    """Update ``rows`` random rows of the domain's service table in one transaction.
+
+    Each row's key is set to itself: PostgreSQL logs a full row update for each, so CDC
+    emits one change event per row and the flow writes one product message per row,
+    whatever the table holds. Returns the rows changed.
+    """
+    with domain.conn.cursor() as cur:
+        cur.execute(domain.touch_sql, (rows,))
+        changed = int(cur.rowcount)
+    domain.conn.commit()
+    return changed
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Watch:
+    """Consumers of every CDC topic and product topic, timing what arrives.
+
+    CDC events give each LSN its commit time; product messages carry the LSN in their
+    position header, so each product message's latency is its arrival minus its commit.
+    """
+
+    def __init__(self, brokers: str, cdc_topics: list[str], product_topics: list[str]) -> None:
+        self.brokers = brokers
+        self.commit_us: dict[int, int] = {}
+        self.cdc_arrivals: list[float] = []  # arrival times of CDC events
+        self.product: list[tuple[float, int]] = []  # (arrival, lsn)
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._cdc, args=(cdc_topics,), daemon=True),
+            threading.Thread(target=self._products, args=(product_topics,), daemon=True),
+        ]
+
+    def _consume(self, topics: list[str], group: str) -> Iterator[list[Any]]:
+        consumer = Consumer(
+            consumer_config(self.brokers, group_id=group)
+            | {"auto.offset.reset": "latest", "fetch.wait.max.ms": 10}
+        )
+        consumer.subscribe(topics)
+        try:
+            while not self._stop.is_set():
+                batch = [m for m in consumer.consume(2000, 0.05) if m.error() is None]
+                if batch:
+                    yield batch
+        finally:
+            consumer.close()
+
+    def _cdc(self, topics: list[str]) -> None:
+        for batch in self._consume(topics, "bench-e2e-cdc"):
+            now = time.time()
+            for m in batch:
+                value = m.value()
+                if value is None:
+                    continue
+                source = orjson.loads(value).get("source") or {}
+                lsn, ts_us = source.get("lsn"), source.get("ts_us")
+                if isinstance(lsn, int) and isinstance(ts_us, int):
+                    self.commit_us[lsn] = ts_us
+                self.cdc_arrivals.append(now)
+
+    def _products(self, topics: list[str]) -> None:
+        for batch in self._consume(topics, "bench-e2e-products"):
+            now = time.time()
+            for m in batch:
+                for key, value in m.headers() or ():
+                    if key == POSITION_HEADER and value:
+                        self.product.append((now, int(value)))
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(10)
+
+    def latencies_ms(self, since: float, until: float) -> list[float]:
+        """Commit → product topic latency of each product message committed in the window."""
+        out = []
+        for arrival, lsn in list(self.product):
+            ts_us = self.commit_us.get(lsn)
+            if ts_us is not None and since <= ts_us / 1e6 < until:
+                out.append((arrival - ts_us / 1e6) * 1000)
+        return out
+
+
+class SearchProbe:
+    """Inserts a new customer every 100 ms and times until its search document exists."""
+
+    def __init__(self, dsn: str, search_url: str, index: str, first_id: int) -> None:
+        self.dsn, self.index, self.next_id = dsn, index, first_id
+        self.es = local_search_client(search_url)
+        self.latencies_ms: list[float] = []
+        self.missing = 0
+        self._pending: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._insert, daemon=True),
+            threading.Thread(target=self._poll, daemon=True),
+        ]
+
+    def _insert(self) -> None:
+        svc = _import("customers")
+        rng = random.Random(99)
+        conn = psycopg2.connect(self.dsn)
+        try:
+            while not self._stop.wait(TICK):
+                row = svc.person(rng, self.next_id) | {"status": "active"}
+                with conn.cursor() as cur:
+                    cur.execute(
+                        "INSERT INTO public.customers (id, email, name, birth_date, country, "
+                        "tier, status, created_at) VALUES (%(id)s, %(email)s, %(name)s, "
+                        "%(birth_date)s, %(country)s, %(tier)s, %(status)s, %(created_at)s)",
+                        row,
+                    )
+                conn.commit()
+                self._pending[str(self.next_id)] = time.time()
+                self.next_id -= 1  # below the service's own ids
+        finally:
+            conn.close()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.02):
+            for doc_id, committed in list(self._pending.items()):
+                with contextlib.suppress(NotFoundError):
+                    self.es.get(index=self.index, id=doc_id, source=False)
+                    self.latencies_ms.append((time.time() - committed) * 1000)
+                    del self._pending[doc_id]
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self, drain: float) -> None:
+        """Stop inserting, give the last probes ``drain`` seconds, then stop polling."""
+        self._stop.set()
+        self._threads[0].join(10)
+        deadline = time.monotonic() + drain
+        self._stop.clear()
+        poller = threading.Thread(target=self._poll, daemon=True)
+        poller.start()
+        while self._pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stop.set()
+        poller.join(5)
+        self.missing = len(self._pending)
+        self.es.close()
+
+
+def _env(state: Path, endpoints: Any, domain: Domain) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(DOMAINS / domain.name / "src"), str(ROOT)]),
+        "MESHKIT_ENV": "local",
+        "MESHKIT_PRIVACY_STATE_DIR": str(state / "keys"),
+        "MESHKIT_STREAMING_BROKERS": endpoints.kafka,
+        "MESHKIT_STREAMING_WAREHOUSE": str(state / f"warehouse-{domain.name}.duckdb"),
+        "MESHKIT_STREAMING_SEARCH_URL": endpoints.search,
+        "MESHKIT_STREAMING_KEYSTORE_DIR": str(state / "keys"),
+        "MESHKIT_STREAMING_VIEW_DSN": make_dsn(
+            **{**parse_dsn(endpoints.postgres), "dbname": "serving"}
+        ),
+        "MESHKIT_METRICS_PORT": "off",
+    }
+
+
+def _start(domain: Domain, state: Path, endpoints: Any, part: str) -> None:
+    """Start the domain's capture (``cdc``) or its flow (``flow``) as its own process."""
+    cmd = (
+        [
+            str(Path(sys.executable).with_name("meshkit")), "cdc", "run", "--quiet",
+            "--contracts", str(DOMAINS / domain.name / "contracts"), "--dsn", domain.dsn,
+            "--bootstrap-servers", endpoints.kafka,
+            "--state-dir", str(state / "cdc" / domain.name), "--metrics-port", "off",
+        ]
+        if part == "cdc"
+        else [sys.executable, "-m", "bytewax.run", f"{domain.name}.flow:flow"]
+    )  # fmt: skip
+    logs = state / "logs"
+    logs.mkdir(exist_ok=True)
+    with (logs / f"{domain.name}-{part}.log").open("ab") as out:
+        domain.procs[part] = subprocess.Popen(
+            cmd, env=_env(state, endpoints, domain), stdout=out, stderr=subprocess.STDOUT, cwd=state
+        )
+
+
+def _stop(domain: Domain, part: str | None = None) -> None:
+    """Stop the domain's processes (or one part) as Ctrl-C would, then wait for them."""
+    procs = [p for name, p in domain.procs.items() if part in (None, name)]
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for name in [n for n in domain.procs if part in (None, n)]:
+        del domain.procs[name]
+
+
+def _check_running(all_domains: list[Domain], state: Path) -> None:
+    for d in all_domains:
+        for part, proc in d.procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"the {part} process of domain {d.name} exited with code "
+                    f"{proc.returncode}; its log: {state / 'logs' / f'{d.name}-{part}.log'}"
+                )
+
+
+def _wait(cond: Callable[[], bool], timeout: float, what: str, check: Callable[[], None]) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        check()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def run(
+    rate: float, seconds: float, seed_rows: int, burst: int, console: Console
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="meshkit-bench-e2e-") as tmp:
+        state = Path(tmp)
+        os.environ["MESHKIT_MASTER_KEY"] = write_master_key_file(state / "master.key")
+        stack = LocalStack(LocalSettings(state_dir=state / "stack", index_port=0))
+        all_domains = domains(customers=seed_rows)
+        watch: Watch | None = None
+        try:
+            for name in ("kafka", "postgres", "search"):
+                stack.service(name).start()
+            endpoints = stack.endpoints
+            if not (endpoints.kafka and endpoints.postgres and endpoints.search):
+                raise RuntimeError(f"a service of the benchmark is not running: {endpoints}")
+            for d in all_domains:
+                d.dsn = str(make_dsn(**{**parse_dsn(endpoints.postgres), "dbname": d.database}))
+                _create_database(endpoints.postgres, d.database)
+                d.seed(d.dsn, seed_rows)
+                connect_generator(d)
+            _create_database(endpoints.postgres, "serving")
+            cdc_topics = [t for d in all_domains for t in d.cdc_topics]
+            products = [d.contract.address for d in all_domains]
+            watch = Watch(endpoints.kafka, cdc_topics, products)
+            for d in all_domains:
+                _start(d, state, endpoints, "cdc")
+                _start(d, state, endpoints, "flow")
+            check = lambda: _check_running(all_domains, state)  # noqa: E731
+            console.print("waiting for the snapshots to reach the product topics")
+            _wait(lambda: _topics_hold(endpoints.kafka, products), 180, "the snapshots", check)
+            watch.start()
+            time.sleep(2)  # the consumers' group joins; their offsets start at the end
+            customers = all_domains[0]
+            probe = SearchProbe(customers.dsn, endpoints.search, customers.contract.address,
+                                first_id=-1)  # fmt: skip
+            per_tick = max(1, round(rate * TICK / len(all_domains)))
+            console.print(
+                f"sustained: {per_tick * len(all_domains) / TICK:,.0f} changes/s across "
+                f"{len(all_domains)} domains for {seconds:.0f} s"
+            )
+            probe.start()
+            start = time.time()
+            changes, tick = 0, 0
+            while time.time() - start < seconds:
+                due = start + tick * TICK
+                if time.time() < due:
+                    time.sleep(due - time.time())
+                for d in all_domains:
+                    changes += touch(d, per_tick)
+                tick += 1
+                if tick % 10 == 0:
+                    check()
+            end = time.time()
+            probe.stop(drain=10)
+            _wait(
+                lambda: len(watch.latencies_ms(start, end)) >= 0.95 * changes,
+                60, "the sustained changes to reach the product topics", check,
+            )  # fmt: skip
+            time.sleep(1)
+            kafka = watch.latencies_ms(start, end)
+            offered = changes / (end - start)
+            delivered = len(kafka) / (end - start)
+
+            # Ceilings. The capture: the flows stop, each domain commits a burst, and the
+            # capture's rate is its events over the time from the commit to the last one.
+            for d in all_domains:
+                _stop(d, "flow")
+            cdc_before = len(watch.cdc_arrivals)
+            t0 = time.time()
+            expected = sum(touch(d, burst) for d in all_domains)
+            console.print(f"ceilings: a burst of {expected:,} row changes")
+            _wait(
+                lambda: len(watch.cdc_arrivals) - cdc_before >= expected,
+                180, "the burst to reach the CDC topics", check,
+            )  # fmt: skip
+            cdc_times = watch.cdc_arrivals[cdc_before:]
+            cdc_ceiling = len(cdc_times) / max(cdc_times[-1] - t0, 1e-3)
+            # The flows: restarted without recovery, each reads its CDC topic from the
+            # start again (every earlier event plus the burst); their rate is product
+            # messages from the first to the last (the start-up is not counted).
+            prod_before = len(watch.product)
+            for d in all_domains:
+                _start(d, state, endpoints, "flow")
+            _wait(
+                lambda: len(watch.product) - prod_before >= 0.95 * len(watch.cdc_arrivals),
+                300, "the flows to re-read their CDC topics", check,
+            )  # fmt: skip
+            time.sleep(1)
+            prod_times = [a for a, _ in watch.product[prod_before:]]
+            flow_ceiling = len(prod_times) / max(prod_times[-1] - prod_times[0], 1e-3)
+        finally:
+            if watch is not None:
+                watch.stop()
+            for d in all_domains:
+                _stop(d)
+                if d.conn is not None:
+                    d.conn.close()
+            stack.down()
+    return {
+        "domains": len(all_domains),
+        "offered": offered,
+        "delivered": delivered,
+        "kafka": kafka,
+        "search": probe.latencies_ms,
+        "search_missing": probe.missing,
+        "cdc_ceiling": cdc_ceiling,
+        "flow_ceiling": flow_ceiling,
+    }
+
+
+def _create_database(server: str, name: str) -> None:
+    conn = psycopg2.connect(server)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+def _topics_hold(brokers: str, topics: list[str]) -> bool:
+    """Whether every product topic holds at least one message."""
+    consumer = Consumer(consumer_config(brokers, group_id="bench-e2e-ready"))
+    try:
+        for topic in topics:
+            meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
+            if meta is None or meta.error is not None or not meta.partitions:
+                return False
+            high = sum(
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+                for p in meta.partitions
+            )
+            if high == 0:
+                return False
+        return True
+    finally:
+        consumer.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser(__doc__ or "")
+    ap.add_argument("--rate", type=float, help="row changes per second across the domains")
+    ap.add_argument("--seconds", type=float, help="length of the sustained phase")
+    args = ap.parse_args(argv)
+    rate = args.rate or (300.0 if args.quick else 2_000.0)
+    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    console = Console()
+    r = run(rate, seconds, seed_rows=500 if args.quick else 2_000,
+            burst=1_000 if args.quick else 10_000, console=console)  # fmt: skip
+    kafka_p50, kafka_p99 = _pct(r["kafka"], 0.5), _pct(r["kafka"], 0.99)
+    search_p50, search_p99 = _pct(r["search"], 0.5), _pct(r["search"], 0.99)
+    table = Table(title=f"whole mesh: {r['domains']} domains on this machine")
+    for col in ("figure", "value"):
+        table.add_column(col, justify="left" if col == "figure" else "right")
+    table.add_row("offered (row changes/s)", f"{r['offered']:,.0f}")
+    table.add_row("delivered to product topics (messages/s)", f"{r['delivered']:,.0f}")
+    table.add_row("commit → product topic p50 / p99 (ms)", f"{kafka_p50:,.0f} / {kafka_p99:,.0f}")
+    table.add_row(
+        f"commit → search p50 / p99 (ms), {len(r['search'])} probes",
+        f"{search_p50:,.0f} / {search_p99:,.0f}",
+    )
+    table.add_row("ceiling: capture (CDC events/s)", f"{r['cdc_ceiling']:,.0f}")
+    table.add_row("ceiling: flows (product messages/s)", f"{r['flow_ceiling']:,.0f}")
+    console.print(table)
+    worst = max(kafka_p99 / KAFKA_TARGET_MS, search_p99 / SEARCH_TARGET_MS)
+    if r["search_missing"] or not r["search"]:
+        worst = max(worst, float("inf"))
+    report(
+        BenchResult(
+            "e2e",
+            value=worst,
+            baseline=1.0,
+            target=1.0,
+            higher_is_better=False,
+            extra={
+                "kafka_p50_ms": round(kafka_p50, 1),
+                "kafka_p99_ms": round(kafka_p99, 1),
+                "search_p50_ms": round(search_p50, 1),
+                "search_p99_ms": round(search_p99, 1),
+                "recommendation_p99_ms": "n/a",
+                "offered_per_s": round(r["offered"]),
+                "delivered_per_s": round(r["delivered"]),
+                "cdc_ceiling_per_s": round(r["cdc_ceiling"]),
+                "flow_ceiling_per_s": round(r["flow_ceiling"]),
+                "search_missing": r["search_missing"],
+                "domains": r["domains"],
+                "cores": os.cpu_count(),
+            },
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
