@@ -41,120 +41,45 @@ Latest figures: ``docs/benchmarks.md``.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import random
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import psycopg2
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from elasticsearch import NotFoundError
-from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 from rich.console import Console
 from rich.table import Table
 
 from bench._common import BenchResult, parser, report
-from meshkit.cdc.sources import load_sources
-from meshkit.contracts import Contract
-from meshkit.contracts.loader import load_contract
-from meshkit.contracts.ports import CdcInput
+from bench._mesh import (
+    check_running,
+    connect_generator,
+    create_database,
+    domains,
+    import_service,
+    start_part,
+    stop_part,
+    topics_hold,
+    touch,
+    wait_until,
+)
 from meshkit.local import consumer_config, local_search_client
 from meshkit.local.settings import LocalSettings
 from meshkit.local.stack import LocalStack
 from meshkit.privacy.keys import write_master_key_file
 
-ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = ROOT / "domains"
 KAFKA_TARGET_MS = 1000.0
 SEARCH_TARGET_MS = 2000.0
 TICK = 0.1  # seconds between the load generator's transactions
 POSITION_HEADER = "meshkit-position"
-
-
-@dataclass
-class Domain:
-    """One streaming domain of the mesh as the benchmark drives it."""
-
-    name: str
-    database: str
-    contract: Contract
-    cdc_topics: list[str]
-    table: str  # schema.table of the service table the load generator changes
-    seed: Callable[[str, int], int]
-    dsn: str = ""
-    conn: Any = None  # the load generator's connection to the service database
-    touch_sql: Any = None
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-
-def _import(name: str) -> Any:
-    src = str(DOMAINS / name / "src")
-    if src not in sys.path:
-        sys.path.insert(0, src)
-    return importlib.import_module(f"{name}.service")
-
-
-def domains(customers: int) -> list[Domain]:
-    """The streaming domains of ``domains/`` with their service-database helpers."""
-    c, o = _import("customers"), _import("orders")
-    seeds: dict[str, Callable[[str, int], int]] = {
-        "customers": lambda dsn, n: int(c.seed(dsn, n)),
-        "orders": lambda dsn, n: int(o.seed(dsn, n, customers=customers)),
-    }
-    out = []
-    for name, seed in seeds.items():
-        contracts = DOMAINS / name / "contracts"
-        sources = load_sources(contracts)
-        contract = load_contract(contracts / f"{name.removesuffix('s')}.yaml")
-        topics = [f"{sources.topic_prefix}.{t}" for t in sources.tables]
-        cdc = next(p for p in contract.ports.inputs if isinstance(p, CdcInput))
-        table = f"{cdc.db_schema}.{cdc.table}"
-        out.append(Domain(name, cdc.database, contract, topics, table, seed))
-    return out
-
-
-def connect_generator(domain: Domain) -> None:
-    """The load generator's connection and statement for the domain's service table."""
-    domain.conn = psycopg2.connect(domain.dsn)
-    schema, _, table = domain.table.partition(".")
-    with domain.conn.cursor() as cur:
-        cur.execute(
-            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
-            " AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass AND i.indisprimary",
-            (sql.Identifier(schema, table).as_string(domain.conn),),
-        )
-        (key,) = cur.fetchone() or (None,)
-    domain.conn.commit()
-    if key is None:
-        raise RuntimeError(f"{domain.name}: table {domain.table} has no primary key")
-    domain.touch_sql = sql.SQL(
-        "UPDATE {t} SET {k} = {k} WHERE {k} IN (SELECT {k} FROM {t} ORDER BY random() LIMIT %s)"
-    ).format(t=sql.Identifier(schema, table), k=sql.Identifier(key))
-
-
-def touch(domain: Domain, rows: int) -> int:
-    """Update ``rows`` random rows of the domain's service table in one transaction.
-
-    Each row's key is set to itself: PostgreSQL logs a full row update for each, so CDC
-    emits one change event per row and the flow writes one product message per row,
-    whatever the table holds. Returns the rows changed.
-    """
-    with domain.conn.cursor() as cur:
-        cur.execute(domain.touch_sql, (rows,))
-        changed = int(cur.rowcount)
-    domain.conn.commit()
-    return changed
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -252,7 +177,7 @@ class SearchProbe:
         ]
 
     def _insert(self) -> None:
-        svc = _import("customers")
+        svc = import_service("customers")
         rng = random.Random(99)
         conn = psycopg2.connect(self.dsn)
         try:
@@ -299,78 +224,6 @@ class SearchProbe:
         self.es.close()
 
 
-def _env(state: Path, endpoints: Any, domain: Domain) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(DOMAINS / domain.name / "src"), str(ROOT)]),
-        "MESHKIT_ENV": "local",
-        "MESHKIT_PRIVACY_STATE_DIR": str(state / "keys"),
-        "MESHKIT_STREAMING_BROKERS": endpoints.kafka,
-        "MESHKIT_STREAMING_WAREHOUSE": str(state / f"warehouse-{domain.name}.duckdb"),
-        "MESHKIT_STREAMING_SEARCH_URL": endpoints.search,
-        "MESHKIT_STREAMING_KEYSTORE_DIR": str(state / "keys"),
-        "MESHKIT_STREAMING_VIEW_DSN": make_dsn(
-            **{**parse_dsn(endpoints.postgres), "dbname": "serving"}
-        ),
-        "MESHKIT_METRICS_PORT": "off",
-    }
-
-
-def _start(domain: Domain, state: Path, endpoints: Any, part: str) -> None:
-    """Start the domain's capture (``cdc``) or its flow (``flow``) as its own process."""
-    cmd = (
-        [
-            str(Path(sys.executable).with_name("meshkit")), "cdc", "run", "--quiet",
-            "--contracts", str(DOMAINS / domain.name / "contracts"), "--dsn", domain.dsn,
-            "--bootstrap-servers", endpoints.kafka,
-            "--state-dir", str(state / "cdc" / domain.name), "--metrics-port", "off",
-        ]
-        if part == "cdc"
-        else [sys.executable, "-m", "bytewax.run", f"{domain.name}.flow:flow"]
-    )  # fmt: skip
-    logs = state / "logs"
-    logs.mkdir(exist_ok=True)
-    with (logs / f"{domain.name}-{part}.log").open("ab") as out:
-        domain.procs[part] = subprocess.Popen(
-            cmd, env=_env(state, endpoints, domain), stdout=out, stderr=subprocess.STDOUT, cwd=state
-        )
-
-
-def _stop(domain: Domain, part: str | None = None) -> None:
-    """Stop the domain's processes (or one part) as Ctrl-C would, then wait for them."""
-    procs = [p for name, p in domain.procs.items() if part in (None, name)]
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-    for proc in procs:
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    for name in [n for n in domain.procs if part in (None, n)]:
-        del domain.procs[name]
-
-
-def _check_running(all_domains: list[Domain], state: Path) -> None:
-    for d in all_domains:
-        for part, proc in d.procs.items():
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"the {part} process of domain {d.name} exited with code "
-                    f"{proc.returncode}; its log: {state / 'logs' / f'{d.name}-{part}.log'}"
-                )
-
-
-def _wait(cond: Callable[[], bool], timeout: float, what: str, check: Callable[[], None]) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        check()
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
 def run(
     rate: float, seconds: float, seed_rows: int, burst: int, console: Console
 ) -> dict[str, Any]:
@@ -388,19 +241,19 @@ def run(
                 raise RuntimeError(f"a service of the benchmark is not running: {endpoints}")
             for d in all_domains:
                 d.dsn = str(make_dsn(**{**parse_dsn(endpoints.postgres), "dbname": d.database}))
-                _create_database(endpoints.postgres, d.database)
+                create_database(endpoints.postgres, d.database)
                 d.seed(d.dsn, seed_rows)
                 connect_generator(d)
-            _create_database(endpoints.postgres, "serving")
+            create_database(endpoints.postgres, "serving")
             cdc_topics = [t for d in all_domains for t in d.cdc_topics]
             products = [d.contract.address for d in all_domains]
             watch = Watch(endpoints.kafka, cdc_topics, products)
             for d in all_domains:
-                _start(d, state, endpoints, "cdc")
-                _start(d, state, endpoints, "flow")
-            check = lambda: _check_running(all_domains, state)  # noqa: E731
+                start_part(d, state, endpoints, "cdc")
+                start_part(d, state, endpoints, "flow")
+            check = lambda: check_running(all_domains, state)  # noqa: E731
             console.print("waiting for the snapshots to reach the product topics")
-            _wait(lambda: _topics_hold(endpoints.kafka, products), 180, "the snapshots", check)
+            wait_until(lambda: topics_hold(endpoints.kafka, products), 180, "the snapshots", check)
             watch.start()
             time.sleep(2)  # the consumers' group joins; their offsets start at the end
             customers = all_domains[0]
@@ -425,7 +278,7 @@ def run(
                     check()
             end = time.time()
             probe.stop(drain=10)
-            _wait(
+            wait_until(
                 lambda: len(watch.latencies_ms(start, end)) >= 0.95 * changes,
                 60, "the sustained changes to reach the product topics", check,
             )  # fmt: skip
@@ -437,12 +290,12 @@ def run(
             # Ceilings. The capture: the flows stop, each domain commits a burst, and the
             # capture's rate is its events over the time from the commit to the last one.
             for d in all_domains:
-                _stop(d, "flow")
+                stop_part(d, "flow")
             cdc_before = len(watch.cdc_arrivals)
             t0 = time.time()
             expected = sum(touch(d, burst) for d in all_domains)
             console.print(f"ceilings: a burst of {expected:,} row changes")
-            _wait(
+            wait_until(
                 lambda: len(watch.cdc_arrivals) - cdc_before >= expected,
                 180, "the burst to reach the CDC topics", check,
             )  # fmt: skip
@@ -453,8 +306,8 @@ def run(
             # messages from the first to the last (the start-up is not counted).
             prod_before = len(watch.product)
             for d in all_domains:
-                _start(d, state, endpoints, "flow")
-            _wait(
+                start_part(d, state, endpoints, "flow")
+            wait_until(
                 lambda: len(watch.product) - prod_before >= 0.95 * len(watch.cdc_arrivals),
                 300, "the flows to re-read their CDC topics", check,
             )  # fmt: skip
@@ -465,7 +318,7 @@ def run(
             if watch is not None:
                 watch.stop()
             for d in all_domains:
-                _stop(d)
+                stop_part(d)
                 if d.conn is not None:
                     d.conn.close()
             stack.down()
@@ -479,37 +332,6 @@ def run(
         "cdc_ceiling": cdc_ceiling,
         "flow_ceiling": flow_ceiling,
     }
-
-
-def _create_database(server: str, name: str) -> None:
-    conn = psycopg2.connect(server)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
-
-
-def _topics_hold(brokers: str, topics: list[str]) -> bool:
-    """Whether every product topic holds at least one message."""
-    consumer = Consumer(consumer_config(brokers, group_id="bench-e2e-ready"))
-    try:
-        for topic in topics:
-            meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
-            if meta is None or meta.error is not None or not meta.partitions:
-                return False
-            high = sum(
-                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
-                for p in meta.partitions
-            )
-            if high == 0:
-                return False
-        return True
-    finally:
-        consumer.close()
 
 
 def main(argv: list[str] | None = None) -> int:
