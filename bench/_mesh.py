@@ -114,8 +114,7 @@ def touch(domain: Domain, rows: int) -> int:
 def domain_env(state: Path, endpoints: Any, domain: Domain) -> dict[str, str]:
     """The environment of the domain's processes: the stack's addresses, one key store
     for the mesh, a DuckDB file per domain (one writer each), plus ``domain.env``."""
-    return {
-        **os.environ,
+    env = {
         "PYTHONPATH": os.pathsep.join([str(DOMAINS / domain.name / "src"), str(ROOT)]),
         "MESHKIT_ENV": "local",
         "MESHKIT_PRIVACY_STATE_DIR": str(state / "keys"),
@@ -123,12 +122,18 @@ def domain_env(state: Path, endpoints: Any, domain: Domain) -> dict[str, str]:
         "MESHKIT_STREAMING_WAREHOUSE": str(state / f"warehouse-{domain.name}.duckdb"),
         "MESHKIT_STREAMING_SEARCH_URL": endpoints.search,
         "MESHKIT_STREAMING_KEYSTORE_DIR": str(state / "keys"),
-        "MESHKIT_STREAMING_VIEW_DSN": make_dsn(
-            **{**parse_dsn(endpoints.postgres), "dbname": "serving"}
-        ),
+        "MESHKIT_STREAMING_VIEW_DSN": database_dsn(endpoints.postgres, "serving"),
         "MESHKIT_METRICS_PORT": "off",
         **domain.env,
     }
+    return {**os.environ, **{k: v for k, v in env.items() if v is not None}}
+
+
+def database_dsn(server: str | None, database: str) -> str | None:
+    """The DSN of ``database`` on the server ``server`` names (None without a server)."""
+    if server is None:
+        return None
+    return str(make_dsn(**{**parse_dsn(server), "dbname": database}))
 
 
 def start_part(domain: Domain, state: Path, endpoints: Any, part: str) -> None:

@@ -54,7 +54,6 @@ import orjson
 import psycopg2
 from confluent_kafka import Consumer
 from elasticsearch import NotFoundError
-from psycopg2.extensions import make_dsn, parse_dsn
 from rich.console import Console
 from rich.table import Table
 
@@ -63,6 +62,7 @@ from bench._mesh import (
     check_running,
     connect_generator,
     create_database,
+    database_dsn,
     domains,
     import_service,
     start_part,
@@ -240,7 +240,7 @@ def run(
             if not (endpoints.kafka and endpoints.postgres and endpoints.search):
                 raise RuntimeError(f"a service of the benchmark is not running: {endpoints}")
             for d in all_domains:
-                d.dsn = str(make_dsn(**{**parse_dsn(endpoints.postgres), "dbname": d.database}))
+                d.dsn = str(database_dsn(endpoints.postgres, d.database))
                 create_database(endpoints.postgres, d.database)
                 d.seed(d.dsn, seed_rows)
                 connect_generator(d)
