@@ -136,17 +136,32 @@ def database_dsn(server: str | None, database: str) -> str | None:
     return str(make_dsn(**{**parse_dsn(server), "dbname": database}))
 
 
-def start_part(domain: Domain, state: Path, endpoints: Any, part: str) -> None:
-    """Start the domain's capture (``cdc``) or its flow (``flow``) as its own process."""
+def start_part(
+    domain: Domain,
+    state: Path,
+    endpoints: Any,
+    part: str,
+    *,
+    contracts: Path | None = None,
+    declarative: bool = False,
+) -> None:
+    """Start the domain's capture (``cdc``) or its flow (``flow``) as its own process.
+
+    ``contracts``: the capture reads its tables from these contracts instead of the
+    domain's; ``declarative``: the flow is meshkit's generic entry point for the contract
+    ``MESHKIT_STREAMING_CONTRACT`` names (in ``domain.env``), not the domain's module.
+    """
+    flow = "meshkit.streaming.declarative:flow" if declarative else f"{domain.name}.flow:flow"
     cmd = (
         [
             str(Path(sys.executable).with_name("meshkit")), "cdc", "run", "--quiet",
-            "--contracts", str(DOMAINS / domain.name / "contracts"), "--dsn", domain.dsn,
+            "--contracts", str(contracts or DOMAINS / domain.name / "contracts"),
+            "--dsn", domain.dsn,
             "--bootstrap-servers", endpoints.kafka,
             "--state-dir", str(state / "cdc" / domain.name), "--metrics-port", "off",
         ]
         if part == "cdc"
-        else [sys.executable, "-m", "bytewax.run", f"{domain.name}.flow:flow"]
+        else [sys.executable, "-m", "bytewax.run", flow]
     )  # fmt: skip
     logs = state / "logs"
     logs.mkdir(exist_ok=True)
