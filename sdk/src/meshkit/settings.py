@@ -302,7 +302,7 @@ def load_settings(
     env = {k: v for k, v in (os.environ if environ is None else environ).items() if v != ""}
     upper = {k.upper() for k in env}
     path = path if path is not None else settings_file(env)
-    data, doc = _read_file(path) if path is not None else ({}, None)
+    data, doc = read_yaml_mapping(path, "meshkit settings") if path is not None else ({}, None)
     from_env = {
         name for name in MeshkitSettings.model_fields if any(n in upper for n in _env_names(name))
     }
@@ -345,19 +345,25 @@ def _build(environ: Mapping[str, str], values: dict[str, Any]) -> MeshkitSetting
     return MeshkitSettings.model_validate({**from_env, **values})
 
 
-def _read_file(path: Path) -> tuple[dict[str, Any], Any]:
+def read_yaml_mapping(path: Path, what: str) -> tuple[dict[str, Any], Any]:
+    """A settings file's mapping and its YAML document (for the positions of its keys).
+
+    Every way the file can be wrong is a ``ConfigError`` naming ``what`` and where:
+    unreadable or over 1 MiB, not UTF-8, bad YAML (``file:line:column`` with a fix when
+    one is known), or not a mapping. An empty file is an empty mapping.
+    """
     try:
         raw = read_limited(path, limit=MIB)
     except UnreadableFileError as exc:
-        raise ConfigError(f"{path}: cannot read the meshkit settings: {exc.reason}") from None
+        raise ConfigError(f"{path}: cannot read the {what}: {exc.reason}") from None
     try:
         doc = read_yaml(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: the meshkit settings are not UTF-8 text") from None
+        raise ConfigError(f"{path}: the {what} are not UTF-8 text") from None
     except YamlError as exc:
         hint = f"\n  fix: {exc.hint}" if exc.hint else ""
         raise ConfigError(f"{path}:{exc.line}:{exc.column}: {exc.message}{hint}") from None
     data = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1:1: expected a mapping of meshkit settings (key: value)")
+        raise ConfigError(f"{path}:1:1: expected a mapping of {what} (key: value)")
     return data, doc

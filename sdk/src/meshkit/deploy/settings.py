@@ -37,9 +37,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from meshkit.contracts.yamlpos import YamlError, read_yaml
 from meshkit.errors import ConfigError
-from meshkit.files import MIB, UnreadableFileError, read_limited
+from meshkit.settings import read_yaml_mapping
 
 FILE_NAME = "deploy.yaml"
 DEFAULT_METRICS_PORT = 9464
@@ -194,20 +193,7 @@ def load_settings(
     """
     if not path.exists():
         return DeploySettings()
-    try:
-        raw = read_limited(path, limit=MIB)
-    except UnreadableFileError as exc:
-        raise ConfigError(f"{path}: cannot read the deployment settings: {exc.reason}") from None
-    try:
-        doc = read_yaml(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: the deployment settings are not UTF-8 text") from None
-    except YamlError as exc:
-        hint = f"\n  fix: {exc.hint}" if exc.hint else ""
-        raise ConfigError(f"{path}:{exc.line}:{exc.column}: {exc.message}{hint}") from None
-    data = doc.data if doc.data is not None else {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1:1: expected a mapping of deployment settings")
+    data, doc = read_yaml_mapping(path, "deployment settings")
     problems = []
     for name, value in data.get("env", {}).items() if isinstance(data.get("env"), dict) else []:
         if isinstance(name, str) and SECRET_NAME.search(name) and value not in (None, ""):
