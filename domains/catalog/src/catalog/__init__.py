@@ -1,0 +1,1 @@
+"""Catalog: The shop's product catalogue: what is for sale, searchable."""
