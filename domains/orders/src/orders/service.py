@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS public.orders (
     total             numeric(12,2) NOT NULL,
     currency          text NOT NULL,
     shipping_postcode text,
-    placed_at         timestamptz NOT NULL
+    placed_at         timestamptz NOT NULL,
+    product_id        bigint
 );
 ALTER TABLE public.orders REPLICA IDENTITY FULL;
 """
@@ -31,16 +32,26 @@ POSTCODES = ["SW1A 1AA", "EC1A 1BB", "1012 AB", "3521 KZ", "75001", "10115", "11
 START = datetime(2024, 5, 1, tzinfo=UTC)
 INSERT = (
     "INSERT INTO public.orders (id, customer_id, status, total, currency, shipping_postcode,"
-    " placed_at) VALUES (%(id)s, %(customer_id)s, %(status)s, %(total)s, %(currency)s,"
-    " %(shipping_postcode)s, %(placed_at)s)"
+    " placed_at, product_id) VALUES (%(id)s, %(customer_id)s, %(status)s, %(total)s,"
+    " %(currency)s, %(shipping_postcode)s, %(placed_at)s, %(product_id)s)"
 )
+PRODUCTS = 200  # the catalogue's articles the orders are for (catalog.product ids 1..N)
 
 
-def order(rng: random.Random, order_id: int, customers: int, days: int) -> dict[str, object]:
-    """One synthetic order of one of ``customers`` customers within ``days`` days."""
+def order(
+    rng: random.Random, order_id: int, customers: int, days: int, products: int = PRODUCTS
+) -> dict[str, object]:
+    """One synthetic order of one of ``customers`` customers within ``days`` days.
+
+    The article comes from a random stream of its own (the other fields stay as they
+    were before orders named their article): mostly one of the customer's eight
+    favourites, so customers have tastes a recommender can find.
+    """
+    customer = rng.randint(1, customers)
     return {
         "id": order_id,
-        "customer_id": rng.randint(1, customers),
+        "customer_id": customer,
+        "product_id": article(order_id, customer, products),
         "status": rng.choice(STATUSES),
         "total": Decimal(rng.randrange(299, 45_000)) / 100,
         "currency": "EUR",
@@ -49,10 +60,19 @@ def order(rng: random.Random, order_id: int, customers: int, days: int) -> dict[
     }
 
 
-def seed(dsn: str, count: int, *, customers: int, days: int = 7, seed: int = 5) -> int:
+def article(order_id: int, customer: int, products: int) -> int:
+    """The catalog product an order is for: one of the customer's favourites, 4 in 5 times."""
+    favourites = random.Random(customer).sample(range(1, products + 1), min(8, products))
+    pick = random.Random(order_id * 7_919 + customer)
+    return pick.choice(favourites) if pick.random() < 0.8 else pick.randint(1, products)
+
+
+def seed(
+    dsn: str, count: int, *, customers: int, days: int = 7, seed: int = 5, products: int = PRODUCTS
+) -> int:
     """Create the table and insert ``count`` orders of customers 1..``customers``."""
     rng = random.Random(seed)
-    rows = [order(rng, i, customers, days) for i in range(1, count + 1)]
+    rows = [order(rng, i, customers, days, products) for i in range(1, count + 1)]
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute(DDL)
         cur.executemany(INSERT + " ON CONFLICT (id) DO NOTHING", rows)
@@ -61,7 +81,13 @@ def seed(dsn: str, count: int, *, customers: int, days: int = 7, seed: int = 5) 
 
 
 def change(
-    dsn: str, count: int, *, customers: int, days: int = 7, seed: int = 13
+    dsn: str,
+    count: int,
+    *,
+    customers: int,
+    days: int = 7,
+    seed: int = 13,
+    products: int = PRODUCTS,
 ) -> dict[str, int]:
     """What checkout does in a while: new orders, status moves, and a few removed test orders."""
     rng = random.Random(seed)
@@ -73,7 +99,7 @@ def change(
             roll = rng.random()
             if roll < 0.5:
                 top += 1
-                cur.execute(INSERT, order(rng, top, customers, days))
+                cur.execute(INSERT, order(rng, top, customers, days, products))
                 done["inserted"] += 1
             elif roll < 0.95:
                 status = rng.choice(list(NEXT))
