@@ -80,7 +80,13 @@ def status_table(rows: list[ServiceStatus]) -> Table:
     table.add_column("healthy")
     table.add_column("detail")
     for row in rows:
-        healthy = "[green]yes[/]" if row.healthy else "[red]no[/]"
+        healthy = (
+            "[yellow]skipped[/]"
+            if row.skipped
+            else "[green]yes[/]"
+            if row.healthy
+            else "[red]no[/]"
+        )
         table.add_row(
             row.service, Text(row.address or "-"), str(row.pid or "-"), healthy,
             Text(row.detail or ""),
@@ -114,7 +120,7 @@ def up(
     console.print(status_table(rows))
     console.print(Text(f"state directory: {stack.settings.root}"))
     console.print("stop everything with: meshkit local down")
-    if not all(row.healthy for row in rows if row.service in services):
+    if not all(row.healthy or row.skipped for row in rows if row.service in services):
         raise typer.Exit(code=1)
 
 
@@ -133,7 +139,7 @@ def status(state_dir: StateDir = None) -> None:
             highlight=False,
         )
         raise typer.Exit(code=1)
-    unhealthy = [row.service for row in rows if not row.healthy]
+    unhealthy = [row.service for row in rows if not row.healthy and not row.skipped]
     if unhealthy:
         Console(stderr=True).print(
             f"[red]not healthy:[/] {', '.join(unhealthy)} "
@@ -172,6 +178,7 @@ def env_variables(endpoints: Endpoints) -> dict[str, str]:
         "MESHKIT_SEARCH_URL": endpoints.search,
         "MESHKIT_BIGQUERY_URL": endpoints.bigquery,
         "MESHKIT_INDEX_URL": endpoints.index,
+        "MESHKIT_REGISTRY_URL": endpoints.registry,
         # The domain settings (meshkit.settings) every flow, CDC and provisioning read.
         "MESHKIT_KAFKA_BROKERS": endpoints.kafka,
         # What a declarative flow reads (meshkit.streaming.flows.StreamingSettings).

@@ -37,6 +37,8 @@ class ServiceStatus:
     pid: int | None
     healthy: bool
     detail: str
+    skipped: bool = False
+    """The service cannot run here (e.g. its package is not installed); not a failure."""
 
 
 class LocalService(ABC):
@@ -73,6 +75,10 @@ class LocalService(ABC):
         record = self.record()
         return record.address if record else None
 
+    def unavailable(self) -> str | None:
+        """Why this service cannot run in this environment, or ``None`` when it can."""
+        return None
+
     @abstractmethod
     def start(self) -> RunRecord:
         """Start the service, or reuse it when it already runs healthy; wait until healthy."""
@@ -89,6 +95,11 @@ class LocalService(ABC):
         """Health of the recorded instance (never starts anything)."""
         record = self.record()
         if record is None:
+            reason = self.unavailable()
+            if reason is not None:
+                return ServiceStatus(
+                    self.name, None, None, healthy=False, detail=reason, skipped=True
+                )
             return ServiceStatus(self.name, None, None, healthy=False, detail="not running")
         if record.pid is not None and not is_alive(record.pid, record.create_time):
             detail = f"not running (process {record.pid} is gone; log: {record.log})"

@@ -43,6 +43,7 @@ class LocalSettings(BaseSettings):
         le=65535,
         description="package index port; fixed by default so domain repos can name the index",
     )
+    registry_port: int = Field(default=0, ge=0, le=65535, description="registry API port; 0 = free")
     start_timeout: float = Field(default=60.0, gt=0, description="seconds to wait for health")
 
     @property

@@ -27,6 +27,7 @@ from meshkit.local.bigquery import BigQueryEmulator
 from meshkit.local.index import PackageIndex
 from meshkit.local.kafka import KafkaBroker
 from meshkit.local.postgres import Postgres
+from meshkit.local.registry import RegistryService
 from meshkit.local.search import SearchServer
 from meshkit.local.service import LocalService, ServiceStatus
 from meshkit.local.settings import LocalSettings
@@ -40,8 +41,12 @@ SERVICES: dict[str, type[LocalService]] = {
     "search": SearchServer,
     "bigquery": BigQueryEmulator,
     "index": PackageIndex,
+    "registry": RegistryService,
 }
-#: What ``up`` starts unless told otherwise (the BigQuery emulator is opt-in).
+#: Services another one needs running first (the registry keeps its catalog in PostgreSQL).
+NEEDS: dict[str, tuple[str, ...]] = {"registry": ("postgres",)}
+#: What ``up`` starts unless told otherwise (the BigQuery emulator and the registry are
+#: opt-in: ``--with bigquery``, ``--with registry``).
 DEFAULT_SERVICES: tuple[str, ...] = ("kafka", "postgres", "warehouse", "search", "index")
 
 
@@ -61,6 +66,8 @@ class Endpoints:
     """Base URL of the BigQuery emulator (use :func:`meshkit.local.emulator_client`)."""
     index: str | None = None
     """The package index URL installers use (``http://127.0.0.1:3141/simple/``)."""
+    registry: str | None = None
+    """Base URL of the registry API (``http://127.0.0.1:PORT``)."""
 
 
 def select_services(
@@ -69,6 +76,8 @@ def select_services(
     """The service names to act on: ``only`` replaces the defaults, ``with_`` adds to them."""
     chosen = list(only) if only else list(DEFAULT_SERVICES)
     chosen += [name for name in (with_ or ()) if name not in chosen]
+    for name in list(chosen):
+        chosen += [need for need in NEEDS.get(name, ()) if need not in chosen]
     unknown = [name for name in chosen if name not in SERVICES]
     if unknown:
         raise ConfigError(
@@ -107,11 +116,15 @@ class LocalStack:
     def up(self) -> Endpoints:
         """Start the selected services (reusing healthy running ones); their endpoints.
 
-        When one fails to start, the ones this call started are stopped again.
+        A service that cannot run here (:meth:`LocalService.unavailable`, e.g. the registry
+        without the platform package) is skipped; ``status`` says why. When one fails to
+        start, the ones this call started are stopped again.
         """
         started: list[LocalService] = []
         for name in self.selected:
             service = self._all[name]
+            if service.unavailable() is not None and service.record() is None:
+                continue
             was_running = service.status().healthy
             try:
                 service.start()
@@ -165,6 +178,7 @@ class LocalStack:
             search=self._all["search"].address(),
             bigquery=self._all["bigquery"].address(),
             index=index.simple_url(),
+            registry=self._all["registry"].address(),
         )
 
     def stop_started(self) -> list[str]:
