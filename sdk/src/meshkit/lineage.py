@@ -27,11 +27,13 @@ names only, never a value.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -49,7 +51,10 @@ from openlineage.client.transport.http import (
     TokenProvider,
 )
 
+from meshkit.observability import metrics
+
 URL_ENV = "MESHKIT_REGISTRY_URL"
+INTERVAL_ENV = "MESHKIT_LINEAGE_INTERVAL_SECONDS"
 TOKEN_ENV = "MESHKIT_REGISTRY_TOKEN"  # noqa: S105 - a variable name, not a secret
 PRODUCER = "https://github.com/meshkit/meshkit/tree/main/sdk/src/meshkit/lineage.py"
 PERSONAL_TAG = "personal-data"
@@ -229,6 +234,10 @@ class LineageEmitter:
         with self._lock:
             self._dropped += dropped
             self._sent += sent
+        if dropped:
+            metrics.LINEAGE_EVENTS.labels("dropped").inc(dropped)
+        if sent:
+            metrics.LINEAGE_EVENTS.labels("sent").inc(sent)
 
     def _run(self) -> None:
         while True:
@@ -248,3 +257,47 @@ class LineageEmitter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_shared: LineageEmitter | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_emitter() -> LineageEmitter:
+    """The process's emitter (from the environment, made once, closed at exit)."""
+    global _shared  # noqa: PLW0603 - one emitter (one thread, one buffer) per process
+    with _shared_lock:
+        if _shared is None:
+            _shared = LineageEmitter.from_env()
+            atexit.register(_shared.close)
+        return _shared
+
+
+class RunReporter:
+    """One run of a job through an emitter: ``START``, a ``RUNNING`` event with the counts
+    at most every ``every`` seconds (``MESHKIT_LINEAGE_INTERVAL_SECONDS``, default 30),
+    then ``COMPLETE`` or ``FAIL``."""
+
+    def __init__(
+        self, job: LineageJob, emitter: LineageEmitter, every: float | None = None
+    ) -> None:
+        self.job = job
+        self.emitter = emitter
+        self.every = every if every is not None else float(os.environ.get(INTERVAL_ENV) or 30)
+        self._last = 0.0
+        self._done = False
+
+    def start(self) -> None:
+        self._last = time.monotonic()
+        self.emitter.emit(self.job.event("START"))
+
+    def progress(self, counts: Counts) -> None:
+        now = time.monotonic()
+        if not self._done and now - self._last >= self.every:
+            self._last = now
+            self.emitter.emit(self.job.event("RUNNING", counts=counts))
+
+    def finish(self, counts: Counts | None = None, *, failed: bool = False) -> None:
+        if not self._done:
+            self._done = True
+            self.emitter.emit(self.job.event("FAIL" if failed else "COMPLETE", counts=counts))

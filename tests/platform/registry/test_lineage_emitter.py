@@ -6,17 +6,25 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from openlineage.client.serde import Serde
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from meshkit.lineage import Counts, LineageEmitter, LineageJob, dataset
+from meshkit.streaming import read_stats
 from meshkit_platform.registry.db import Run
 from tests.platform.registry.conftest import Tokens, bearer
 from tests.platform.registry.contracts import contract, publish_body
+from tests.sdk.observability.flowrun import FlowProcess, flow_env, init_recovery
+from tests.sdk.observability.scrape import free_port, scrape, total, wait_for
+from tests.sdk.streaming.flowkit import customer_stream, setup_input, unique_contract
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -98,3 +106,84 @@ def test_with_the_registry_down_emitting_never_waits_and_counts_drops() -> None:
     assert emitter.dropped == 5000
     # building and queueing 5000 events: the flow's own cost, no network wait in it
     assert elapsed < 5, elapsed
+
+
+def _run_flow(
+    tmp_path: Path,
+    kafka_broker: str,
+    n: int,
+    until: Callable[[str, int], bool] = lambda address, messages: True,
+    **extra: str,
+) -> dict[Any, float]:
+    """Run the flow over ``n`` customer changes until it counted all of its messages and
+    ``until(address, messages)`` holds; its metrics at that point."""
+    contract = unique_contract(directory=tmp_path)
+    stream = customer_stream(n, customers=50, seed=5, poison=5)
+    setup_input(kafka_broker, contract, stream)
+    port = free_port()
+    env = flow_env(
+        tmp_path / "customer.yaml", tmp_path, kafka_broker, tmp_path / "keys",
+        MESHKIT_METRICS_PORT=str(port), MESHKIT_LINEAGE_INTERVAL_SECONDS="0.2", **extra,
+    )  # fmt: skip
+    init_recovery(tmp_path / "recovery", 1)
+    flow = FlowProcess(env, tmp_path / "recovery", tmp_path / "flow.log")
+    flow.start()
+    try:
+
+        def done() -> bool:
+            assert flow.alive(), flow.tail()
+            stats = tmp_path / "stats"
+            messages = len(stream.messages)
+            return (
+                stats.exists()
+                and read_stats(stats)["counts"]["received"] == messages
+                and until(contract.address, messages)
+            )
+
+        wait_for(done, 120, lambda: f"flow did not finish: {flow.tail()}")
+        samples = scrape(port)
+    finally:
+        flow.kill()
+    return samples
+
+
+@pytest.mark.services
+def test_a_running_flow_reports_streaming_run_events_with_counts(
+    tmp_path: Path,
+    kafka_broker: str,
+    session_master_key: str,
+    server: str,
+    tokens: Tokens,
+    engine: Engine,
+) -> None:
+    del session_master_key
+
+    def reported_all(address: str, messages: int) -> bool:
+        """The registry holds a RUNNING event of the flow counting every message."""
+        with Session(engine) as s:
+            runs = s.scalars(select(Run).where(Run.job_name == f"{address}.flow")).all()
+        counts = [r.facets.get("meshkit_counts") or {} for r in runs]
+        states = {r.state for r in runs}
+        return states == {"RUNNING"} and any(c.get("read") == messages for c in counts)
+
+    samples = _run_flow(
+        tmp_path, kafka_broker, 300, reported_all,
+        MESHKIT_REGISTRY_URL=server, MESHKIT_REGISTRY_TOKEN=tokens.admin,
+    )  # fmt: skip
+    assert total(samples, "meshkit_lineage_events_total", outcome="sent") >= 2
+    assert total(samples, "meshkit_lineage_events_total", outcome="dropped") == 0
+
+
+@pytest.mark.services
+def test_with_the_registry_down_the_flow_completes_and_counts_dropped_events(
+    tmp_path: Path, kafka_broker: str, session_master_key: str
+) -> None:
+    del session_master_key
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    samples = _run_flow(
+        tmp_path, kafka_broker, 300, MESHKIT_REGISTRY_URL=down, MESHKIT_REGISTRY_TOKEN="t"
+    )
+    assert total(samples, "meshkit_lineage_events_total", outcome="dropped") > 0
+    assert total(samples, "meshkit_lineage_events_total", outcome="sent") == 0

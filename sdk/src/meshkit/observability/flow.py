@@ -7,6 +7,10 @@ since the last call. A count that shrinks (a change a port refused only at its f
 no longer counted as written) is not taken back; the counter catches up once the count
 is past its old value. Port writes and flushes are timed by the caller
 (``time.perf_counter``) and observed here. ``ConsumerLag`` is a source partition's lag.
+With ``MESHKIT_REGISTRY_URL`` set, the partition also reports its run to the registry as
+OpenLineage events (:mod:`meshkit.lineage`: ``START``, periodic ``RUNNING`` with the counts,
+``COMPLETE`` or ``FAIL``), sent in the background and dropped, never waited for, when the
+registry is down.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer, TopicPartition
 
+from meshkit.lineage import Counts, LineageJob, RunReporter, dataset, shared_emitter
 from meshkit.observability import metrics
 from meshkit.observability.server import health
 
@@ -48,22 +53,40 @@ class FlowMetrics:
         self.product = product
         self.component = f"flow {product} {partition}"
         self._seen: dict[str, int] = dict.fromkeys(_FLOW_COUNTERS, 0)
+        self._letters = 0
         self._counters = {k: c.labels(product) for k, c in _FLOW_COUNTERS.items()}
         self._ports: dict[str, Any] = {}
+        self._run: RunReporter | None = None
+        emitter = shared_emitter()
+        if emitter.enabled:  # run events for the registry (MESHKIT_REGISTRY_URL)
+            job = LineageJob(
+                f"{product}.flow",
+                namespace=product.split(".", 1)[0],
+                processing="STREAMING",
+                integration="BYTEWAX",
+                outputs=[dataset("meshkit", product)],
+            )
+            self._run = RunReporter(job, emitter)
         health.starting(self.component)
 
     def ready(self) -> None:
         """The partition's ports are open and ``ensure``-d."""
         health.ready(self.component)
+        if self._run is not None:
+            self._run.start()
 
     def failed(self, port: str, error: BaseException) -> None:
         health.failed(
             self.component,
             f"port {port} failed ({type(error).__name__}); see this process's log",
         )
+        if self._run is not None:
+            self._run.finish(self._counts(), failed=True)
 
     def closed(self) -> None:
         health.forget(self.component)
+        if self._run is not None:
+            self._run.finish(self._counts())
 
     def sync(self, counts: Mapping[str, int]) -> None:
         """Add to the counters what ``counts`` grew by since the last call."""
@@ -72,6 +95,12 @@ class FlowMetrics:
             if now > self._seen[name]:
                 child.inc(now - self._seen[name])
                 self._seen[name] = now
+        if self._run is not None:
+            self._run.progress(self._counts())
+
+    def _counts(self) -> Counts:
+        seen = self._seen
+        return Counts(read=seen["received"], written=seen["written"], dead_letters=self._letters)
 
     def dead_letters(self, letters: Iterable[Letter]) -> None:
         """Count ``letters`` by the step that refused them, and log one line per step with
@@ -81,6 +110,7 @@ class FlowMetrics:
         for letter in letters:
             first.setdefault(letter.step, letter)
             tally[letter.step] = tally.get(letter.step, 0) + 1
+        self._letters += sum(tally.values())
         for step, n in tally.items():
             metrics.FLOW_DEAD_LETTERS.labels(self.product, step).inc(n)
             log.warning(

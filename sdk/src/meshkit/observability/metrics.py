@@ -17,6 +17,8 @@ Flows (:class:`meshkit.streaming.PortSink`, :class:`meshkit.streaming.KafkaBatch
     meshkit_port_flush_seconds{product,port}          histogram: one port flush
     meshkit_flow_consumer_lag{topic,partition}        messages between the log end and
                                                       the next offset the flow reads
+    meshkit_lineage_events_total{outcome}             OpenLineage run events to the
+                                                      registry: sent, dropped
 
 CDC (:class:`meshkit.cdc.capture.Capture`)::
 
@@ -49,6 +51,12 @@ FLOW_DEAD_LETTERS = Counter(
     "Records refused and dead-lettered, by the step that refused them (port:<kind> for "
     "a port writer).",
     ["product", "step"],
+)
+LINEAGE_EVENTS = Counter(
+    "meshkit_lineage_events",
+    "OpenLineage run events for the registry: sent, or dropped (buffer full, registry down "
+    "or refusing).",
+    ["outcome"],
 )
 PORT_WRITTEN = Counter(
     "meshkit_port_written", "Changes one output port wrote.", ["product", "port"]
