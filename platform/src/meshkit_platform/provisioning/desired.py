@@ -6,7 +6,11 @@ loader (``meshkit.contracts.loader.read_contract``) and refuses, naming the file
 - a contract that does not load (its problems, with file, line and field);
 - a contract whose ``domain`` is not the directory it lives in (it would claim another
   domain's topic, table and index);
-- two contracts with the same address (two files claiming the same topic).
+- two contracts with the same address (two files claiming the same topic);
+- a reader group in ``access.readers`` that cannot name a PostgreSQL role: its role
+  ``meshkit_reader_<group>`` must be lowercase letters, digits and ``_`` within
+  PostgreSQL's 63 characters (``READER_GROUP``, the registry's rule for a grantee), or
+  PostgreSQL would fold or cut the name and every plan would show the grant as drift.
 
 ``desired_resources(contracts)`` turns them into ``Resource`` values (see
 ``meshkit_platform.provisioning.resources``), with every schema taken from the SDK's
@@ -31,6 +35,7 @@ provisioning creates exactly what the output-port writers expect:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +56,8 @@ from meshkit_platform.provisioning.resources import Resource
 DEAD_LETTER_SUFFIX = ".deadletter"
 DEAD_LETTER_CONFIG = {"cleanup.policy": "delete", "retention.ms": str(7 * 24 * 3600 * 1000)}
 VIEW_SCHEMA = "public"
+READER_GROUP = re.compile(r"[a-z][a-z0-9_]{0,47}")
+"""A reader group's name: its role ``meshkit_reader_<group>`` fits PostgreSQL's 63 characters."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,18 @@ class DomainContract:
 def reader_role(group: str) -> str:
     """The PostgreSQL role of a reader group: ``meshkit_reader_<group>``."""
     return f"meshkit_reader_{group}"
+
+
+def reader_group_problem(group: str) -> str | None:
+    """Why ``group`` cannot be a reader group (``None`` when it can); never echoes it whole."""
+    if READER_GROUP.fullmatch(group):
+        return None
+    shown = group if len(group) <= 60 else group[:57] + "..."
+    return (
+        f"reader group {shown!r} cannot name a database role; expected lowercase letters, "
+        "digits and _, starting with a letter, at most 48 characters (role "
+        "meshkit_reader_<group>)"
+    )
 
 
 def load_domains(root: str | Path) -> list[DomainContract]:
@@ -87,6 +106,8 @@ def load_domains(root: str | Path) -> list[DomainContract]:
                 f"expected domain: {domain_dir}"
             )
             continue
+        bad = [reader_group_problem(g) for g in contract.access.readers]
+        problems.extend(f"{path}: access.readers: {why}" for why in bad if why)
         found.append(DomainContract(contract, str(path), path.read_text(encoding="utf-8")))
     problems.extend(_claims(found))
     if problems:

@@ -10,7 +10,9 @@ module is provisioning's side of that boundary, over the registry's HTTP API onl
   products into ``address → role → columns`` for ``desired_resources``: the reader
   group's role (``meshkit_reader_<grantee>``) gets ``SELECT`` on exactly the granted
   columns that the contract still publishes, beside the contract's own reader groups.
-  A revoked or expired grant is simply not desired any more, so the next plan revokes it;
+  A revoked or expired grant is simply not desired any more, so the next plan revokes it.
+  An active grant whose reader group cannot name a role (``reader_group_problem``) is
+  refused with the grant's id, not carried out under a folded or cut role name;
 - ``grant_states(plan, live)`` says, after an apply, which grants are ``applied``,
   ``pending`` or ``removed``, from the serving views' live column grants; ``report``
   posts them to ``POST /v1/grants/states`` (``report_applied`` does both after an apply).
@@ -32,6 +34,7 @@ from meshkit_platform.provisioning.desired import (
     VIEW_SCHEMA,
     DomainContract,
     desired_resources,
+    reader_group_problem,
     reader_role,
 )
 from meshkit_platform.provisioning.errors import ProvisioningError
@@ -136,12 +139,19 @@ def view_grants(grants: Iterable[AccessGrant], contracts: Sequence[DomainContrac
         dc.contract.address: {f.name for f in published_fields(dc.contract)} for dc in contracts
     }
     out: ViewGrants = {}
+    problems: list[str] = []
     for g in grants:
         if not g.active or g.port_kind != SERVING_VIEW or g.address not in published:
+            continue
+        why = reader_group_problem(g.grantee)
+        if why is not None:
+            problems.append(f"registry grant {g.id} on {g.address}: {why}")
             continue
         roles = out.setdefault(g.address, {})
         columns = set(roles.get(g.role, [])) | (set(g.columns) & published[g.address])
         roles[g.role] = sorted(columns)
+    if problems:
+        raise ProvisioningError("invalid desired state:\n" + "\n".join(problems))
     return out
 
 
