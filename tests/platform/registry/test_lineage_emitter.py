@@ -10,18 +10,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import httpx
+import pyarrow as pa
 import pytest
 from openlineage.client.serde import Serde
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from meshkit.batch import local_resources, product_asset
+from meshkit.contracts import load_contract
 from meshkit.lineage import Counts, LineageEmitter, LineageJob, dataset
+from meshkit.privacy.keys import MASTER_KEY_ENV, STATE_DIR_ENV, new_master_key
 from meshkit.streaming import read_stats
 from meshkit_platform.registry.db import Run
 from tests.platform.registry.conftest import Tokens, bearer
 from tests.platform.registry.contracts import contract, publish_body
+from tests.sdk.batch.conftest import FIXTURES as BATCH_FIXTURES
+from tests.sdk.batch.conftest import customers_table
 from tests.sdk.observability.flowrun import FlowProcess, flow_env, init_recovery
 from tests.sdk.observability.scrape import free_port, scrape, total, wait_for
 from tests.sdk.streaming.flowkit import customer_stream, setup_input, unique_contract
@@ -187,3 +194,40 @@ def test_with_the_registry_down_the_flow_completes_and_counts_dropped_events(
     )
     assert total(samples, "meshkit_lineage_events_total", outcome="dropped") > 0
     assert total(samples, "meshkit_lineage_events_total", outcome="sent") == 0
+
+
+@pytest.mark.services
+def test_a_dagster_materialisation_reports_its_run_with_personal_fields_tagged(
+    tmp_path: Path,
+    session_master_key: str,
+    server: str,
+    tokens: Tokens,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    del session_master_key
+    monkeypatch.setenv(MASTER_KEY_ENV, new_master_key())  # a key store of this test's own
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "privacy"))
+    monkeypatch.setenv("MESHKIT_REGISTRY_URL", server)
+    monkeypatch.setenv("MESHKIT_REGISTRY_TOKEN", tokens.admin)
+    contract = load_contract(BATCH_FIXTURES / "customers" / "contracts" / "customer.yaml")
+
+    @product_asset(contract)
+    def customer() -> pa.Table:
+        return customers_table(3)
+
+    result = dg.materialize(
+        [customer], resources=local_resources(duckdb_path=tmp_path / "warehouse.duckdb")
+    )
+    assert result.success
+
+    def reported() -> bool:
+        with Session(engine) as s:
+            run = s.scalars(select(Run).where(Run.job_name == "customers/customer/v1")).first()
+            return run is not None and run.state == "COMPLETE"
+
+    wait_for(reported, 30, lambda: "the materialisation's run never reached the registry")
+    with Session(engine) as s:
+        run = s.scalars(select(Run).where(Run.job_name == "customers/customer/v1")).one()
+        assert run.job_namespace == "customers"
+        assert run.facets["meshkit_counts"]["written"] == 3

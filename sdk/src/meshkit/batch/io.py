@@ -26,6 +26,7 @@ metadata or, failing that, by meshkit's key convention (:mod:`meshkit.batch.inpu
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,8 @@ from meshkit.batch.schema import arrow_schema
 from meshkit.batch.validate import ContractViolationError, PartitionWindow, conform
 from meshkit.contracts import Contract, Tokenize, WarehouseTable
 from meshkit.errors import ConfigError
+from meshkit.lineage import LineageJob
+from meshkit.lineage import dataset as lineage_dataset
 from meshkit.privacy import KeyNotFoundError, Masker
 
 
@@ -175,6 +178,19 @@ class MeshkitIOManager(dg.IOManager):
                 "duration_seconds": round(seconds, 3),
                 "table": f"{dataset}.{name}",
             },
+        )
+        asset = context.asset_key.to_user_string()
+        personal = [f.name for f in contract.fields if f.pii is not None]
+        self.registry.run_events(
+            LineageJob(
+                asset,
+                namespace=contract.domain,
+                integration="DAGSTER",
+                outputs=[lineage_dataset("meshkit", contract.address, personal_fields=personal)],
+                # one run per asset of a Dagster run (the registry keys runs by run id)
+                run_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{context.run_id}/{asset}")),
+            ),
+            rows=rows,
         )
 
     def load_input(self, context: dg.InputContext) -> pa.Table:

@@ -24,10 +24,18 @@ is set)::
     }
 
 Any 2xx answer is success.
+
+Each materialisation is also an OpenLineage run (:mod:`meshkit.lineage`, ``POST
+{url}/api/v1/lineage``): a ``BATCH`` Dagster job named by the asset key in the domain's
+namespace, ``START`` and ``COMPLETE`` with the rows written, its output dataset named by
+the product's address with the personal fields tagged. Those events go through a bounded
+buffer on a background thread: dropped and counted, never waited for, when the registry
+is down.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import urllib.error
@@ -35,6 +43,10 @@ import urllib.request
 from typing import Any
 
 import dagster as dg
+
+from meshkit.lineage import Counts, LineageEmitter, LineageJob
+
+_emitters: dict[tuple[str, str | None], LineageEmitter] = {}
 
 URL_ENV = "MESHKIT_REGISTRY_URL"
 TOKEN_ENV = "MESHKIT_REGISTRY_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -73,3 +85,15 @@ class RegistryReporter(dg.ConfigurableResource):  # type: ignore[type-arg]
         except (urllib.error.URLError, OSError, ValueError) as exc:
             _log.warning("meshkit: registry report of %s to %s failed: %s", product, endpoint, exc)
             return False
+
+    def run_events(self, job: LineageJob, *, rows: int) -> None:
+        """Send ``job``'s ``START`` and ``COMPLETE`` (never waits, never raises)."""
+        if not self.url:
+            return
+        key = (self.url, self.token)
+        emitter = _emitters.get(key)
+        if emitter is None:
+            emitter = _emitters[key] = LineageEmitter(self.url, self.token)
+            atexit.register(emitter.close)
+        emitter.emit(job.event("START"))
+        emitter.emit(job.event("COMPLETE", counts=Counts(read=rows, written=rows)))
