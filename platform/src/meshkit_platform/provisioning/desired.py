@@ -25,6 +25,9 @@ provisioning creates exactly what the output-port writers expect:
   DuckDB columns of ``duckdb_columns`` plus the writers' ``_meshkit_pos``;
 - ``search_index``: the index ``<address>`` with the ``elasticsearch_mapping``
   properties, and the alias ``<domain>.<product>`` on the newest major's index;
+- for each group in the contract's ``access.readers``, with a ``kafka_topic`` port: an
+  ACL resource ``<topic> User:meshkit_reader_<group>`` (``acl_attrs``: ``READ`` and
+  ``DESCRIBE`` on the topic, ``READ`` on consumer groups prefixed ``<group>.``);
 - ``serving_view``: the PostgreSQL table ``"<address>"`` with the serving-view writer's
   column types, and for each group in the contract's ``access.readers`` a role
   ``meshkit_reader_<group>`` granted ``SELECT`` on exactly the published columns (not
@@ -72,6 +75,17 @@ class DomainContract:
 def reader_role(group: str) -> str:
     """The PostgreSQL role of a reader group: ``meshkit_reader_<group>``."""
     return f"meshkit_reader_{group}"
+
+
+def acl_name(topic: str, group: str) -> str:
+    """A Kafka ACL resource's name: ``<topic> User:meshkit_reader_<group>``."""
+    return f"{topic} User:{reader_role(group)}"
+
+
+def acl_attrs(group: str) -> dict[str, Any]:
+    """What a reader group's principal may do: read and describe the topic, and read
+    (join) consumer groups whose id starts with ``<group>.``."""
+    return {"operations": ["DESCRIBE", "READ"], "consumer_group_prefix": f"{group}."}
 
 
 def reader_group_problem(group: str) -> str | None:
@@ -153,6 +167,11 @@ def desired_resources(
             out.append(
                 Resource("kafka", "topic", c.address + DEAD_LETTER_SUFFIX, dead, c.address, src)
             )
+            out.extend(
+                Resource("kafka", "acl", acl_name(spec["topic"], group), acl_attrs(group),
+                         c.address, src, holds_data=False)
+                for group in c.access.readers
+            )  # fmt: skip
         if _has(c, WarehouseTable):
             schema, table = duckdb_table_name(c)
             schemas.setdefault(schema, src)

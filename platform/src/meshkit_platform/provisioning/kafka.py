@@ -16,6 +16,14 @@ needs API 37, ACLs need APIs 29 and 30 on a broker that enforces them. The embed
 broker (Tansu, cluster id ``tansu_cluster``) advertises the ACL APIs but does not
 implement them (its ``CreateAcls`` brings the client process down), so ACLs are "not
 applicable here" there and no ACL call is ever made to it.
+
+ACLs (``kind`` ``acl``, one per topic and reader principal ``User:meshkit_reader_<group>``)
+are read, on a broker that has them, with one ``describe_acls``: meshkit's are the ALLOW
+bindings of principals named ``User:meshkit_reader_*`` on owned topics (literal) and on
+consumer groups (prefixed). ``apply_batch`` creates a principal's topic and group
+bindings in one ``create_acls``, and deletes its topic bindings with ``delete_acls`` (the
+group prefix stays while the principal may read other topics). Where ACLs are not
+applicable, ``not_applicable`` says so and the plan shows them without applying them.
 """
 
 from __future__ import annotations
@@ -27,7 +35,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # ACL types: no stub
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
 from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
 from confluent_kafka.cimpl import NewTopic
 
@@ -42,6 +58,7 @@ CREATE_PARTITIONS_API = 37
 ACL_APIS = frozenset({29, 30})
 NO_ACL_CLUSTERS = frozenset({"tansu_cluster"})
 TIMEOUT = 15.0
+ACL_PRINCIPAL_PREFIX = "User:meshkit_reader_"
 
 
 def api_versions(bootstrap: str, timeout: float = 5.0) -> frozenset[int]:
@@ -154,7 +171,46 @@ class KafkaBackend:
             if self.replication_factor > 0:
                 attrs["replication_factor"] = replicas[resource.name]
             out[("topic", resource.name)] = attrs
+        if self.capabilities()["acls"] == "supported":
+            out.update(self._read_acls(frozenset(owned)))
         return out
+
+    def _read_acls(self, topics: frozenset[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """meshkit's ACLs on ``topics``: ``<topic> <principal>`` → operations and the
+        principal's consumer-group prefix."""
+        # None matches anything in a filter (the stubs only allow str)
+        anything: Any = None
+        everything = AclBindingFilter(ResourceType.ANY, anything, ResourcePatternType.ANY,
+                                      anything, anything, AclOperation.ANY,
+                                      AclPermissionType.ANY)  # fmt: skip
+        try:
+            bindings = self.admin.describe_acls(everything).result(TIMEOUT)
+        except KafkaException as exc:
+            raise ServiceError(f"Kafka at {self.bootstrap}: describe_acls failed: {exc}") from exc
+        operations: dict[tuple[str, str], set[str]] = {}
+        prefixes: dict[str, str] = {}
+        for b in bindings:
+            if (not b.principal.startswith(ACL_PRINCIPAL_PREFIX)
+                    or b.permission_type != AclPermissionType.ALLOW):  # fmt: skip
+                continue
+            if b.restype == ResourceType.TOPIC and b.name in topics:
+                operations.setdefault((b.name, b.principal), set()).add(b.operation.name)
+            elif b.restype == ResourceType.GROUP and b.operation == AclOperation.READ:
+                prefixes[b.principal] = b.name
+        return {
+            ("acl", f"{topic} {principal}"): {
+                "operations": sorted(ops),
+                "consumer_group_prefix": prefixes.get(principal),
+            }
+            for (topic, principal), ops in operations.items()
+        }
+
+    def not_applicable(self, desired: Resource) -> str | None:
+        """Why the broker cannot provision ``desired`` here (an ACL where it has none)."""
+        if desired.kind != "acl":
+            return None
+        state = self.capabilities()["acls"]
+        return None if state == "supported" else state
 
     def normalise(self, desired: Resource) -> Resource:
         """``desired`` with the replication factor, when one is configured (compared then)."""
@@ -216,6 +272,8 @@ class KafkaBackend:
         """Carry out changes of one action in one admin request; an error (or ``None``) per
         change, in order."""
         action = changes[0].action
+        if changes[0].kind == "acl":
+            return [self._apply_acl(c, desired.get(c.key)) for c in changes]
         if action == "create":
             futures = self.admin.create_topics([
                 NewTopic(c.name, num_partitions=desired[c.key].attrs["partitions"],
@@ -247,6 +305,37 @@ class KafkaBackend:
             except KafkaException as exc:
                 out.append(ServiceError(f"Kafka topic {c.name}: {action} failed: {exc}"))
         return out
+
+    def _apply_acl(self, change: Change, desired: Resource | None) -> Exception | None:
+        """Create, re-create or delete one principal's bindings on one topic."""
+        if self.capabilities()["acls"] != "supported":  # never an ACL call to such a broker
+            return ProvisioningError(f"Kafka ACL {change.name}: {self.capabilities()['acls']}")
+        topic, _, principal = change.name.partition(" ")
+        anything: Any = None  # None matches anything in a filter (the stubs only allow str)
+        try:
+            if change.action in ("update", "delete"):
+                mine = AclBindingFilter(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL,
+                                        principal, anything, AclOperation.ANY,
+                                        AclPermissionType.ANY)  # fmt: skip
+                for future in self.admin.delete_acls([mine]).values():
+                    future.result(TIMEOUT)
+            if change.action in ("create", "update"):
+                assert desired is not None
+                bindings = [
+                    AclBinding(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL, principal,
+                               "*", AclOperation[op], AclPermissionType.ALLOW)
+                    for op in desired.attrs["operations"]
+                ]  # fmt: skip
+                bindings.append(
+                    AclBinding(ResourceType.GROUP, desired.attrs["consumer_group_prefix"],
+                               ResourcePatternType.PREFIXED, principal, "*", AclOperation.READ,
+                               AclPermissionType.ALLOW)
+                )  # fmt: skip
+                for future in self.admin.create_acls(bindings).values():
+                    future.result(TIMEOUT)
+        except KafkaException as exc:
+            return ServiceError(f"Kafka ACL {change.name}: {change.action} failed: {exc}")
+        return None
 
     def close(self) -> None:
         """Nothing to release (the AdminClient has no close)."""

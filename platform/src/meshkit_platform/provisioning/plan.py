@@ -164,7 +164,7 @@ def make_plan(
             changes.append(
                 Change("delete", backend.name, kind, name,
                        "owned by meshkit, no longer in any contract",
-                       attr_diff(attrs, {}), None, kind not in ("alias", "schema"))
+                       attr_diff(attrs, {}), None, kind not in ("acl", "alias", "schema"))
             )  # fmt: skip
     changes.sort(key=lambda c: (BACKENDS.index(c.backend), c.kind, c.name))
     return Plan(
@@ -182,6 +182,10 @@ def _decide(backend: Backend, desired: Resource, live: dict[str, Any] | None) ->
         return Change(action, desired.backend, desired.kind, desired.name, reason, diff,
                       desired.address, desired.holds_data)  # fmt: skip
 
+    unsupported = getattr(backend, "not_applicable", None)
+    why = unsupported(desired) if unsupported is not None else None
+    if why is not None:
+        return change("not applicable", why, attr_diff(live or {}, desired.attrs))
     if live is None:
         if desired.key[1:] in getattr(backend, "foreign", set()):
             return change("not applicable", "exists without meshkit's marker: not owned, "

@@ -7,6 +7,7 @@ backend     kind        name                                  holds data
 ==========  ==========  ====================================  ==========
 kafka       topic       ``<domain>.<product>.v<major>``       yes
 kafka       topic       ``<address>.deadletter``              yes
+kafka       acl         ``<topic> User:meshkit_reader_<g>``   no
 warehouse   schema      ``<domain>``                          no
 warehouse   table       ``<domain>.<product>_v<major>``       yes
 search      index       ``<domain>.<product>.v<major>``       yes
@@ -29,7 +30,7 @@ Action = Literal["create", "update", "delete", "no change", "not applicable"]
 PENDING: frozenset[str] = frozenset({"create", "update", "delete"})
 BACKENDS: tuple[str, ...] = ("kafka", "warehouse", "search", "view")
 """Every backend, in the order apply visits them."""
-_KIND_ORDER = {"schema": 0, "topic": 1, "table": 1, "index": 1, "alias": 2}
+_KIND_ORDER = {"schema": 0, "topic": 1, "table": 1, "index": 1, "alias": 2, "acl": 2}
 
 
 @dataclass(frozen=True)
