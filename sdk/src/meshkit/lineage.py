@@ -135,6 +135,18 @@ class LineageJob:
         )
 
 
+def flow_job(product: str, personal_fields: Iterable[str] = ()) -> LineageJob:
+    """The job of a flow writing ``product`` (its address): ``<address>.flow`` in the
+    domain's namespace, ``STREAMING`` on Bytewax, the product's dataset as its output."""
+    return LineageJob(
+        f"{product}.flow",
+        namespace=product.split(".", 1)[0],
+        processing="STREAMING",
+        integration="BYTEWAX",
+        outputs=[dataset("meshkit", product, personal_fields=personal_fields)],
+    )
+
+
 class LineageEmitter:
     """Sends run events from a bounded buffer on a background thread; drops, never waits.
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from meshkit.batch import local_resources, product_asset
 from meshkit.contracts import load_contract
-from meshkit.lineage import Counts, LineageEmitter, LineageJob, dataset
+from meshkit.lineage import Counts, LineageEmitter, LineageJob, dataset, flow_job
 from meshkit.privacy.keys import MASTER_KEY_ENV, STATE_DIR_ENV, new_master_key
 from meshkit.streaming import read_stats
 from meshkit_platform.registry.db import Run
@@ -42,6 +42,18 @@ def products(client: httpx.Client, tokens: Tokens) -> None:
         headers=bearer(tokens.admin),
     )
     assert r.status_code == 200, r.text
+
+
+def test_a_flows_job_tags_the_contracts_personal_fields() -> None:
+    contract = unique_contract()
+    personal = [f.name for f in contract.fields if f.pii is not None]
+    assert personal  # the fixture contract holds personal data
+    wire = Serde.to_dict(flow_job(contract.address, personal).event("START"))
+    assert wire["job"]["name"] == f"{contract.address}.flow"
+    assert wire["job"]["facets"]["jobType"]["processingType"] == "STREAMING"
+    tags = wire["outputs"][0]["facets"]["tags"]["tags"]
+    assert sorted(t["field"] for t in tags) == sorted(personal)
+    assert {t["key"] for t in tags} == {"personal-data"}
 
 
 def _job() -> LineageJob:

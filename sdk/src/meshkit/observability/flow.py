@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from confluent_kafka import Consumer, TopicPartition
 
-from meshkit.lineage import Counts, LineageJob, RunReporter, dataset, shared_emitter
+from meshkit.lineage import Counts, RunReporter, flow_job, shared_emitter
 from meshkit.observability import metrics
 from meshkit.observability.server import health
 
@@ -49,7 +49,9 @@ _FLOW_COUNTERS = {
 class FlowMetrics:
     """One sink partition's view of the flow metrics (see the module docstring)."""
 
-    def __init__(self, product: str, partition: str) -> None:
+    def __init__(
+        self, product: str, partition: str, *, personal_fields: Sequence[str] = ()
+    ) -> None:
         self.product = product
         self.component = f"flow {product} {partition}"
         self._seen: dict[str, int] = dict.fromkeys(_FLOW_COUNTERS, 0)
@@ -59,14 +61,7 @@ class FlowMetrics:
         self._run: RunReporter | None = None
         emitter = shared_emitter()
         if emitter.enabled:  # run events for the registry (MESHKIT_REGISTRY_URL)
-            job = LineageJob(
-                f"{product}.flow",
-                namespace=product.split(".", 1)[0],
-                processing="STREAMING",
-                integration="BYTEWAX",
-                outputs=[dataset("meshkit", product)],
-            )
-            self._run = RunReporter(job, emitter)
+            self._run = RunReporter(flow_job(product, personal_fields), emitter)
         health.starting(self.component)
 
     def ready(self) -> None:

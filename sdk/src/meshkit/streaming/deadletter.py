@@ -292,6 +292,7 @@ class DeadLetters:
         """``masker``: the product's masker, so that a letter shows personal fields after
         their transforms (without it, they are redacted)."""
         self.product = contract.address
+        self.contract = contract
         self.mask = PayloadMasker(contract, masker)
 
     def of(self, failure: Failure) -> DeadLetter:

@@ -141,7 +141,8 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
     ) -> None:
         self.name = name
         self.ports = ports
-        self.metrics = FlowMetrics(ports.dead_letters.product, name)
+        personal = [f.name for f in ports.dead_letters.contract.fields if f.pii is not None]
+        self.metrics = FlowMetrics(ports.dead_letters.product, name, personal_fields=personal)
         self.state = _State()
         if counts:
             self.state.counts.update(counts)
