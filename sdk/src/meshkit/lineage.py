@@ -147,6 +147,18 @@ def flow_job(product: str, personal_fields: Iterable[str] = ()) -> LineageJob:
     )
 
 
+def cdc_job(slot: str) -> LineageJob:
+    """The job of a CDC capture on replication slot ``slot`` (``meshkit_<domain>``):
+    ``cdc.<slot>`` in the domain's namespace, ``STREAMING``; outputs are added as topics
+    appear."""
+    return LineageJob(
+        f"cdc.{slot}",
+        namespace=slot.removeprefix("meshkit_") or slot,
+        processing="STREAMING",
+        integration="MESHKIT_CDC",
+    )
+
+
 class LineageEmitter:
     """Sends run events from a bounded buffer on a background thread; drops, never waits.
 

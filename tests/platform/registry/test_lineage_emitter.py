@@ -4,7 +4,11 @@ the undelivered events are counted."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +33,8 @@ from tests.platform.registry.conftest import Tokens, bearer
 from tests.platform.registry.contracts import contract, publish_body
 from tests.sdk.batch.conftest import FIXTURES as BATCH_FIXTURES
 from tests.sdk.batch.conftest import customers_table
+from tests.sdk.cdc.helpers import Env as CdcEnv
+from tests.sdk.cdc.helpers import wait_slot_released
 from tests.sdk.observability.flowrun import FlowProcess, flow_env, init_recovery
 from tests.sdk.observability.scrape import free_port, scrape, total, wait_for
 from tests.sdk.streaming.flowkit import customer_stream, setup_input, unique_contract
@@ -243,3 +249,54 @@ def test_a_dagster_materialisation_reports_its_run_with_personal_fields_tagged(
         run = s.scalars(select(Run).where(Run.job_name == "customers/customer/v1")).one()
         assert run.job_namespace == "customers"
         assert run.facets["meshkit_counts"]["written"] == 3
+
+
+@pytest.mark.services
+def test_a_cdc_capture_reports_its_run_with_the_events_it_produced(
+    postgres_database: str,
+    kafka_broker: str,
+    tmp_path: Path,
+    server: str,
+    tokens: Tokens,
+    engine: Engine,
+) -> None:
+    cdc = CdcEnv(dsn=postgres_database, bootstrap=kafka_broker, state_dir=tmp_path / "cdc")
+    table = f"ol_{tmp_path.name[-8:].replace('-', '_')}".lower()
+    cdc.sql(
+        f"DROP TABLE IF EXISTS {table}",
+        f"CREATE TABLE {table} (id int PRIMARY KEY, note text)",
+        f"INSERT INTO {table} SELECT i, 'n' FROM generate_series(1, 40) i",
+    )
+    config = cdc.config([f"public.{table}"])
+    cmd = [sys.executable, "-c", "from meshkit.cli import main; main()", "cdc", "run", "-q",
+           "--dsn", cdc.dsn, "--table", f"public.{table}",
+           "--topic-prefix", config.topic_prefix, "--slot", config.slot,
+           "--publication", config.publication, "--bootstrap-servers", cdc.bootstrap,
+           "--state-dir", str(cdc.state_dir), "--metrics-port", str(free_port())]  # fmt: skip
+    env = {
+        **os.environ,
+        "MESHKIT_REGISTRY_URL": server,
+        "MESHKIT_REGISTRY_TOKEN": tokens.admin,
+        "MESHKIT_LINEAGE_INTERVAL_SECONDS": "0.2",
+    }
+    log = tmp_path / "cdc.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env)
+    try:
+
+        def reported() -> bool:
+            assert proc.poll() is None, log.read_text()
+            with Session(engine) as s:
+                run = s.scalars(select(Run).where(Run.job_name == f"cdc.{config.slot}")).first()
+            counts = (run.facets.get("meshkit_counts") or {}) if run is not None else {}
+            return run is not None and run.state == "RUNNING" and counts.get("written") == 40
+
+        wait_for(reported, 60, lambda: f"no RUNNING event counting 40: {log.read_text()[-2000:]}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(60)
+        wait_slot_released(cdc.dsn, config.slot)
+    assert code == 0, log.read_text()
+    with Session(engine) as s:
+        run = s.scalars(select(Run).where(Run.job_name == f"cdc.{config.slot}")).one()
+    assert run.job_namespace == config.slot.removeprefix("meshkit_")
