@@ -109,16 +109,16 @@ def apply_plan(
         raise ProvisioningError(
             f"the plan changes {', '.join(missing)} but no connection to it is configured"
         )
+    desired: dict[tuple[str, str, str], Resource] = {
+        r.key: r for r in desired_resources(contracts, view_grants(plan_grants(plan), contracts))
+    }
     now = live_hash(read_live([b for b in backends if b.name in plan.capabilities],
-                              frozenset(plan.domains)))  # fmt: skip
+                              frozenset(plan.domains), list(desired.values())))  # fmt: skip
     if now != plan.live_hash:
         raise StalePlanError(
             "the plan is stale: the live state changed since it was made (its hash "
             f"{plan.live_hash[:12]}, now {now[:12]}); run plan again and apply the new plan"
         )
-    desired: dict[tuple[str, str, str], Resource] = {
-        r.key: r for r in desired_resources(contracts, view_grants(plan_grants(plan), contracts))
-    }
     by_address: dict[str, Contract] = {dc.contract.address: dc.contract for dc in contracts}
     report = ApplyReport()
     progress = Progress(

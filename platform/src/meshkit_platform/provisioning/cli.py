@@ -43,6 +43,10 @@ SearchOpt = Annotated[str | None, typer.Option("--search", help="Search API base
 PostgresOpt = Annotated[
     str | None, typer.Option("--postgres", help="libpq URL of the serving views' database.")
 ]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option("--source", help="libpq URL of the service databases' server (CDC)."),
+]
 RegistryOpt = Annotated[
     str | None,
     typer.Option(
@@ -65,8 +69,8 @@ def _registry(url: str | None) -> RegistryGrants | None:
 
 
 def _targets(kafka: str | None, warehouse: str | None, search: str | None,
-             postgres: str | None) -> Targets:  # fmt: skip
-    found = Targets(kafka, warehouse, search, postgres).resolved()
+             postgres: str | None, source: str | None = None) -> Targets:  # fmt: skip
+    found = Targets(kafka, warehouse, search, postgres, source=source).resolved()
     if not any((found.kafka, found.warehouse, found.search, found.postgres)):
         raise ProvisioningError(
             "no backend to provision: no local stack is running and no endpoint is given; "
@@ -85,6 +89,7 @@ def plan(
     warehouse: WarehouseOpt = None,
     search: SearchOpt = None,
     postgres: PostgresOpt = None,
+    source: SourceOpt = None,
     registry: RegistryOpt = None,
 ) -> None:
     """Compare the domains' contracts with the live systems; exit 2 when changes are pending."""
@@ -96,7 +101,7 @@ def plan(
             grants = client.fetch()
         finally:
             client.close()
-    backends = _targets(kafka, warehouse, search, postgres).open()
+    backends = _targets(kafka, warehouse, search, postgres, source).open()
     try:
         result = make_plan(contracts, backends, grants)
     finally:
@@ -123,6 +128,7 @@ def apply(
     warehouse: WarehouseOpt = None,
     search: SearchOpt = None,
     postgres: PostgresOpt = None,
+    source: SourceOpt = None,
     registry: RegistryOpt = None,
 ) -> None:
     """Carry out a saved plan, if the live state still matches it."""
@@ -135,7 +141,7 @@ def apply(
         raise ProvisioningError(f"{plan_file}: not a meshkit plan; expected a JSON object")
     saved = Plan.from_json(data, str(plan_file))
     client = _registry(registry)
-    backends = _targets(kafka, warehouse, search, postgres).open()
+    backends = _targets(kafka, warehouse, search, postgres, source).open()
     try:
         report = apply_plan(saved, backends, allow_delete=allow_delete or ())
         states = []

@@ -28,6 +28,9 @@ provisioning creates exactly what the output-port writers expect:
 - for each group in the contract's ``access.readers``, with a ``kafka_topic`` port: an
   ACL resource ``<topic> User:meshkit_reader_<group>`` (``acl_attrs``: ``READ`` and
   ``DESCRIBE`` on the topic, ``READ`` on consumer groups prefixed ``<group>.``);
+- CDC input ports: per domain and service database, the publication of the captured
+  tables and the capture's replication slot, ``<database>.meshkit_<domain>`` (see
+  ``meshkit_platform.provisioning.cdc``);
 - ``serving_view``: the PostgreSQL table ``"<address>"`` with the serving-view writer's
   column types, and for each group in the contract's ``access.readers`` a role
   ``meshkit_reader_<group>`` granted ``SELECT`` on exactly the published columns (not
@@ -50,7 +53,7 @@ from meshkit.contracts.exporters.elasticsearch import elasticsearch_mapping
 from meshkit.contracts.exporters.kafka import kafka_topic_config
 from meshkit.contracts.exporters.published import published_fields
 from meshkit.contracts.loader import read_contract
-from meshkit.contracts.ports import KafkaTopic, SearchIndex, ServingView, WarehouseTable
+from meshkit.contracts.ports import CdcInput, KafkaTopic, SearchIndex, ServingView, WarehouseTable
 from meshkit.ports.base import POSITION_COLUMN
 from meshkit.ports.view import postgres_type
 from meshkit_platform.provisioning.errors import ProvisioningError
@@ -203,6 +206,7 @@ def desired_resources(
             out.append(
                 Resource("view", "table", f"{VIEW_SCHEMA}.{c.address}", attrs, c.address, src)
             )
+    out.extend(_cdc_resources(contracts))
     out.extend(
         Resource("warehouse", "schema", schema, {}, None, src, holds_data=False)
         for schema, src in schemas.items()
@@ -212,4 +216,25 @@ def desired_resources(
                  dc.contract.address, dc.file, holds_data=False)
         for product, dc in newest.items()
     )  # fmt: skip
+    return out
+
+
+def _cdc_resources(contracts: Sequence[DomainContract]) -> list[Resource]:
+    """Per domain and service database its contracts capture from: the publication of
+    the tables and the capture's slot, both ``<database>.meshkit_<domain>``."""
+    tables: dict[tuple[str, str], set[str]] = {}
+    files: dict[tuple[str, str], list[str]] = {}
+    for dc in contracts:
+        for port in dc.contract.ports.inputs:
+            if isinstance(port, CdcInput):
+                key = (dc.contract.domain, port.database)
+                tables.setdefault(key, set()).add(f"{port.db_schema}.{port.table}")
+                if dc.file not in files.setdefault(key, []):
+                    files[key].append(dc.file)
+    out: list[Resource] = []
+    for (domain, database), names in sorted(tables.items()):
+        name, src = f"{database}.meshkit_{domain}", ", ".join(files[(domain, database)])
+        out.append(Resource("cdc", "publication", name, {"tables": sorted(names)}, None, src,
+                            holds_data=False))  # fmt: skip
+        out.append(Resource("cdc", "slot", name, {"plugin": "pgoutput"}, None, src))
     return out

@@ -123,8 +123,15 @@ def summary(changes: Sequence[Change]) -> dict[str, int]:
     return out
 
 
-def read_live(backends: Sequence[Backend], domains: frozenset[str]) -> dict[str, LiveState]:
-    """Every backend's owned live state."""
+def read_live(
+    backends: Sequence[Backend], domains: frozenset[str], desired: Sequence[Resource] = ()
+) -> dict[str, LiveState]:
+    """Every backend's owned live state (a backend with ``prepare`` first learns its
+    desired resources: the CDC backend reads the databases they name)."""
+    for b in backends:
+        prepare = getattr(b, "prepare", None)
+        if prepare is not None:
+            prepare([r for r in desired if r.backend == b.name])
     return {b.name: b.read(domains) for b in backends}
 
 
@@ -145,10 +152,15 @@ def make_plan(
     """The plan for ``contracts`` and the registry's access ``grants`` against what
     ``backends`` hold now."""
     domains = frozenset(dc.contract.domain for dc in contracts)
-    live = read_live(backends, domains)
     by_name = {b.name: b for b in backends}
     wanted_all = desired_resources(list(contracts), view_grants(grants, contracts))
     desired = [r for r in wanted_all if r.backend in by_name]
+    live = read_live(backends, domains, desired)
+    problems = [
+        why for r in desired for why in getattr(by_name[r.backend], "problems", lambda _r: [])(r)
+    ]
+    if problems:
+        raise ProvisioningError("invalid desired state:\n" + "\n".join(problems))
     changes: list[Change] = []
     wanted: set[tuple[str, str, str]] = set()
     for asked in desired:

@@ -13,6 +13,8 @@ warehouse   table       ``<domain>.<product>_v<major>``       yes
 search      index       ``<domain>.<product>.v<major>``       yes
 search      alias       ``<domain>.<product>``                no
 view        table       ``<schema>.<domain>.<product>.v<major>``  yes
+cdc         publication ``<database>.meshkit_<domain>``       no
+cdc         slot        ``<database>.meshkit_<domain>``       yes
 ==========  ==========  ====================================  ==========
 
 ``attrs`` holds the attributes compared between the desired and the live state (JSON
@@ -28,9 +30,18 @@ from typing import Any, Literal
 
 Action = Literal["create", "update", "delete", "no change", "not applicable"]
 PENDING: frozenset[str] = frozenset({"create", "update", "delete"})
-BACKENDS: tuple[str, ...] = ("kafka", "warehouse", "search", "view")
+BACKENDS: tuple[str, ...] = ("kafka", "warehouse", "search", "view", "cdc")
 """Every backend, in the order apply visits them."""
-_KIND_ORDER = {"schema": 0, "topic": 1, "table": 1, "index": 1, "alias": 2, "acl": 2}
+_KIND_ORDER = {
+    "schema": 0,
+    "publication": 0,
+    "slot": 1,
+    "topic": 1,
+    "table": 1,
+    "index": 1,
+    "alias": 2,
+    "acl": 2,
+}
 
 
 @dataclass(frozen=True)

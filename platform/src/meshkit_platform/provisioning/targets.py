@@ -22,6 +22,7 @@ from pathlib import Path
 from meshkit.clients import search_client
 from meshkit.local import LocalStack
 from meshkit.settings import MeshkitSettings, load_settings
+from meshkit_platform.provisioning.cdc import CdcBackend
 from meshkit_platform.provisioning.kafka import KafkaBackend
 from meshkit_platform.provisioning.plan import Backend
 from meshkit_platform.provisioning.search import SearchBackend
@@ -45,6 +46,8 @@ class Targets:
     search: str | None = None
     postgres: str | None = field(default=None, repr=False)  # a DSN may hold a password
     settings: MeshkitSettings = field(default_factory=lambda: MeshkitSettings.model_validate({}))
+    source: str | None = field(default=None, repr=False)
+    """libpq URL of the service databases' server (CDC publications and slots); a flag only."""
 
     def resolved(self, settings: MeshkitSettings | None = None) -> Targets:
         """Missing endpoints from the environment and the domain settings (default:
@@ -69,6 +72,7 @@ class Targets:
             search=found.search or local.search,
             postgres=found.postgres or local.postgres,
             settings=domain,
+            source=found.source,
         )
 
     def _get(self, name: str) -> str | None:
@@ -87,4 +91,6 @@ class Targets:
             out.append(SearchBackend(search_client(settings)))
         if self.postgres:
             out.append(ViewBackend(self.postgres))
+        if self.source:
+            out.append(CdcBackend(self.source))
         return out
