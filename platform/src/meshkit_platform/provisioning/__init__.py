@@ -3,9 +3,10 @@
 Desired state comes from the domains' contracts (``desired``), as resources
 (``resources``) of five backends, one module each: Kafka topics and ACLs (``kafka``),
 the DuckDB warehouse (``warehouse``), search indices and aliases (``search``), PostgreSQL
-serving-view tables (``views``), CDC publications and slots (``cdc``). ``plan`` compares them with what the systems hold now
-(no state file: meshkit's resources are known by their markers) and ``apply`` carries
-out a saved plan. ``targets`` says where to connect. Guide: ``docs/provisioning.md``.
+serving-view tables (``views``), CDC publications and slots (``cdc``). ``plan``
+compares them with what the systems hold now (no state file: meshkit's resources are
+known by their markers) and ``apply`` carries out a saved plan. ``targets`` says where
+to connect. Guide: ``docs/provisioning.md``.
 """
 
 from meshkit_platform.provisioning.apply import ApplyReport, apply_plan
