@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg2
 import pytest
 from psycopg2.extensions import parse_dsn
 
+from meshkit.cli.failures import run as run_cli
+from meshkit_platform.cli import app
 from meshkit_platform.provisioning import Targets, apply_plan, load_domains, make_plan
 from meshkit_platform.provisioning.errors import ProvisioningError
 from meshkit_platform.provisioning.plan import Backend
@@ -101,3 +104,28 @@ def test_a_missing_source_table_is_refused_naming_the_contract_and_the_table(
     )
     for b in backends:
         b.close()
+
+
+def test_plan_writes_debezium_configs_with_the_captures_names_and_no_password(
+    domain: str, domains_dir: Path, targets: Targets, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    assert targets.postgres is not None
+    database = parse_dsn(targets.postgres)["dbname"]
+    run(targets.postgres, "CREATE TABLE public.customers (id int PRIMARY KEY)")
+    write_captured(domains_dir, domain, database, "customers")
+    out = tmp_path / "connect"
+    code = run_cli(app, ["plan", "--domains", str(domains_dir), "--source", targets.postgres,
+                         "--debezium", str(out)], prog_name="meshkit-platform")  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code == 2, err  # the publication is pending
+    body = orjson.loads((out / f"meshkit-{domain}-{database}.json").read_bytes())
+    config = body["config"]
+    assert config["slot.name"] == config["publication.name"] == f"meshkit_{domain}"
+    assert config["publication.autocreate.mode"] == "disabled"
+    assert config["table.include.list"] == "public.customers"
+    assert config["topic.prefix"] == f"{domain}.cdc"  # topics <domain>.cdc.public.customers
+    assert config["database.dbname"] == database
+    password = parse_dsn(targets.postgres).get("password")
+    assert config["database.password"].startswith("${file:")
+    assert not password or password not in (out / f"meshkit-{domain}-{database}.json").read_text()

@@ -8,7 +8,9 @@ data-holding resource it may delete. Failures are one line and exit code 1
 running local stack (``meshkit_platform.provisioning.targets``). With ``--registry URL``
 (or ``MESHKIT_REGISTRY_URL``) and a platform-admin token in ``MESHKIT_REGISTRY_TOKEN``,
 ``plan`` adds the registry's approved access grants to the desired state and ``apply``
-reports each grant's state back (``meshkit_platform.provisioning.grants``).
+reports each grant's state back (``meshkit_platform.provisioning.grants``). ``--source
+URL`` adds the CDC publications and slots; ``plan --debezium DIR`` also writes the
+Debezium connector configs (``meshkit_platform.provisioning.debezium``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from rich.console import Console
 
 from meshkit.files import read_limited
 from meshkit_platform.provisioning.apply import apply_plan, plan_contracts, plan_grants
-from meshkit_platform.provisioning.desired import load_domains
+from meshkit_platform.provisioning.debezium import connector_configs, write_configs
+from meshkit_platform.provisioning.desired import desired_resources, load_domains
 from meshkit_platform.provisioning.errors import ProvisioningError
 from meshkit_platform.provisioning.grants import (
     TOKEN_ENV,
@@ -71,7 +74,7 @@ def _registry(url: str | None) -> RegistryGrants | None:
 def _targets(kafka: str | None, warehouse: str | None, search: str | None,
              postgres: str | None, source: str | None = None) -> Targets:  # fmt: skip
     found = Targets(kafka, warehouse, search, postgres, source=source).resolved()
-    if not any((found.kafka, found.warehouse, found.search, found.postgres)):
+    if not any((found.kafka, found.warehouse, found.search, found.postgres, found.source)):
         raise ProvisioningError(
             "no backend to provision: no local stack is running and no endpoint is given; "
             "run `meshkit local up`, or pass --kafka/--warehouse/--search/--postgres"
@@ -91,9 +94,22 @@ def plan(
     postgres: PostgresOpt = None,
     source: SourceOpt = None,
     registry: RegistryOpt = None,
+    debezium: Annotated[
+        Path | None,
+        typer.Option("--debezium", help="Write Debezium connector configs (JSON) here."),
+    ] = None,
 ) -> None:
     """Compare the domains' contracts with the live systems; exit 2 when changes are pending."""
     contracts = load_domains(domains)
+    if debezium is not None:
+        if not source:
+            raise ProvisioningError("--debezium needs --source (the service databases' server)")
+        written = write_configs(connector_configs(desired_resources(contracts), source), debezium)
+        Console(stderr=True).print(
+            f"wrote {len(written)} Debezium connector config(s) to {debezium}",
+            markup=False,
+            highlight=False,
+        )
     grants: list[AccessGrant] = []
     client = _registry(registry)
     if client is not None:
