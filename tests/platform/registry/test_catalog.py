@@ -130,6 +130,8 @@ def test_search_pages(client: httpx.Client, tokens: Tokens) -> None:
     pages = [_search(client, tokens, limit=4, offset=o) for o in (0, 4)]
     assert [p["total"] for p in pages] == [6, 6]
     assert _addresses(pages[0]) + _addresses(pages[1]) == everything
+    past_the_end = _search(client, tokens, limit=4, offset=8)
+    assert (past_the_end["total"], past_the_end["items"]) == (6, [])
 
 
 def test_a_product_page_has_ports_personal_fields_inputs_and_consumers(

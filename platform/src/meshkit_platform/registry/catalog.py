@@ -192,8 +192,6 @@ def search(
         conditions.append(Product.status == status)
     if personal is not None:
         conditions.append(Product.has_personal_data.is_(personal))
-    base = select(Product).join(Domain, Domain.id == Product.domain_id).where(*conditions)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     columns = [
         Product.address,
         Domain.name.label("domain"),
@@ -205,10 +203,17 @@ def search(
         Product.owner_team,
         Product.has_personal_data,
     ]
-    stmt = select(*columns, rank) if rank is not None else select(*columns)
+    # the page and the number of matches from one scan of the matches (a window count)
+    counted = func.count().over()
+    stmt = select(*columns, counted, rank) if rank is not None else select(*columns, counted)
     stmt = stmt.join(Domain, Domain.id == Product.domain_id).where(*conditions)
     order = [rank.desc(), Product.address] if rank is not None else [Product.address]
     rows = session.execute(stmt.order_by(*order).limit(limit).offset(offset)).all()
+    if rows:
+        total = int(cast(int, rows[0][9]))
+    else:  # past the last match (or none): count them on their own
+        base = select(Product).join(Domain, Domain.id == Product.domain_id).where(*conditions)
+        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     items = [
         ProductSummary(
             address=r[0],
@@ -220,7 +225,7 @@ def search(
             description=r[6],
             owner_team=r[7],
             has_personal_data=r[8],
-            rank=float(cast(float, r[9])) if rank is not None else None,
+            rank=float(cast(float, r[10])) if rank is not None else None,
         )
         for r in rows
     ]
