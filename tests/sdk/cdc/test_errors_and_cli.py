@@ -10,13 +10,14 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from confluent_kafka.admin import AdminClient
 from psycopg2.extensions import make_dsn, parse_dsn
 from typer.testing import CliRunner
 
-from meshkit.cdc import Capture
+from meshkit.cdc import Capture, catalog
 from meshkit.cdc.config import build_config
 from meshkit.cli import app
-from meshkit.errors import ConfigError
+from meshkit.errors import ConfigError, ServiceError
 from meshkit.local.postgres import Postgres
 from meshkit.local.settings import LocalSettings
 from tests.sdk.cdc.helpers import Env, read_topic, running
@@ -170,3 +171,31 @@ def test_status_and_reset(present: Env) -> None:
     result = runner.invoke(app, ["cdc", "status", *common])
     assert result.exit_code == 1
     assert "does not exist" in result.output
+
+
+def test_slot_that_outlived_its_topics_is_refused(present: Env) -> None:
+    present.sql("CREATE TABLE IF NOT EXISTS outlived (id int PRIMARY KEY)")
+    present.sql("INSERT INTO outlived VALUES (1) ON CONFLICT DO NOTHING")
+    config = present.config(["public.outlived"])
+    topic = f"{config.topic_prefix}.public.outlived"
+    with running(config):
+        read_topic(present.bootstrap, topic, count=1)
+    # the broker's data is wiped, PostgreSQL keeps the slot
+    admin = AdminClient({"bootstrap.servers": present.bootstrap})
+    admin.delete_topics([topic])[topic].result(15)
+    capture = Capture(config)
+    with pytest.raises(ServiceError) as info:
+        capture.prepare()
+    catalog.close_quietly(capture._meta)
+    message = str(info.value)
+    assert f"replication slot {config.slot} has captured into topic(s)" in message
+    assert topic in message
+    assert "run 'meshkit cdc reset'" in message
+    common = ["--dsn", present.dsn, "--slot", config.slot, "--publication", config.publication,
+              "--state-dir", str(present.state_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, ["cdc", "reset", *common, "--yes"])
+    assert result.exit_code == 0, result.output
+    # after the reset the capture snapshots into a new topic: the row is there again
+    with running(config):
+        events = read_topic(present.bootstrap, topic, count=1)
+    assert len(events) == 1

@@ -133,10 +133,30 @@ class Capture:
         catalog.check_tables(self._meta, infos, cfg.key_columns)
         self._sink = KafkaSink(cfg.bootstrap_servers, cfg.producer)
         topics = [topic_name(cfg.topic_prefix, i.name.schema, i.name.table) for i in infos]
+        self._refuse_stale_slot(topics)
         self._sink.ensure_topics(topics, cfg.topic_partitions, cfg.topic_replication_factor)
         created = catalog.ensure_publication(self._meta, cfg.publication, cfg.table_names())
         self._created_publication = self._created_publication or created
         return infos
+
+    def _refuse_stale_slot(self, topics: list[str]) -> None:
+        """A slot that outlived its topics (the broker's data wiped, PostgreSQL's kept)
+        would stream on from its position: the snapshot and every change before it
+        would be missing from the new, empty topics. Stop and say how to start over."""
+        cfg = self.config
+        assert self._meta is not None
+        assert self._sink is not None
+        if not (self._state.snapshot_completed and catalog.slot_exists(self._meta, cfg.slot)):
+            return
+        missing = self._sink.missing_topics(topics)
+        if missing:
+            raise ServiceError(
+                f"replication slot {cfg.slot} has captured into topic(s) that no longer "
+                f"exist at {cfg.bootstrap_servers}: {', '.join(missing)}; streaming on "
+                "from the slot would leave the snapshot and earlier changes out\n"
+                "  fix: run 'meshkit cdc reset' (drops the slot and publication), then "
+                "'meshkit cdc run' again to snapshot into new topics"
+            )
 
     def _retry_busy(self, action: Callable[[], Any]) -> Any:
         """Run ``action``, retrying while the slot is still held by a dead predecessor."""

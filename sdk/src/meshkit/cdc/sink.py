@@ -103,19 +103,27 @@ class KafkaSink:
         #: called while waiting for a full producer queue to drain (keeps other I/O alive)
         self.on_wait: Callable[[], None] | None = None
 
+    def _metadata(self, admin: AdminClient) -> Any:
+        try:
+            return admin.list_topics(timeout=10)
+        except KafkaException as exc:
+            raise ServiceError(
+                f"Kafka at {self.bootstrap_servers} does not answer: {exc}\n"
+                "  fix: check bootstrap_servers, or start the local stack (meshkit local up)"
+            ) from exc
+
+    def missing_topics(self, topics: Iterable[str]) -> list[str]:
+        """The topics of ``topics`` that the broker does not have."""
+        existing = set(self._metadata(AdminClient(self._connection)).topics)
+        return [t for t in topics if t not in existing]
+
     def ensure_topics(
         self, topics: Iterable[str], partitions: int = 1, replication_factor: int | None = None
     ) -> None:
         """Create the topics that do not exist yet (see the module docstring for the
         replication factor)."""
         admin = AdminClient(self._connection)
-        try:
-            metadata = admin.list_topics(timeout=10)
-        except KafkaException as exc:
-            raise ServiceError(
-                f"Kafka at {self.bootstrap_servers} does not answer: {exc}\n"
-                "  fix: check bootstrap_servers, or start the local stack (meshkit local up)"
-            ) from exc
+        metadata = self._metadata(admin)
         existing = set(metadata.topics)
         wanted = list(topics)
         missing = [t for t in wanted if t not in existing]
