@@ -154,3 +154,30 @@ def test_a_rule_on_a_field_its_transform_hides_is_a_located_warning(tmp_path: Pa
     assert lines[1].startswith(f"{path}:13:33: warning: quality[2].fields[1]: ")
     assert "'name' is stored redacted" in lines[1]
     assert lint_paths([path]).errors == 0
+
+
+def _product(domain: str, name: str, version: str, inputs: str = "") -> str:
+    return (
+        f"domain: {domain}\nname: {name}\nversion: {version}\n"
+        "owner: {team: t, contact: t@example.com}\n"
+        "fields:\n  - {name: id, type: string, required: true}\n" + inputs
+    )
+
+
+def test_reading_a_major_no_longer_produced_is_a_located_warning(tmp_path: Path) -> None:
+    reads_v1 = "ports:\n  inputs:\n    - {kind: product, product: orders.order, major: 1}\n"
+    (tmp_path / "order_v2.yaml").write_text(_product("orders", "order", "2.0.0"))
+    consumer = tmp_path / "report.yaml"
+    consumer.write_text(_product("reports", "report", "1.0.0", reads_v1))
+    result = runner.invoke(app, ["contract", "lint", str(tmp_path)])
+    assert result.exit_code == 0, result.output  # a warning, not an error
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    assert lines[0].startswith(f"{consumer}:9:")
+    assert "warning: ports.inputs[0].major: reads orders.order v1, which no linted " in lines[0]
+    assert "(produced: v2)" in lines[0]
+    # producing v1 and v2 side by side during the migration: no warning
+    (tmp_path / "order_v1.yaml").write_text(_product("orders", "order", "1.0.0"))
+    assert lint_paths([tmp_path]).problems == []
+    # a product none of the linted files produce is not judged
+    assert lint_paths([consumer]).problems == []

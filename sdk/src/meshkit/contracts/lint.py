@@ -8,7 +8,12 @@ hundreds of contracts takes well under a second or two.
 
 Besides errors, lint warns (severity ``warning``, located to the field name in the rule)
 about each quality rule that reads a field whose privacy transform hides its stored values
-(``meshkit.contracts.evaluable``): no port can evaluate that rule on what it stores.
+(``meshkit.contracts.evaluable``): no port can evaluate that rule on what it stores; and
+about each product input port reading a major version that no linted contract produces
+while the linted contracts do produce that product at another major (its source bumped
+to a new major and retired the old one; a domain producing v1 and v2 side by side during
+a migration is not warned about). A product none of the linted files produce is not
+judged: it may live in another repository.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from meshkit.contracts.evaluable import hidden_fields
 from meshkit.contracts.loader import read_contract
 from meshkit.contracts.model import Contract
+from meshkit.contracts.ports import ProductInput
 from meshkit.contracts.problem import Problem, display_path
 from meshkit.contracts.yamlpos import YamlError, read_yaml
 
@@ -81,7 +87,44 @@ def lint_paths(paths: Iterable[str | Path]) -> LintResult:
             result.contracts[path] = contract
             found = found + transform_warnings(path, contract)
         result.problems.extend(found)
+    result.problems.extend(retired_major_warnings(result.contracts))
     return result
+
+
+def retired_major_warnings(contracts: dict[Path, Contract]) -> list[Problem]:
+    """A warning for each input port reading a major no linted contract produces any more."""
+    produced: dict[str, set[int]] = {}
+    for contract in contracts.values():
+        produced.setdefault(f"{contract.domain}.{contract.name}", set()).add(contract.major)
+    out = []
+    for path, contract in contracts.items():
+        for i, port in enumerate(contract.ports.inputs):
+            if not isinstance(port, ProductInput):
+                continue
+            majors = produced.get(port.product)
+            if not majors or port.major in majors:
+                continue
+            at = ("ports", "inputs", i, "major")
+            try:  # positions only
+                doc = read_yaml(path.read_text(encoding="utf-8"))
+                line, column = doc.position(at)
+            except (OSError, UnicodeDecodeError, YamlError):
+                line, column = 0, 0
+            now = ", ".join(f"v{m}" for m in sorted(majors))
+            out.append(
+                Problem(
+                    str(path),
+                    line,
+                    column,
+                    display_path(at),
+                    f"reads {port.product} v{port.major}, which no linted contract produces "
+                    f"any more (produced: {now})",
+                    hint=f"move this input to {port.product} v{max(majors)}, or keep a "
+                    f"v{port.major} contract of {port.product} while consumers migrate",
+                    severity="warning",
+                )
+            )
+    return out
 
 
 def transform_warnings(path: Path, contract: Contract) -> list[Problem]:
