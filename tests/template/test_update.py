@@ -68,6 +68,7 @@ def test_update_brings_b_and_keeps_local_edits_then_reports_a_conflict(
     assert report.clean, report
     assert (report.old_commit, report.new_commit) == (a, b)
     assert sorted(report.changed) == [".pre-commit-config.yaml", README, "docs/runbook.md"]
+    assert "contracts" in report.skipped  # the team's own, listed as not touched
     assert (domain / "docs" / "runbook.md").read_text() == "# Payments runbook\n"
     assert "no-large-files" in (domain / ".pre-commit-config.yaml").read_text()
     text = readme.read_text()
@@ -95,6 +96,7 @@ def test_update_brings_b_and_keeps_local_edits_then_reports_a_conflict(
     assert code == 1, out
     assert "README.md" in out
     assert "conflict" in out
+    assert "not touched (the repository's own, skipped by updates): contracts, samples" in out
     assert "<<<<<<<" in readme.read_text()
 
 
@@ -116,4 +118,18 @@ def test_no_answers_file_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert code == 1
     assert "no template answers file" in " ".join(out.split())
+    assert "Traceback" not in out
+
+
+def test_an_unreachable_template_is_one_clear_line(template_repo: Path, tmp_path: Path) -> None:
+    domain = bake(tmp_path / "domains", template=template_repo, domain_name="Payments")
+    git_commit(domain)
+    gone = tmp_path / "moved-away"
+    code, out = run_status(
+        [str(BIN / "meshkit"), "template", "update", "--path", str(domain),
+         "--template", str(gone)], domain, COLUMNS="300",
+    )  # fmt: skip
+    assert code == 1, out
+    assert f"cannot fetch the template from {gone}" in out
+    assert "fix: check the network and the address" in out
     assert "Traceback" not in out

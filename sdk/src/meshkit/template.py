@@ -35,6 +35,7 @@ class UpdateReport:
     changed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     rejects: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     log: str = ""
 
     @property
@@ -117,19 +118,32 @@ def update(
             "update can be reviewed (and undone) on its own"
         )
     log = io.StringIO()
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        ok = cruft.update(
-            project_dir=root,
-            checkout=checkout,
-            template_path=Path(template) if template else None,
-            skip_apply_ask=True,
-            allow_untracked_files=False,
-        )
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            ok = cruft.update(
+                project_dir=root,
+                checkout=checkout,
+                template_path=Path(template) if template else None,
+                skip_apply_ask=True,
+                allow_untracked_files=False,
+            )
+    except Exception as exc:  # git or cookiecutter could not fetch or render the template
+        where = template or str(state.get("template", "?"))
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(
+            f"{root}: cannot fetch the template from {where} "
+            f"(checkout {checkout or 'default branch'}): {first}\n"
+            "  fix: check the network and the address, or pass --template with a reachable "
+            "URL or a local clone"
+        ) from exc
     if not ok:
         raise ConfigError(f"{root}: the template update did not run:\n{log.getvalue()}")
     new_state = json.loads((root / ANSWERS_FILE).read_text(encoding="utf-8"))
     report = UpdateReport(
-        old_commit=str(state["commit"]), new_commit=new_state.get("commit"), log=log.getvalue()
+        old_commit=str(state["commit"]),
+        new_commit=new_state.get("commit"),
+        skipped=[str(rel) for rel in new_state.get("skip") or []],
+        log=log.getvalue(),
     )
     for code, rel in _status(root):
         if code in _UNMERGED or _has_markers(root / rel):

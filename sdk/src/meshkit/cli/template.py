@@ -63,6 +63,11 @@ def update(
             Text(rel), "[bold red]rejected hunks: apply them by hand, then delete the file"
         )
     console.print(table)
+    if report.skipped:
+        console.print(
+            "not touched (the repository's own, skipped by updates): " + ", ".join(report.skipped),
+            markup=False,
+        )
     if not report.clean:
         console.print(
             f"[bold red]{len(report.conflicts) + len(report.rejects)} file(s) need a hand;[/] "
