@@ -77,6 +77,11 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
         assert erasure["before"][port] == "readable", port
         assert erasure["after"][port] == "erased", port
     assert erasure["report"]["products"][0]["unreadable_fields"] == ["full_name"]
+    provisioned = summary["provisioning"]  # every domain planned and applied before CDC
+    assert provisioned["domains"] == len(list((ROOT / "domains").glob("*/contracts")))
+    assert provisioned["applied"] == provisioned["planned"] > 0
+    assert provisioned["pending_after"] == 0
+    assert "applied" in out
     pids = json.loads((tmp_path / "demo" / "pids.json").read_text())
     assert sorted(pids) == ["index", "kafka", "postgres", "search"], out  # the processes it started
     for pid in pids.values():
