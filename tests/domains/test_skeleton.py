@@ -37,7 +37,7 @@ def _files(root: Path, skip: list[str]) -> set[str]:
 
 
 def test_the_example_domains_are_there() -> None:
-    assert DOMAINS == ["catalog", "customers", "orders"]
+    assert DOMAINS == ["catalog", "customers", "orders", "recommendations"]
 
 
 @pytest.mark.parametrize("domain", DOMAINS)

@@ -27,7 +27,7 @@ def test_workspace_of_the_example_domains_shows_the_cross_domain_edge(
         WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=["workspace.yaml"])) as ctx,
     ):
         request = ctx.create_request_context()
-        for location in ("catalog", "customers", "orders"):
+        for location in ("catalog", "customers", "orders", "recommendations"):
             assert request.get_code_location_error(location) is None, location
         graph = request.asset_graph
         assert graph.get(ORDER_DAILY).parent_keys == {CUSTOMER, ORDER}

@@ -1,0 +1,1 @@
+"""Recommendations: What to show each customer next, from what they and others bought."""
