@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,16 @@ from typing import Any
 import duckdb
 import psycopg2
 from confluent_kafka import Consumer, Producer, TopicPartition
+from psycopg2.extensions import make_dsn, parse_dsn
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
+from sqlalchemy.orm import Session
 
 from examples import mesh_job
 from meshkit.cli.local import status_table
+from meshkit.cli.publish import publish
 from meshkit.local import (
     DEFAULT_SERVICES,
     Endpoints,
@@ -44,8 +48,15 @@ from meshkit_platform.provisioning.apply import apply_plan
 from meshkit_platform.provisioning.desired import load_domains
 from meshkit_platform.provisioning.plan import make_plan, render
 from meshkit_platform.provisioning.targets import Targets
+from meshkit_platform.registry.auth import create_token
+from meshkit_platform.registry.cli import EMBEDDED_DATABASE
+from meshkit_platform.registry.db import make_engine
 
 STATE_DIR = Path(".state") / "demo"
+
+
+#: The embedded stack and the platform's registry (its catalog in the embedded PostgreSQL).
+SERVICES = (*DEFAULT_SERVICES, "registry")
 
 
 def round_trips(endpoints: Endpoints) -> list[tuple[str, str, str]]:
@@ -228,6 +239,43 @@ def provision(endpoints: Endpoints, console: Console) -> dict[str, int]:
     }
 
 
+def publish_all(endpoints: Endpoints, console: Console) -> dict[str, Any]:
+    """Publish every domain's contracts to the registry as each domain team does
+    (``meshkit publish`` with a domain-owner token of its own), then list what the registry
+    holds."""
+    if not endpoints.registry or not endpoints.postgres:
+        raise RuntimeError("the registry is not running")
+    p = parse_dsn(make_dsn(endpoints.postgres, dbname=EMBEDDED_DATABASE))
+    engine = make_engine(f"postgresql+psycopg2://{p['user']}@{p['host']}:{p['port']}/{p['dbname']}")
+    domains = sorted(d.parent.name for d in mesh_job.DOMAINS.glob("*/contracts"))
+    tokens: dict[str, str] = {}
+    with Session(engine) as session:
+        for domain in domains:
+            _, tokens[domain] = create_token(
+                session, name=f"demo {domain}", role="domain-owner", domain=domain
+            )
+        session.commit()
+    engine.dispose()
+    for domain in domains:
+        console.print(f"[bold]meshkit publish[/] {domain}")
+        publish(
+            mesh_job.DOMAINS / domain / "contracts", url=endpoints.registry, token=tokens[domain]
+        )
+    request = urllib.request.Request(  # noqa: S310 - the local registry's URL
+        f"{endpoints.registry}/v1/products?limit=100",
+        headers={"Authorization": f"Bearer {tokens[domains[0]]}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        page = json.loads(response.read())
+    products = sorted(item["address"] for item in page["items"])
+    table = Table(title=f"products registered ({page['total']})")
+    table.add_column("product")
+    for address in products:
+        table.add_row(address)
+    console.print(table)
+    return {"domains": domains, "products": products}
+
+
 def write_summary(path: Path, result: dict[str, Any]) -> None:
     """The run's numbers as JSON (for scripts and the demo's test)."""
     runs: dict[str, mesh_job.DomainRun] = result["runs"]
@@ -260,6 +308,7 @@ def write_summary(path: Path, result: dict[str, Any]) -> None:
         },
         "view": result["view"],
         "provisioning": result["provisioning"],
+        "registry": result["registry"],
     }
     path.write_text(json.dumps(summary, indent=2, default=str))
 
@@ -311,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as progress:
-            for name in DEFAULT_SERVICES:
+            for name in SERVICES:
                 task = progress.add_task(f"starting {name}", total=1)
                 stack.service(name).start()
                 progress.update(task, completed=1, description=f"[green]{name} up")
@@ -319,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         table = Table(title="endpoints")
         table.add_column("service")
         table.add_column("address", overflow="fold")
-        for name in DEFAULT_SERVICES:
+        for name in SERVICES:
             table.add_row(name, str(getattr(endpoints, name)))
         console.print(table)
         statuses = stack.status()
@@ -337,8 +386,10 @@ def main(argv: list[str] | None = None) -> int:
             f"provisioned {provisioned['domains']} domains: "
             f"{provisioned['applied']} change(s) applied, {provisioned['pending_after']} pending"
         )
+        registered = publish_all(endpoints, console)
         result = mesh_job.run(endpoints, args.state_dir.resolve(), console)
         result["provisioning"] = provisioned
+        result["registry"] = registered
         print_report(console, result, args.state_dir.resolve())
         write_summary(args.state_dir / "summary.json", result)
     except Exception as exc:  # one clear line and where the logs are, not a traceback

@@ -34,7 +34,7 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     assert "1000/1000" in out
     assert "wal_level" in out
     assert "logical" in out
-    assert "stopped: index, search, warehouse, postgres, kafka" in out
+    assert "stopped: registry, index, search, warehouse, postgres, kafka" in out
     assert "Traceback" not in proc.stdout + proc.stderr
     summary_text = (tmp_path / "demo" / "summary.json").read_text()
     assert "@" not in summary_text  # no customer's e-mail, raw or decrypted, is kept in a file
@@ -82,8 +82,18 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     assert provisioned["applied"] == provisioned["planned"] > 0
     assert provisioned["pending_after"] == 0
     assert "applied" in out
+    registry = summary["registry"]  # each domain's contracts published behind the gate
+    assert registry["domains"] == sorted(
+        p.parent.name for p in (ROOT / "domains").glob("*/contracts")
+    )
+    assert {"customers.customer", "orders.order", "orders.customer_orders"} <= {
+        a.rsplit(".v", 1)[0] if ".v" in a else a for a in registry["products"]
+    }
+    assert {a.split(".")[0] for a in registry["products"]} == set(registry["domains"])
     pids = json.loads((tmp_path / "demo" / "pids.json").read_text())
-    assert sorted(pids) == ["index", "kafka", "postgres", "search"], out  # the processes it started
+    assert sorted(pids) == ["index", "kafka", "postgres", "registry", "search"], (
+        out
+    )  # the processes it started
     for pid in pids.values():
         assert (
             not Path(f"/proc/{pid}").exists()
