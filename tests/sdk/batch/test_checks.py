@@ -1,7 +1,5 @@
 """Asset checks from the contract: they pass on good data and fail, clearly, on bad data."""
 
-from __future__ import annotations
-
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -274,3 +272,41 @@ def test_rules_on_transformed_fields_of_a_partitioned_asset_are_skipped(
     assert isinstance(written.data, dict)
     rules = written.data["rules"]
     assert [r["description"] for r in rules.values()] == ["tier: 1 rows with values not accepted"]
+
+
+def test_a_partition_run_reads_only_its_partition_of_the_upstream_product(
+    order_contract: Contract, resources: dict[str, Any]
+) -> None:
+    daily = partitions_for(order_contract, start="2024-01-01")
+
+    @product_asset(order_contract, partitions_def=daily)
+    def order_facts(context: dg.AssetExecutionContext) -> pa.Table:
+        day = dt.datetime.fromisoformat(context.partition_key).replace(hour=9, tzinfo=dt.UTC)
+        n = 3 if context.partition_key == "2024-01-01" else 2
+        return pa.table(
+            {
+                "order_id": [f"{context.partition_key}-{i}" for i in range(n)],
+                "customer_id": ["c1"] * n,
+                "tier": ["pro"] * n,
+                "total": pa.array([Decimal("1.00")] * n, pa.decimal128(12, 2)),
+                "placed_at": [day] * n,
+            }
+        )
+
+    seen: list[list[str]] = []
+
+    @dg.asset(partitions_def=daily, ins={"facts": dg.AssetIn(key=order_facts.key)})
+    def daily_report(facts: pa.Table) -> None:
+        seen.append(sorted(facts.column("order_id").to_pylist()))
+
+    for key in ("2024-01-01", "2024-01-02"):
+        assert dg.materialize([order_facts], resources=resources, partition_key=key).success
+    result = dg.materialize(
+        [order_facts, daily_report],
+        resources=resources,
+        partition_key="2024-01-02",
+        selection=[daily_report],
+    )
+    assert result.success
+    # the other day's three rows are in the table, but not read
+    assert seen == [["2024-01-02-0", "2024-01-02-1"]]

@@ -207,8 +207,28 @@ class MeshkitIOManager(dg.IOManager):
                     f"input {key.to_user_string()}: table {dataset}.{table} does not exist in "
                     "the warehouse yet; materialise (or land) it first"
                 )
-            result: pa.Table = session.read(dataset, table)
+            result: pa.Table = session.read(dataset, table, _input_window(context))
             return result
+
+
+def _input_window(context: dg.InputContext) -> PartitionWindow | None:
+    """The rows of the upstream product a partitioned run needs: the input's time window
+    on the upstream contract's partition field (None: the whole table)."""
+    if not context.has_asset_partitions or context.upstream_output is None:
+        return None
+    upstream = contract_from_metadata(context.upstream_output.definition_metadata or {})
+    port = (
+        None
+        if upstream is None
+        else next((p for p in upstream.ports.outputs if isinstance(p, WarehouseTable)), None)
+    )
+    if port is None or port.partitioning is None:
+        return None
+    try:
+        window = context.asset_partitions_time_window
+    except Exception:  # not time partitions: the whole table
+        return None
+    return PartitionWindow(port.partitioning.field, window.start, window.end)
 
 
 @dg.io_manager(required_resource_keys={WAREHOUSE_KEY, KEYS_KEY, REGISTRY_KEY})

@@ -70,7 +70,7 @@ class WarehouseSession(Protocol):
         self, contract: Contract, table: pa.Table, window: PartitionWindow | None
     ) -> int: ...
 
-    def read(self, dataset: str, table: str) -> pa.Table: ...
+    def read(self, dataset: str, table: str, window: PartitionWindow | None = None) -> pa.Table: ...
 
     def query(self, sql: str) -> pa.Table: ...
 
@@ -161,14 +161,21 @@ class DuckDBSession:
             self.con.unregister(staged)
         return int(table.num_rows)
 
-    def read(self, dataset: str, table: str) -> pa.Table:
+    def read(self, dataset: str, table: str, window: PartitionWindow | None = None) -> pa.Table:
+        """The table's rows, only those of ``window`` if given (a WHERE on its field)."""
         ref = self.ref(dataset, table)
         sql = (
             f"SELECT * EXCLUDE ({quote(POSITION_COLUMN)}) FROM {ref}"
             if POSITION_COLUMN in self.columns(dataset, table)
             else f"SELECT * FROM {ref}"
         )
-        return self.query(sql)
+        if window is None:
+            return self.query(sql)
+        where = f" WHERE {quote(window.field)} >= $start AND {quote(window.field)} < $end"
+        result: pa.Table = self.con.sql(
+            sql + where, params={"start": window.start, "end": window.end}
+        ).to_arrow_table()
+        return result
 
     def query(self, sql: str) -> pa.Table:
         result: pa.Table = self.con.sql(sql).to_arrow_table()
@@ -297,9 +304,28 @@ class BigQuerySession:
             self.client.delete_table(staged_id, not_found_ok=True, **self._kw())
         return int(table.num_rows)
 
-    def read(self, dataset: str, table: str) -> pa.Table:
-        rows = self.client.list_rows(self._table_id(dataset, table), **self._kw())
-        result: pa.Table = rows.to_arrow(create_bqstorage_client=False)
+    def read(self, dataset: str, table: str, window: PartitionWindow | None = None) -> pa.Table:
+        """The table's rows; with ``window``, a query with a WHERE on the partition field
+        (query parameters), so BigQuery prunes the other partitions."""
+        if window is None:
+            rows = self.client.list_rows(self._table_id(dataset, table), **self._kw())
+            result: pa.Table = rows.to_arrow(create_bqstorage_client=False)
+        else:
+            from google.cloud import bigquery
+
+            column = quote_bigquery(window.field)
+            job = self.client.query(
+                f"SELECT * FROM {self.ref(dataset, table)} "
+                f"WHERE {column} >= @start AND {column} < @end",
+                job_config=bigquery.QueryJobConfig(
+                    query_parameters=[
+                        bigquery.ScalarQueryParameter("start", "TIMESTAMP", window.start),
+                        bigquery.ScalarQueryParameter("end", "TIMESTAMP", window.end),
+                    ]
+                ),
+                **self._kw(job=True),
+            )
+            result = job.result().to_arrow(create_bqstorage_client=False)
         if POSITION_COLUMN in result.column_names:
             result = result.drop_columns([POSITION_COLUMN])
         return result
