@@ -121,3 +121,20 @@ def test_partitioned_asset_replaces_only_its_partition_in_bigquery(
         f"SELECT order_id, total FROM `{contract.domain}.order_facts_v1` ORDER BY order_id",
     )
     assert rows == [{"order_id": "o1", "total": 11.0}, {"order_id": "o3", "total": 30.0}]
+    # a partitioned run downstream reads only its day of the product
+    seen: list[list[str]] = []
+
+    @dg.asset(
+        partitions_def=partitions_for(contract, start="2024-01-01"),
+        ins={"facts": dg.AssetIn(key=order_facts.key)},
+    )
+    def daily_report(facts: pa.Table) -> None:
+        seen.append(sorted(facts.column("order_id").to_pylist()))
+        assert "_meshkit_pos" not in facts.column_names
+
+    result = dg.materialize(
+        [order_facts, daily_report], resources=prod, partition_key="2024-01-02",
+        selection=[daily_report],
+    )  # fmt: skip
+    assert result.success
+    assert seen == [["o3"]]
