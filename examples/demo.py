@@ -391,6 +391,12 @@ def main(argv: list[str] | None = None) -> int:
         result["provisioning"] = provisioned
         result["registry"] = registered
         print_report(console, result, args.state_dir.resolve())
+        console.print(
+            f"The catalog page (the registry's web UI): {endpoints.registry}/ui, open while the\n"
+            "stack runs (demo --keep); sign in with a token from "
+            "`meshkit-platform registry token create --role consumer --name you`.",
+            soft_wrap=True,
+        )
         write_summary(args.state_dir / "summary.json", result)
     except Exception as exc:  # one clear line and where the logs are, not a traceback
         console.print(f"[red]demo failed:[/] {type(exc).__name__}: {exc}")

@@ -82,6 +82,8 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     assert provisioned["applied"] == provisioned["planned"] > 0
     assert provisioned["pending_after"] == 0
     assert "applied" in out
+    assert "/ui, open while" in out  # where the catalog page is
+    assert "dagster dev" in out  # how to open the Dagster UI
     registry = summary["registry"]  # each domain's contracts published behind the gate
     assert registry["domains"] == sorted(
         p.parent.name for p in (ROOT / "domains").glob("*/contracts")
