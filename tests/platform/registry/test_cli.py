@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 import meshkit.cli
 import meshkit_platform.cli
+from meshkit.contracts import load_contract
 from meshkit_platform.registry import migrate
 from tests.platform.registry.contracts import contract
 
@@ -148,19 +149,22 @@ def test_meshkit_publish_registers_a_domain_and_is_idempotent(
     # a breaking change without a major bump: refused, naming what it would break
     order = orders / "order.yaml"
     text = order.read_text()
-    assert "version: 1.0.0" in text
+    version = load_contract(order).version
+    major, minor, _ = version.split(".")
+    bumped = f"{major}.{int(minor) + 1}.0"
+    assert f"version: {version}" in text
     kept = [
         line
         for line in text.splitlines()
         if "name: total" not in line and "field: total" not in line
     ]
     assert len(kept) == len(text.splitlines()) - 2, "the orders contract has a checked total"
-    order.write_text("\n".join(kept).replace("version: 1.0.0", "version: 1.1.0"))
+    order.write_text("\n".join(kept).replace(f"version: {version}", f"version: {bumped}"))
     refused = call(["publish", str(orders)], env=env)
     failed(
         refused,
         "(409)",
-        "orders.order.v1 1.1.0",
+        f"orders.order.v1 {bumped}",
         "field_removed",
         "would break: orders.customer_orders.v1, orders.order_daily.v1",
     )

@@ -14,6 +14,9 @@ from tests.platform.registry.conftest import Tokens, bearer
 
 DOMAINS = Path(__file__).parents[3] / "domains"
 CUSTOMER = DOMAINS / "customers" / "contracts" / "customer.yaml"
+# the input ports name the version of the upstream contract published beside them
+ORDER_VERSION = load_contract(DOMAINS / "orders" / "contracts" / "order.yaml").version
+CUSTOMER_VERSION = load_contract(CUSTOMER).version
 # The top-level keys ODPS v1.0.0 allows (its JSON schema has additionalProperties: false).
 ODPS_KEYS = {
     "apiVersion",
@@ -143,8 +146,8 @@ def test_odps_product_document(client: httpx.Client, tokens: Tokens) -> None:
         "active",
     )
     assert doc["inputPorts"] == [
-        {"name": "orders", "version": "1.0.0", "contractId": "orders.order"},
-        {"name": "customers", "version": "1.0.0", "contractId": "customers.customer"},
+        {"name": "orders", "version": ORDER_VERSION, "contractId": "orders.order"},
+        {"name": "customers", "version": CUSTOMER_VERSION, "contractId": "customers.customer"},
     ]
     assert doc["outputPorts"] == [
         {
