@@ -91,3 +91,36 @@ def test_unreadable_messages_are_failures_without_their_payload():
     assert [(f.step, f.payload, str(f.source)) for f in failures] == [
         ("read", None, f"{ORDERS_TOPIC}[1]@7")
     ]
+
+
+def test_lists_equal_a_full_sort_of_the_catalogue_for_each_customer():
+    """The ranking walked once per batch gives every customer the list a sort of the whole
+    catalogue by (not in their top categories, fewer buyers, id) gives."""
+    import random
+    from datetime import UTC, datetime
+
+    from recommendations.recommend import CATEGORIES, TOP
+
+    rng = random.Random(7)
+    for _ in range(50):
+        rec = Recommender()
+        cats = ["a", "b", "c", "d"]
+        rec.apply([article(str(p), rng.choice(cats), rng.choice([0, 1, 5]))
+                   for p in range(1, rng.randint(2, 40))])  # fmt: skip
+        rec.apply([order(str(o), str(rng.randint(1, 6)), str(rng.randint(1, 45)))
+                   for o in range(rng.randint(1, 60))])  # fmt: skip
+        popular = rec.popular()
+        for customer, mine in rec.bought.items():
+            got = rec.recommend(customer, datetime.now(UTC), popular)
+            by_cat: dict[str, int] = {}
+            for a, n in mine.items():
+                if a in rec.articles:
+                    by_cat[rec.articles[a][0]] = by_cat.get(rec.articles[a][0], 0) + n
+            top = {
+                c for c, _ in sorted(by_cat.items(), key=lambda kv: (-kv[1], kv[0]))[:CATEGORIES]
+            }
+            expected = sorted(
+                (a for a, (_, stock) in rec.articles.items() if stock > 0 and a not in mine),
+                key=lambda a: (rec.articles[a][0] not in top, -len(rec.buyers.get(a, ())), a),
+            )[:TOP]
+            assert got is not None and got["product_ids"] == expected

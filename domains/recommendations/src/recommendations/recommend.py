@@ -67,11 +67,12 @@ class Recommender:
             elif message.source.topic == ORDERS_TOPIC:
                 touched |= self._order(key, value)
         out = []
+        popular = self.popular()  # one ranking for the whole batch
         now = datetime.now(UTC)
         position = time.time_ns() // 1000  # later than any record this view holds
         source = batch[-1].source if batch else None
         for customer in sorted(touched):
-            record = self.recommend(customer, now)
+            record = self.recommend(customer, now, popular)
             signature = (
                 None if record is None else (record["product_ids"], record["categories"],
                                              record["orders"])
@@ -111,8 +112,20 @@ class Recommender:
                 touched.add(buyer)
         return touched
 
-    def recommend(self, customer: str, now: datetime) -> dict[str, Any] | None:
-        """The customer's record, or None when nothing they bought is known."""
+    def popular(self) -> list[str]:
+        """The articles in stock, most customers first (ties by id): computed once per
+        batch, so a list costs a walk down it rather than a sort of the catalogue."""
+        return sorted(
+            (a for a, (_, stock) in self.articles.items() if stock > 0),
+            key=lambda a: (-len(self.buyers.get(a, ())), a),
+        )
+
+    def recommend(
+        self, customer: str, now: datetime, popular: list[str] | None = None
+    ) -> dict[str, Any] | None:
+        """The customer's record, or None when nothing they bought is known.
+
+        ``popular`` is :meth:`popular` of the current state (computed when not given)."""
         mine = self.bought.get(customer)
         if not mine:
             self._show(customer, ())
@@ -124,10 +137,18 @@ class Recommender:
                 by_category[known[0]] += n
         categories = [c for c, _ in sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0]))]
         favourite = set(categories[:CATEGORIES])
-        ranked = sorted(
-            (a for a, (_, stock) in self.articles.items() if stock > 0 and a not in mine),
-            key=lambda a: (self.articles[a][0] not in favourite, -len(self.buyers.get(a, ())), a),
-        )
+        ranked: list[str] = []  # the favourite categories' articles first, then the others
+        rest: list[str] = []
+        for a in self.popular() if popular is None else popular:
+            if a in mine:
+                continue
+            if self.articles[a][0] in favourite:
+                ranked.append(a)
+                if len(ranked) == TOP:
+                    break
+            elif len(rest) < TOP:
+                rest.append(a)
+        ranked += rest
         picks = tuple(ranked[:TOP])
         self._show(customer, picks)
         return {
