@@ -59,23 +59,39 @@ def import_service(name: str) -> Any:
     return importlib.import_module(f"{name}.service")
 
 
-def domains(customers: int) -> list[Domain]:
-    """The streaming domains of ``domains/`` with their service-database helpers."""
-    c, o = import_service("customers"), import_service("orders")
+CONTRACT_FILES = {
+    "customers": "customer.yaml",
+    "orders": "order.yaml",
+    "catalog": "product.yaml",
+    "recommendations": "recommendation.yaml",
+}
+
+
+def domains(customers: int, names: tuple[str, ...] = ("customers", "orders")) -> list[Domain]:
+    """The streaming domains ``names`` of ``domains/`` (each captured from its service
+    database) with their service-database helpers."""
     seeds: dict[str, Callable[[str, int], int]] = {
-        "customers": lambda dsn, n: int(c.seed(dsn, n)),
-        "orders": lambda dsn, n: int(o.seed(dsn, n, customers=customers)),
+        "customers": lambda dsn, n: int(import_service("customers").seed(dsn, n)),
+        "orders": lambda dsn, n: int(import_service("orders").seed(dsn, n, customers=customers)),
+        "catalog": lambda dsn, n: int(import_service("catalog").seed(dsn, n)),
     }
     out = []
-    for name, seed in seeds.items():
+    for name in names:
         contracts = DOMAINS / name / "contracts"
         sources = load_sources(contracts)
-        contract = load_contract(contracts / f"{name.removesuffix('s')}.yaml")
+        contract = load_contract(contracts / CONTRACT_FILES[name])
         topics = [f"{sources.topic_prefix}.{t}" for t in sources.tables]
         cdc = next(p for p in contract.ports.inputs if isinstance(p, CdcInput))
         table = f"{cdc.db_schema}.{cdc.table}"
-        out.append(Domain(name, cdc.database, contract, topics, table, seed))
+        out.append(Domain(name, cdc.database, contract, topics, table, seeds[name]))
     return out
+
+
+def reader_domain(name: str) -> Domain:
+    """A domain that reads other domains' products only (no service database, no capture):
+    just its flow runs."""
+    contract = load_contract(DOMAINS / name / "contracts" / CONTRACT_FILES[name])
+    return Domain(name, "", contract, [], "", lambda _dsn, _n: 0)
 
 
 def connect_generator(domain: Domain) -> None:
@@ -196,9 +212,11 @@ def check_running(all_domains: list[Domain], state: Path) -> None:
     for d in all_domains:
         for part, proc in d.procs.items():
             if proc.poll() is not None:
+                log = state / "logs" / f"{d.name}-{part}.log"
+                tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
                 raise RuntimeError(
                     f"the {part} process of domain {d.name} exited with code "
-                    f"{proc.returncode}; its log: {state / 'logs' / f'{d.name}-{part}.log'}"
+                    f"{proc.returncode}; the end of its log ({log}):\n" + "\n".join(tail)
                 )
 
 
