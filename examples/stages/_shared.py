@@ -1,0 +1,157 @@
+"""What the stages share: the running local stack's addresses, fresh databases, the example
+domains' packages, a capture run in the background, timing and the result table."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn, parse_dsn
+from rich.console import Console
+from rich.table import Table
+
+from meshkit.cdc import Capture, build_config
+from meshkit.cdc.sources import load_sources
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAINS = ROOT / "domains"
+WORKDIR = Path(".state") / "stages"  # what a stage leaves behind: capture state, keys, repos
+console = Console(width=max(Console().width, 110))
+
+
+class StageError(Exception):
+    """A stage cannot go on; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The running local stack, as ``eval "$(meshkit local env)"`` exports it."""
+
+    postgres: str
+    kafka: str
+    warehouse: Path
+    search: str
+    registry: str
+
+    def database(self, name: str) -> str:
+        """The libpq URL of database ``name`` on the stack's PostgreSQL."""
+        return str(make_dsn(**{**parse_dsn(self.postgres), "dbname": name}))
+
+
+def stack() -> Stack:
+    """The stack's addresses from the environment, or one line saying how to get them."""
+    names = {
+        "postgres": "MESHKIT_POSTGRES_URL", "kafka": "MESHKIT_KAFKA_BOOTSTRAP",
+        "warehouse": "MESHKIT_WAREHOUSE", "search": "MESHKIT_SEARCH_URL",
+        "registry": "MESHKIT_REGISTRY_URL",
+    }  # fmt: skip
+    missing = [var for var in [*names.values(), "MESHKIT_MASTER_KEY"] if not os.environ.get(var)]
+    if missing:
+        raise StageError(
+            f"{', '.join(missing)} not set: start the local stack and export its addresses: "
+            'meshkit local up --with registry && eval "$(meshkit local env)"'
+        )
+    found = {field: os.environ[var] for field, var in names.items()}
+    return Stack(**{**found, "warehouse": Path(found["warehouse"])})  # type: ignore[arg-type]
+
+
+def fresh_database(server: str, name: str) -> str:
+    """Database ``name`` created empty (a previous run's copy and its idle slots dropped)."""
+    admin = psycopg2.connect(server)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE database = %s AND NOT active",
+                (name,),
+            )
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        admin.close()
+    return str(make_dsn(**{**parse_dsn(server), "dbname": name}))
+
+
+def domain(name: str, module: str) -> ModuleType:
+    """A module of an example domain, imported from ``domains/<name>/src`` as its repo would."""
+    src = str(DOMAINS / name / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    return importlib.import_module(f"{name}.{module}")
+
+
+def capture(dsn: str, domain_name: str, brokers: str, state: Path, events: int) -> int:
+    """Run the domain's CDC capture until ``events`` change events are in Kafka; the count."""
+    sources = load_sources(DOMAINS / domain_name / "contracts")
+    config = build_config(
+        dsn=dsn, tables=list(sources.tables), topic_prefix=sources.topic_prefix,
+        slot=f"stage_{domain_name}", publication=f"stage_{domain_name}",
+        bootstrap_servers=brokers, state_dir=state,
+    )  # fmt: skip
+    cdc, stop, errors = Capture(config), threading.Event(), []
+
+    def run() -> None:
+        try:
+            cdc.run(stop)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: cdc.progress.events >= events or bool(errors), 120, "CDC")
+    finally:
+        stop.set()
+        thread.join(30)
+    if errors:
+        raise StageError(f"CDC of {domain_name} stopped: {errors[0]}")
+    return cdc.progress.events
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` every 50 ms; a StageError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise StageError(f"{what}: not done after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def percentile(values: Sequence[float], q: int) -> float:
+    """The ``q``-th percentile of ``values`` (nearest rank)."""
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def show(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print one rich table."""
+    table = Table(title=title, title_justify="left", min_width=min(len(title), console.width))
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+def main(run: Callable[[], None]) -> None:
+    """Run a stage; a failure is one line and exit 1, not a traceback."""
+    try:
+        run()
+    except (StageError, psycopg2.Error, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        console.print(f"[red]error:[/] {first}", highlight=False)
+        raise SystemExit(1) from None
