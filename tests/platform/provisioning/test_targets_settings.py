@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from meshkit.clients import plain_media_type_node
+from meshkit.errors import ConfigError
 from meshkit.settings import load_settings
 from meshkit_platform.provisioning.kafka import KafkaBackend
 from meshkit_platform.provisioning.search import SearchBackend
@@ -37,7 +38,7 @@ def _no_endpoint_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_endpoints_and_clients_come_from_the_domain_settings() -> None:
     targets = Targets().resolved(load_settings(environ=PRODUCTION))
     assert targets.kafka == "kafka-0.kafka:9093"
-    assert targets.warehouse == "/data/warehouse.duckdb"
+    assert targets.warehouse == "bigquery:acme-data"  # env prod: warehouse_kind bigquery
     assert targets.search == "https://search.internal:9200"
     assert targets.postgres == PRODUCTION["MESHKIT_VIEW_DSN"]
     assert "view-pw-88aa" not in repr(targets)
@@ -55,6 +56,18 @@ def test_endpoints_and_clients_come_from_the_domain_settings() -> None:
     node = search.client.transport.node_pool.all()[0]
     assert node.__class__ is not plain_media_type_node()
     assert search.client._headers["authorization"] == "ApiKey search-key-6d1e"
+
+
+def test_a_duckdb_file_is_the_warehouse_when_the_settings_say_duckdb() -> None:
+    duck = {**PRODUCTION, "MESHKIT_WAREHOUSE_KIND": "duckdb"}
+    assert Targets().resolved(load_settings(environ=duck)).warehouse == "/data/warehouse.duckdb"
+
+
+def test_bigquery_without_credentials_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json")
+    settings = load_settings(environ=PRODUCTION)
+    with pytest.raises(ConfigError, match="BigQuery project acme-data: no credentials found"):
+        Targets(warehouse="bigquery:acme-data", settings=settings).open()
 
 
 def test_flags_win_over_the_settings() -> None:

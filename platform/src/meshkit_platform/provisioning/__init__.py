@@ -1,8 +1,9 @@
 """Provisioning: plan and apply every domain's output ports from the live state.
 
 Desired state comes from the domains' contracts (``desired``), as resources
-(``resources``) of five backends, one module each: Kafka topics and ACLs (``kafka``),
-the DuckDB warehouse (``warehouse``), search indices and aliases (``search``), PostgreSQL
+(``resources``) of six backends, one module each: Kafka topics and ACLs (``kafka``),
+the DuckDB warehouse (``warehouse``) or BigQuery datasets, tables, policy tags and table
+bindings (``bigquery``), search indices and aliases (``search``), PostgreSQL
 serving-view tables (``views``), CDC publications and slots (``cdc``). ``plan``
 compares them with what the systems hold now (no state file: meshkit's resources are
 known by their markers) and ``apply`` carries out a saved plan. ``targets`` says where

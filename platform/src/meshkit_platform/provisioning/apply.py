@@ -9,8 +9,8 @@
 3. reads the live state again and refuses the plan when its hash differs from the one
    the plan was made from (``StalePlanError``): re-plan, review, apply that;
 4. carries out the pending changes in ``apply_order`` (per backend: Kafka, warehouse,
-   search, views; schemas before tables, indices before aliases; deletes last), with a
-   Rich progress bar; Kafka changes of one action go in one admin request;
+   BigQuery, search, views; schemas and datasets before tables, indices before aliases;
+   deletes last), with a Rich progress bar; Kafka changes of one action go in one admin request;
 5. stops at the first failure with ``ApplyError`` saying what was applied and what was
    not; a new plan picks up from there (every step is idempotent, so re-planning and
    applying again finishes the job).
@@ -36,7 +36,7 @@ from meshkit_platform.provisioning.errors import (
     ProvisioningError,
     StalePlanError,
 )
-from meshkit_platform.provisioning.grants import AccessGrant, view_grants
+from meshkit_platform.provisioning.grants import AccessGrant, reader_grants, view_grants
 from meshkit_platform.provisioning.plan import Backend, Plan, live_hash, read_live
 from meshkit_platform.provisioning.resources import Change, Resource, apply_order
 
@@ -109,8 +109,12 @@ def apply_plan(
         raise ProvisioningError(
             f"the plan changes {', '.join(missing)} but no connection to it is configured"
         )
+    grants = plan_grants(plan)
     desired: dict[tuple[str, str, str], Resource] = {
-        r.key: r for r in desired_resources(contracts, view_grants(plan_grants(plan), contracts))
+        r.key: r
+        for r in desired_resources(
+            contracts, view_grants(grants, contracts), reader_grants(grants, contracts)
+        )
     }
     now = live_hash(read_live([b for b in backends if b.name in plan.capabilities],
                               frozenset(plan.domains), list(desired.values())))  # fmt: skip

@@ -22,12 +22,17 @@ provisioning creates exactly what the output-port writers expect:
   asks for compaction) and its dead-letter topic ``<address>.deadletter`` (one
   partition, ``delete``, seven days);
 - ``warehouse_table``: the domain's schema and the table ``<product>_v<major>`` with the
-  DuckDB columns of ``duckdb_columns`` plus the writers' ``_meshkit_pos``;
+  DuckDB columns of ``duckdb_columns`` plus the writers' ``_meshkit_pos``; and for
+  BigQuery the domain's dataset, the table (columns, partitioning, clustering,
+  description: ``meshkit_platform.provisioning.bigquery.table_attrs``), the policy tags
+  of its personal columns, and per reader group (``access.readers`` and the registry's
+  approved warehouse grants) a ``roles/bigquery.dataViewer`` binding on the table;
 - ``search_index``: the index ``<address>`` with the ``elasticsearch_mapping``
   properties, and the alias ``<domain>.<product>`` on the newest major's index;
-- for each group in the contract's ``access.readers``, with a ``kafka_topic`` port: an
-  ACL resource ``<topic> User:meshkit_reader_<group>`` (``acl_attrs``: ``READ`` and
-  ``DESCRIBE`` on the topic, ``READ`` on consumer groups prefixed ``<group>.``);
+- for each group in the contract's ``access.readers`` and each group the registry granted
+  the topic (``reader_grants``), with a ``kafka_topic`` port: an ACL resource
+  ``<topic> User:meshkit_reader_<group>`` (``acl_attrs``: ``READ`` and ``DESCRIBE`` on
+  the topic, ``READ`` on consumer groups prefixed ``<group>.``);
 - CDC input ports: per domain and service database, the publication of the captured
   tables and the capture's replication slot, ``<database>.meshkit_<domain>`` (see
   ``meshkit_platform.provisioning.cdc``);
@@ -56,6 +61,7 @@ from meshkit.contracts.loader import read_contract
 from meshkit.contracts.ports import CdcInput, KafkaTopic, SearchIndex, ServingView, WarehouseTable
 from meshkit.ports.base import POSITION_COLUMN
 from meshkit.ports.view import postgres_type
+from meshkit_platform.provisioning.bigquery import READER_ROLE, policy_tag_categories, table_attrs
 from meshkit_platform.provisioning.errors import ProvisioningError
 from meshkit_platform.provisioning.resources import Resource
 
@@ -154,9 +160,13 @@ def _has(contract: Contract, kind: type[Any]) -> bool:
 def desired_resources(
     contracts: list[DomainContract],
     view_grants: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+    reader_grants: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
 ) -> list[Resource]:
-    """The resources every contract asks for, with the access grants' column grants on
-    serving views (see the module docstring)."""
+    """The resources every contract asks for, with the access grants: column grants on
+    serving views (``view_grants``: address -> role -> columns) and the reader groups
+    granted other ports (``reader_grants``: port kind -> address -> groups); see the
+    module docstring."""
+    by_port = reader_grants or {}
     out: list[Resource] = []
     newest: dict[str, DomainContract] = {}
     schemas: dict[str, str] = {}
@@ -173,9 +183,10 @@ def desired_resources(
             out.extend(
                 Resource("kafka", "acl", acl_name(spec["topic"], group), acl_attrs(group),
                          c.address, src, holds_data=False)
-                for group in c.access.readers
+                for group in _readers(c, by_port.get("kafka_topic", {}))
             )  # fmt: skip
         if _has(c, WarehouseTable):
+            out.extend(_bigquery_resources(dc, _readers(c, by_port.get("warehouse_table", {}))))
             schema, table = duckdb_table_name(c)
             schemas.setdefault(schema, src)
             columns = {n: f"{t}{' NOT NULL' if nn else ''}" for n, t, nn in duckdb_columns(c)}
@@ -208,13 +219,38 @@ def desired_resources(
             )
     out.extend(_cdc_resources(contracts))
     out.extend(
-        Resource("warehouse", "schema", schema, {}, None, src, holds_data=False)
+        Resource(backend, kind, schema, {}, None, src, holds_data=False)
         for schema, src in schemas.items()
+        for backend, kind in (("warehouse", "schema"), ("bigquery", "dataset"))
     )
     out.extend(
         Resource("search", "alias", product, {"index": dc.contract.address},
                  dc.contract.address, dc.file, holds_data=False)
         for product, dc in newest.items()
+    )  # fmt: skip
+    return out
+
+
+def _readers(contract: Contract, granted: Mapping[str, Sequence[str]]) -> list[str]:
+    """The contract's reader groups and those the registry granted this port, sorted."""
+    return sorted(set(contract.access.readers) | set(granted.get(contract.address, ())))
+
+
+def _bigquery_resources(dc: DomainContract, groups: Sequence[str]) -> list[Resource]:
+    """The BigQuery table, policy tags and reader bindings of a warehouse port (the
+    domain's dataset is added once per domain)."""
+    c, src = dc.contract, dc.file
+    port = next(p for p in c.ports.outputs if isinstance(p, WarehouseTable))
+    name = port.name_in(c)
+    out = [Resource("bigquery", "table", name, table_attrs(c), c.address, src)]
+    tags = policy_tag_categories(c)
+    if tags:
+        out.append(Resource("bigquery", "policy_tags", name, {"columns": tags}, c.address, src,
+                            holds_data=False))  # fmt: skip
+    out.extend(
+        Resource("bigquery", "iam", f"{name} {reader_role(g)}", {"role": READER_ROLE},
+                 c.address, src, holds_data=False)
+        for g in groups
     )  # fmt: skip
     return out
 

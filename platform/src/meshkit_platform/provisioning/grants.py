@@ -13,12 +13,17 @@ module is provisioning's side of that boundary, over the registry's HTTP API onl
   A revoked or expired grant is simply not desired any more, so the next plan revokes it.
   An active grant whose reader group cannot name a role (``reader_group_problem``) is
   refused with the grant's id, not carried out under a folded or cut role name;
+- ``reader_grants(grants, contracts)`` gives the active grants on the other ports a
+  reader group's permission covers, as ``port kind → address → groups``: a topic grant
+  becomes the group's Kafka ACL (``READ`` and ``DESCRIBE`` on the topic, ``READ`` on its
+  consumer-group prefix), a warehouse grant its BigQuery table binding;
 - ``grant_states(plan, live)`` says, after an apply, which grants are ``applied``,
   ``pending`` or ``removed``, from the serving views' live column grants; ``report``
   posts them to ``POST /v1/grants/states`` (``report_applied`` does both after an apply).
 
-Grants on other ports (topics, warehouse tables, search indices) are not carried out by
-provisioning yet: they stay ``pending`` in the registry.
+Only serving-view grants are reported back so far: a grant on a topic or a warehouse
+table joins the desired state, but its state stays ``pending`` in the registry. Grants on
+search indices are not carried out yet.
 """
 
 from __future__ import annotations
@@ -44,9 +49,13 @@ if TYPE_CHECKING:
     from meshkit_platform.provisioning.plan import Backend
 
 SERVING_VIEW = "serving_view"
+READER_PORTS = ("kafka_topic", "warehouse_table")
+"""Ports whose grants give a reader group the whole port (an ACL, a table binding)."""
 TOKEN_ENV = "MESHKIT_REGISTRY_TOKEN"  # noqa: S105 - the variable's name, not a secret
 ViewGrants = dict[str, dict[str, list[str]]]
 """address → role → columns."""
+ReaderGrants = dict[str, dict[str, list[str]]]
+"""port kind → address → reader groups."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,31 @@ def view_grants(grants: Iterable[AccessGrant], contracts: Sequence[DomainContrac
     return out
 
 
+def reader_grants(
+    grants: Iterable[AccessGrant], contracts: Sequence[DomainContract]
+) -> ReaderGrants:
+    """The active topic and warehouse grants of the planned products: ``port kind →
+    address → groups`` (sorted); a grant whose group cannot name a role is refused with
+    its id."""
+    planned = {dc.contract.address for dc in contracts}
+    out: ReaderGrants = {}
+    problems: list[str] = []
+    for g in grants:
+        if not g.active or g.port_kind not in READER_PORTS or g.address not in planned:
+            continue
+        why = reader_group_problem(g.grantee)
+        if why is not None:
+            problems.append(f"registry grant {g.id} on {g.address}: {why}")
+            continue
+        groups = out.setdefault(g.port_kind, {}).setdefault(g.address, [])
+        if g.grantee not in groups:
+            groups.append(g.grantee)
+            groups.sort()
+    if problems:
+        raise ProvisioningError("invalid desired state:\n" + "\n".join(problems))
+    return out
+
+
 def grant_states(
     grants: Iterable[AccessGrant],
     desired: Iterable[Resource],
@@ -195,7 +229,9 @@ def report_applied(
     if view is None or not grants:
         return []
     live = view.read(frozenset(dc.contract.domain for dc in contracts))
-    desired = desired_resources(list(contracts), view_grants(grants, contracts))
+    desired = desired_resources(
+        list(contracts), view_grants(grants, contracts), reader_grants(grants, contracts)
+    )
     states = grant_states(grants, desired, live)
     registry.report(states)
     return states

@@ -33,15 +33,23 @@ from rich.text import Text
 from meshkit.contracts import Contract
 from meshkit_platform.provisioning.desired import DomainContract, desired_resources
 from meshkit_platform.provisioning.errors import ProvisioningError
-from meshkit_platform.provisioning.grants import AccessGrant, view_grants
-from meshkit_platform.provisioning.resources import BACKENDS, Change, Resource, attr_diff
+from meshkit_platform.provisioning.grants import AccessGrant, reader_grants, view_grants
+from meshkit_platform.provisioning.resources import (
+    BACKENDS,
+    NEVER_DELETED,
+    NO_DATA,
+    Change,
+    Resource,
+    attr_diff,
+)
 
 PLAN_FORMAT = 1
 LiveState = dict[tuple[str, str], dict[str, Any]]
 
 
 class Backend(Protocol):
-    """What every backend module provides (``kafka``, ``warehouse``, ``search``, ``views``)."""
+    """What every backend module provides (``kafka``, ``warehouse``, ``bigquery``,
+    ``search``, ``views``, ``cdc``)."""
 
     name: str
 
@@ -153,7 +161,9 @@ def make_plan(
     ``backends`` hold now."""
     domains = frozenset(dc.contract.domain for dc in contracts)
     by_name = {b.name: b for b in backends}
-    wanted_all = desired_resources(list(contracts), view_grants(grants, contracts))
+    wanted_all = desired_resources(
+        list(contracts), view_grants(grants, contracts), reader_grants(grants, contracts)
+    )
     desired = [r for r in wanted_all if r.backend in by_name]
     live = read_live(backends, domains, desired)
     problems = [
@@ -171,12 +181,12 @@ def make_plan(
         changes.append(_decide(backend, resource, live[backend.name].get(resource.key[1:])))
     for backend in backends:
         for (kind, name), attrs in live[backend.name].items():
-            if (backend.name, kind, name) in wanted or kind == "schema":
+            if (backend.name, kind, name) in wanted or kind in NEVER_DELETED:
                 continue
             changes.append(
                 Change("delete", backend.name, kind, name,
                        "owned by meshkit, no longer in any contract",
-                       attr_diff(attrs, {}), None, kind not in ("acl", "alias", "schema"))
+                       attr_diff(attrs, {}), None, kind not in NO_DATA)
             )  # fmt: skip
     changes.sort(key=lambda c: (BACKENDS.index(c.backend), c.kind, c.name))
     return Plan(

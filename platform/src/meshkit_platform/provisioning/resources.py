@@ -10,6 +10,10 @@ kafka       topic       ``<address>.deadletter``              yes
 kafka       acl         ``<topic> User:meshkit_reader_<g>``   no
 warehouse   schema      ``<domain>``                          no
 warehouse   table       ``<domain>.<product>_v<major>``       yes
+bigquery    dataset     ``<domain>``                          no
+bigquery    table       ``<domain>.<product>_v<major>``       yes
+bigquery    policy_tags ``<domain>.<product>_v<major>``       no
+bigquery    iam         ``<table> meshkit_reader_<g>``        no
 search      index       ``<domain>.<product>.v<major>``       yes
 search      alias       ``<domain>.<product>``                no
 view        table       ``<schema>.<domain>.<product>.v<major>``  yes
@@ -30,10 +34,11 @@ from typing import Any, Literal
 
 Action = Literal["create", "update", "delete", "no change", "not applicable"]
 PENDING: frozenset[str] = frozenset({"create", "update", "delete"})
-BACKENDS: tuple[str, ...] = ("kafka", "warehouse", "search", "view", "cdc")
+BACKENDS: tuple[str, ...] = ("kafka", "warehouse", "bigquery", "search", "view", "cdc")
 """Every backend, in the order apply visits them."""
 _KIND_ORDER = {
     "schema": 0,
+    "dataset": 0,
     "publication": 0,
     "slot": 1,
     "topic": 1,
@@ -41,7 +46,13 @@ _KIND_ORDER = {
     "index": 1,
     "alias": 2,
     "acl": 2,
+    "policy_tags": 2,
+    "iam": 2,
 }
+NO_DATA: frozenset[str] = frozenset({"acl", "alias", "schema", "dataset", "policy_tags", "iam"})
+"""Kinds of resource that hold no data: deleting one needs no ``--allow-delete``."""
+NEVER_DELETED: frozenset[str] = frozenset({"schema", "dataset"})
+"""Kinds a plan never deletes (a schema or dataset may hold tables meshkit does not own)."""
 
 
 @dataclass(frozen=True)
