@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from meshkit_platform.registry import migrate
@@ -46,3 +46,51 @@ def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(empty_engine: E
     assert "search" not in {c["name"] for c in inspect(empty_engine).get_columns("products")}
     migrate.downgrade(empty_engine, "base")
     assert not _tables(empty_engine) & (CATALOG | RUNS)
+
+
+def test_tags_migrate_up_with_the_rows_there_and_back(empty_engine: Engine) -> None:
+    migrate.downgrade(empty_engine, "base")
+    migrate.upgrade(empty_engine, "0005")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO domains (name, owners, updated_at) VALUES ('d', '{}', now())")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO products (domain_id, name, major, address, version, status,"
+                " owner_team, owner_contact, keywords, field_names, has_personal_data,"
+                " content_hash, updated_at) SELECT id, 'p', 1, 'd.p.v1', '1.0.0', 'active',"
+                " 't', 't@example.com', 'd p t', 'id', false, 'h', now() FROM domains"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO product_versions (product_id, version, status, content_hash,"
+                " contract_text, published_at) SELECT id, '1.0.0', 'active', 'h', 'x', now()"
+                " FROM products"
+            )
+        )
+
+    migrate.upgrade(empty_engine)
+    assert migrate.current(empty_engine) == "0006"
+    with empty_engine.connect() as conn:
+        # the rows published before tags existed have none
+        assert conn.execute(text("SELECT tags FROM products")).scalar_one() == []
+        assert conn.execute(text("SELECT tags FROM product_versions")).scalar_one() == []
+    indexes = {i["name"] for i in inspect(empty_engine).get_indexes("products")}
+    assert "products_tags" in indexes
+
+    migrate.downgrade(empty_engine, "-1")
+    assert migrate.current(empty_engine) == "0005"
+    for table in ("products", "product_versions"):
+        assert "tags" not in {c["name"] for c in inspect(empty_engine).get_columns(table)}
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT address FROM products")).scalar_one() == "d.p.v1"
+
+    migrate.upgrade(empty_engine)
+    assert migrate.current(empty_engine) == "0006"
+    with empty_engine.begin() as conn:
+        conn.execute(text("UPDATE products SET tags = '{finance}'"))
+        found = conn.execute(text("SELECT address FROM products WHERE tags @> '{finance}'"))
+        assert found.scalar_one() == "d.p.v1"
+    migrate.downgrade(empty_engine, "base")

@@ -110,6 +110,7 @@ CASES: list[tuple[str, Mutation, set[str]]] = [
         {"status_changed", "sunset_changed"},
     ),
     ("describe product", s(description="All purchases."), {"description_changed"}),
+    ("tag product", s(tags=["sales", "customer-360"]), {"tags_changed"}),
     ("new owner", s(owner={"team": "sales", "contact": "s@example.com"}), {"owner_changed"}),
     ("contract subject", s(subject="purchase_id"), {"subject_changed"}),
     ("remove field", remove_note, {"field_removed", "searchable_removed"}),

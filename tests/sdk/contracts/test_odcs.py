@@ -549,3 +549,27 @@ def test_a_directory_import_writes_nothing_when_one_object_fails(
     assert result.exit_code == 1
     assert "primary key 'sale_id' is a number without an integer physicalType" in result.stderr
     assert list(out.iterdir()) == []
+
+
+def test_tags_go_out_as_odcs_tags_and_come_back() -> None:
+    original = load_contract(CONTRACTS[0]).model_copy(update={"tags": ("crm", "customer-360")})
+    doc = to_odcs(original)
+    assert doc["tags"] == ["crm", "customer-360"]
+    result = from_odcs(dump_yaml(doc), "x.odcs.yaml")
+    assert result.warnings == []
+    assert result.contract is not None
+    assert result.contract.tags == ("crm", "customer-360")
+
+
+def test_free_odcs_tags_become_meshkit_tags_or_are_named_in_a_warning() -> None:
+    doc = to_odcs(load_contract(CONTRACTS[0]))
+    doc["tags"] = ["Customer 360", "crm", "CRM", "!!!"]
+    result = from_odcs(dump_yaml(doc), "x.odcs.yaml")
+    assert result.contract is not None
+    assert result.contract.tags == ("customer-360", "crm")
+    assert [w.message for w in result.warnings] == [
+        "tag 'Customer 360' imported as 'customer-360'",
+        "tag 'CRM' not imported: it is 'crm' again",
+        "tag '!!!' not imported",
+    ]
+    assert all(w.path.startswith("tags[") for w in result.warnings)

@@ -409,13 +409,22 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
         domain: Annotated[str | None, Query(max_length=128)] = None,
         status: Literal["draft", "active", "deprecated", "retired"] | None = None,
         personal: bool | None = None,
+        tag: Annotated[str | None, Query(max_length=63)] = None,
         limit: Annotated[int, Query(ge=1, le=catalog.MAX_PAGE)] = 20,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Response:
-        """Search product lines (full text, ranked) with filters; one page."""
+        """Search product lines (full text, ranked) with filters; one page. ``tag`` keeps
+        the lines whose current contract carries that tag."""
         page = await read(
             lambda db: catalog.search(
-                db, q=q, domain=domain, status=status, personal=personal, limit=limit, offset=offset
+                db,
+                q=q,
+                domain=domain,
+                status=status,
+                personal=personal,
+                tag=tag,
+                limit=limit,
+                offset=offset,
             ).model_dump_json()
         )
         return Response(page, media_type="application/json")

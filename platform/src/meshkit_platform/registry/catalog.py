@@ -1,8 +1,8 @@
 """Reading the catalog: one product line, full-text search, domains.
 
 Search ranks product lines by PostgreSQL full-text search (``websearch_to_tsquery`` over
-the stored vector of keywords — domain, name, owner team —, description and field
-names, weighted in that order) and filters by domain, status and personal data;
+the stored vector of keywords — domain, name, owner team, tags —, description and field
+names, weighted in that order) and filters by domain, status, tag and personal data;
 without a query it lists lines by address. Pages are ``limit``/``offset``.
 """
 
@@ -77,7 +77,7 @@ def resolve(session: Session, ref: str) -> str | None:
 # PostgreSQL more than running them.
 _PRODUCT_NAME = "meshkit_registry_product"
 _PRODUCT = """
-SELECT p.address, d.name, p.name, p.major, p.version, p.status, p.description,
+SELECT p.address, d.name, p.name, p.major, p.version, p.status, p.description, p.tags,
        p.owner_team, p.owner_contact, p.has_personal_data, p.slo, p.updated_at,
        (SELECT coalesce(json_agg(json_build_object(
                  'kind', o.kind, 'address', o.address, 'description', o.description,
@@ -97,7 +97,8 @@ SELECT p.address, d.name, p.name, p.major, p.version, p.status, p.description,
          WHERE e.source_address = p.address),
        (SELECT coalesce(json_agg(json_build_object(
                  'version', v.version, 'status', v.status, 'content_hash', v.content_hash,
-                 'published_at', v.published_at) ORDER BY v.published_at, v.id), '[]')
+                 'tags', v.tags, 'published_at', v.published_at)
+               ORDER BY v.published_at, v.id), '[]')
           FROM product_versions v WHERE v.product_id = p.id),
        r.last_run_id, r.last_state, r.last_event_at, r.last_success_at
   FROM products p
@@ -135,6 +136,7 @@ def product(session: Session, ref: str) -> ProductOut | None:
         version,
         status,
         description,
+        tags,
         team,
         contact,
         personal,
@@ -157,6 +159,7 @@ def product(session: Session, ref: str) -> ProductOut | None:
         version=version,
         status=status,
         description=description,
+        tags=list(tags),
         owner=OwnerOut(team=team, contact=contact),
         has_personal_data=personal,
         slo=slo,
@@ -176,6 +179,7 @@ def search(
     domain: str | None = None,
     status: str | None = None,
     personal: bool | None = None,
+    tag: str | None = None,
     limit: int = 20,
     offset: int = 0,
 ) -> SearchPage:
@@ -192,6 +196,8 @@ def search(
         conditions.append(Product.status == status)
     if personal is not None:
         conditions.append(Product.has_personal_data.is_(personal))
+    if tag is not None:  # tags @> ARRAY[tag]: the GIN index on tags
+        conditions.append(Product.tags.contains([tag.lower()]))
     columns = [
         Product.address,
         Domain.name.label("domain"),
@@ -202,6 +208,7 @@ def search(
         Product.description,
         Product.owner_team,
         Product.has_personal_data,
+        Product.tags,
     ]
     # the page and the number of matches from one scan of the matches (a window count)
     counted = func.count().over()
@@ -210,7 +217,7 @@ def search(
     order = [rank.desc(), Product.address] if rank is not None else [Product.address]
     rows = session.execute(stmt.order_by(*order).limit(limit).offset(offset)).all()
     if rows:
-        total = int(cast(int, rows[0][9]))
+        total = int(cast(int, rows[0][10]))
     else:  # past the last match (or none): count them on their own
         base = select(Product).join(Domain, Domain.id == Product.domain_id).where(*conditions)
         total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
@@ -225,7 +232,8 @@ def search(
             description=r[6],
             owner_team=r[7],
             has_personal_data=r[8],
-            rank=float(cast(float, r[10])) if rank is not None else None,
+            tags=list(cast(list[str], r[9])),
+            rank=float(cast(float, r[11])) if rank is not None else None,
         )
         for r in rows
     ]

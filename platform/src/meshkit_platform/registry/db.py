@@ -6,9 +6,9 @@ The schema itself is created and changed only by the Alembic migrations in
 - ``Domain``: a domain, its owners, repository, template and SDK versions.
 - ``Product``: one major line of a data product, named by its address
   ``<domain>.<product>.v<major>``: the current version's status, description, owner,
-  field names and search vector. Two majors of one product are two rows, both active
+  tags, field names and search vector. Two majors of one product are two rows, both active
   during a migration.
-- ``ProductVersion``: every published contract version (text, content hash).
+- ``ProductVersion``: every published contract version (text, content hash, tags).
 - ``OutputPort``: the ports of a line with their addresses; ``PersonalField``: each
   personal-data field with its transform on that port.
 - ``InputEdge``: a declared input port, the lineage edge from the address it reads.
@@ -39,7 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 #: The full-text search vector of a product line (a stored generated column): its
-#: keywords (domain, name, owner team) weigh most, then the description, then field names.
+#: keywords (domain, name, owner team, tags) weigh most, then the description, then field names.
 SEARCH_VECTOR = (
     "setweight(to_tsvector('english', keywords), 'A') || "
     "setweight(to_tsvector('english', coalesce(description, '')), 'B') || "
@@ -78,6 +78,7 @@ class Product(Base):
     owner_team: Mapped[str] = mapped_column(Text)
     owner_contact: Mapped[str] = mapped_column(Text)
     keywords: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     field_names: Mapped[str] = mapped_column(Text)
     has_personal_data: Mapped[bool] = mapped_column(Boolean)
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -100,6 +101,7 @@ class ProductVersion(Base):
     status: Mapped[str] = mapped_column(String(16))
     content_hash: Mapped[str] = mapped_column(String(64))
     contract_text: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -3,19 +3,22 @@ document, and the whole catalog as Backstage ``catalog-info.yaml`` entities.
 
 - ``odcs(session, line, kind)``: the SDK's ODCS v3.1.0 export of the line's current
   contract (``meshkit.contracts.odcs.to_odcs``: the published schema, after privacy
-  transforms) with one ``servers`` entry, the port: a ``kafka`` topic, a ``bigquery``
-  dataset and table, a ``postgres`` serving view or a ``custom`` search index, named by
-  the port's address (the same in every environment).
-- ``odps(session, line)``: the line as an ODPS v1.0.0 data product: its input ports (the
-  lines read, by contract id and registered version), output ports (by kind, with the
-  contract id ``<domain>.<product>`` the ODCS documents carry), owner and support channel.
+  transforms, and the contract's tags) with one ``servers`` entry, the port: a ``kafka``
+  topic, a ``bigquery`` dataset and table, a ``postgres`` serving view or a ``custom``
+  search index, named by the port's address (the same in every environment).
+- ``odps(session, line)``: the line as an ODPS v1.0.0 data product: its tags (the
+  contract's, and ``personal-data`` when it holds personal data), input ports (the lines
+  read, by contract id and registered version), output ports (by kind, with the contract
+  id ``<domain>.<product>`` the ODCS documents carry), owner and support channel.
 - ``backstage(session)``: for Backstage users, a ``Domain`` per domain, a ``System`` per
-  product line and an ``API`` (type ``odcs``, its definition the port's ODCS document)
-  per output port, as one multi-document YAML text.
+  product line (tagged ``data-product``, the contract's tags and ``personal-data``) and an
+  ``API`` (type ``odcs``, its definition the port's ODCS document) per output port, as
+  one multi-document YAML text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -39,6 +42,12 @@ def _contract(session: Session, line: Product) -> Contract:
     if contract is None:  # the registry accepted it, so it parses
         raise ValueError(f"{line.address}: the registered contract does not parse: {problems}")
     return contract
+
+
+def _tags(tags: Sequence[str], *, personal: bool) -> list[str]:
+    """The contract's tags, then ``personal-data`` when the line holds personal data (each
+    tag once)."""
+    return list(dict.fromkeys([*tags, *(["personal-data"] if personal else [])]))
 
 
 def _server(port: OutputPort) -> dict[str, Any]:
@@ -94,7 +103,7 @@ def odps(session: Session, line: Product) -> dict[str, Any]:
     }
     if c.description:
         doc["description"] = {"purpose": c.description}
-    doc["tags"] = ["personal-data"] if line.has_personal_data else []
+    doc["tags"] = _tags(c.tags, personal=line.has_personal_data)
     doc["inputPorts"] = [
         {
             "name": p.port_name,
@@ -141,7 +150,7 @@ def backstage(session: Session) -> str:
             select(Product).where(Product.domain_id == domain.id).order_by(Product.address)
         ).all()
         for line in lines:
-            tags = ["data-product"] + (["personal-data"] if line.has_personal_data else [])
+            tags = _tags(["data-product", *line.tags], personal=line.has_personal_data)
             docs.append(
                 {
                     "apiVersion": "backstage.io/v1alpha1",

@@ -80,8 +80,14 @@ class _Plan:
 
 
 def content_hash(contract: Contract) -> str:
-    """SHA-256 of the contract's canonical JSON (comments and key order do not count)."""
-    body = json.dumps(contract.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """SHA-256 of the contract's canonical JSON (comments and key order do not count).
+
+    A contract without tags hashes without the key, as before contracts had tags, so the
+    versions registered then are still the same content."""
+    data = contract.model_dump(mode="json")
+    if not data["tags"]:
+        del data["tags"]
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -229,7 +235,9 @@ def _write(session: Session, domain: Domain, plan: _Plan, now: datetime) -> Prod
         "description": c.description,
         "owner_team": c.owner.team,
         "owner_contact": c.owner.contact,
-        "keywords": " ".join([c.domain, c.name, c.name.replace("_", " "), c.owner.team]),
+        # tags weigh as much as the owner team: a tag word finds the product first
+        "keywords": " ".join([c.domain, c.name, c.name.replace("_", " "), c.owner.team, *c.tags]),
+        "tags": list(c.tags),
         "field_names": " ".join(
             p.replace(".", " ").replace("_", " ") + " " + p for p in c.field_index
         ),
@@ -257,6 +265,7 @@ def _write(session: Session, domain: Domain, plan: _Plan, now: datetime) -> Prod
             status=c.status,
             content_hash=plan.parsed.content_hash,
             contract_text=plan.parsed.doc.text,
+            tags=list(c.tags),
             published_at=now,
         )
     )

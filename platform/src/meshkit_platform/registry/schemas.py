@@ -129,6 +129,7 @@ class VersionOut(_Model):
     version: str
     status: str
     content_hash: str
+    tags: list[str] = Field(default_factory=list, description="The version's contract tags.")
     published_at: datetime
 
 
@@ -172,6 +173,7 @@ class ProductOut(_Model):
     version: str
     status: str
     description: str | None
+    tags: list[str] = Field(description="The current version's contract tags.")
     owner: OwnerOut
     has_personal_data: bool
     slo: dict[str, Any] | None
@@ -193,6 +195,7 @@ class ProductSummary(_Model):
     version: str
     status: str
     description: str | None
+    tags: list[str] = Field(default_factory=list)
     owner_team: str
     has_personal_data: bool
     rank: float | None = None

@@ -6,7 +6,8 @@ sheet (``static/catalog.css``), served by the registry app under ``/ui``. No Jav
     GET  /ui/token, POST /ui/token     give the API token once; it is kept in an HttpOnly,
                                        SameSite=Strict cookie (Secure over HTTPS)
     POST /ui/logout                    forget it
-    GET  /ui                           search with filters (text, domain, status, personal)
+    GET  /ui                           search with filters (text, domain, status, personal,
+                                       tag); each result shows its tags
     GET  /ui/products/{address}        schema with classifications and each port's
                                        transform, ports, versions and their changes,
                                        owners, SLO and freshness, consumers and grants,
@@ -207,6 +208,7 @@ def router(sessions: sessionmaker[Session], settings: RegistrySettings) -> APIRo
         domain: str | None = None,
         status: str | None = None,
         personal: str | None = None,
+        tag: str | None = None,
     ) -> Response:
         def work(db: Session) -> Response:
             caller = who(request, db)
@@ -214,11 +216,12 @@ def router(sessions: sessionmaker[Session], settings: RegistrySettings) -> APIRo
             state = status if status in ("draft", "active", "deprecated", "retired") else None
             found = catalog.search(
                 db, q=(q or "")[:200] or None, domain=(domain or None) and domain[:128],
-                status=state, personal=flag, limit=catalog.MAX_PAGE,
+                status=state, personal=flag, tag=(tag or None) and tag[:63],
+                limit=catalog.MAX_PAGE,
             )  # fmt: skip
             domains = [d.name for d in catalog.domains(db)]
             filters = {"q": q or "", "domain": domain or "", "status": state or "",
-                       "personal": personal or ""}  # fmt: skip
+                       "personal": personal or "", "tag": tag or ""}  # fmt: skip
             return page(request, "search.html", caller, results=found, domains=domains,
                         filters=filters)  # fmt: skip
 

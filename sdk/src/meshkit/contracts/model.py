@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -39,6 +39,11 @@ SEMVER_PATTERN = (
     r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
 )
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+TAG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+"""A tag: lower-case letters and digits in words joined by single hyphens (``finance``,
+``customer-360``), the form Backstage accepts for its entities' tags."""
+MAX_TAG_LENGTH = 63
+MAX_TAGS = 20
 RESERVED_PREFIX = "_meshkit"
 """Field names starting with this (in any case) are refused: the ports add internal
 columns named so (``_meshkit_pos``, ``_meshkit_delete``, ``_meshkit_row``, ...), and a field
@@ -55,6 +60,10 @@ BIGQUERY_RESERVED_PREFIXES = (
 MAX_NAME_LENGTH = 63
 """The longest identifier PostgreSQL keeps whole (longer ones are cut, silently)."""
 Status = Literal["draft", "active", "deprecated", "retired"]
+
+
+Tag = Annotated[str, Field(pattern=TAG_PATTERN, max_length=MAX_TAG_LENGTH)]
+"""One tag of a product (see ``TAG_PATTERN``)."""
 
 
 class Owner(ContractModel):
@@ -159,6 +168,14 @@ class Contract(ContractModel):
         default=None, description="The date a deprecated product stops being served."
     )
     description: str | None = Field(default=None, description="What the product is for.")
+    tags: tuple[Tag, ...] = Field(
+        default=(),
+        max_length=MAX_TAGS,
+        description=(
+            "Words the catalog finds and filters the product by (`finance`, `customer-360`): "
+            "lower-case letters and digits, words joined by single hyphens."
+        ),
+    )
     owner: Owner = Field(description="The owning team and its contact.")
     subject: FieldPath | None = Field(
         default=None,
@@ -178,6 +195,14 @@ class Contract(ContractModel):
         default=None, description="How fields come from one input port (products without code)."
     )
     access: Access = Field(default_factory=Access, description="Visibility and readers.")
+
+    @field_validator("tags")
+    @classmethod
+    def _distinct_tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({t for t in value if value.count(t) > 1})
+        if repeated:
+            raise ValueError(f"tag(s) {', '.join(repeated)} listed more than once")
+        return value
 
     @model_validator(mode="after")
     def _semantics(self) -> Contract:

@@ -33,6 +33,7 @@ _KINDS: tuple[ChangeKind, ...] = (
     _k("status_changed", False, "identity", "draft/active/deprecated: announces, removes nothing"),
     _k("sunset_changed", False, "identity", "a deprecation notice; retirement is the break"),
     _k("description_changed", False, "identity", "documentation only"),
+    _k("tags_changed", False, "identity", "how the catalog finds the product; data unchanged"),
     _k("owner_changed", False, "identity", "who to contact; the data is unchanged"),
     _k("subject_changed", True, "privacy", "per-subject keys and erasure follow another field"),
     # schema

@@ -63,6 +63,9 @@ def _identity(old: Contract, new: Contract) -> list[Change]:
                 "description_changed", "description", "changed", old.description, new.description
             )
         )
+    if old.tags != new.tags:
+        a, b = _text(old.tags), _text(new.tags)
+        out.append(Change("tags_changed", "tags", f"{a or 'none'} → {b or 'none'}", a, b))
     if old.owner != new.owner:
         a = f"{old.owner.team} <{old.owner.contact}>"
         b = f"{new.owner.team} <{new.owner.contact}>"

@@ -196,6 +196,8 @@ def to_odcs(contract: Contract) -> dict[str, Any]:
     }
     if contract.description:
         doc["description"] = {"purpose": contract.description}
+    if contract.tags:
+        doc["tags"] = list(contract.tags)
     doc["schema"] = [obj]
     owner = contract.owner
     doc["team"] = {"name": owner.team, "members": [{"username": owner.contact, "role": "owner"}]}

@@ -25,6 +25,8 @@ from meshkit.contracts.loader import parse_model
 from meshkit.contracts.messages import problems_from_error
 from meshkit.contracts.model import (
     EMAIL_PATTERN,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
     SEMVER_PATTERN,
     Contract,
 )
@@ -154,7 +156,7 @@ def _located(exc: ValidationError, data: dict[str, Any], t: Tracker) -> list[Pro
 _TOP: dict[str, tuple[str | int, ...]] = {
     "domain": ("domain",), "name": ("name",), "version": ("version",), "status": ("status",),
     "sunset": ("slaProperties",), "slo": ("slaProperties",), "owner": ("team",),
-    "access": ("roles",), "description": ("description",),
+    "access": ("roles",), "description": ("description",), "tags": ("tags",),
 }  # fmt: skip
 _KEYS = {"name": "name", "type": "logicalType", "required": "required", "pii": "tags",
          "classification": "classification", "transform": "customProperties"}  # fmt: skip
@@ -238,6 +240,8 @@ class _Importer:
         description = self.description(root, obj)
         if description:
             out["description"] = description
+        if tags := self.tags(root):
+            out["tags"] = tags
         out["owner"] = self.owner(root, out["domain"])
         if subject := root.custom("meshkitSubject"):
             out["subject"] = subject
@@ -286,6 +290,34 @@ class _Importer:
         out["access"] = self.access(root)
         order = list(Contract.model_fields)
         return dict(sorted(out.items(), key=lambda kv: order.index(kv[0])))
+
+    def tags(self, root: Node) -> list[str]:
+        """The document's tags as meshkit tags: lower case, other characters as hyphens
+        (``Customer 360`` → ``customer-360``); a tag changed so, or left out, is warned."""
+        raw = root.get("tags")
+        if not isinstance(raw, list):
+            if raw is not None:
+                self.t.warn(root.at("tags"), "tags not imported: expected a list of text")
+            return []
+        kept: list[str] = []
+        for i, item in enumerate(raw):
+            where = (*root.at("tags"), i)
+            text = str(item)
+            tag = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+            if not tag or len(tag) > MAX_TAG_LENGTH or len(kept) == MAX_TAGS:
+                self.t.warn(
+                    where,
+                    f"tag {text!r} not imported",
+                    hint=f"meshkit keeps up to {MAX_TAGS} tags of 1 to {MAX_TAG_LENGTH} "
+                    "lower-case letters, digits and hyphens",
+                )
+            elif tag in kept:
+                self.t.warn(where, f"tag {text!r} not imported: it is {tag!r} again")
+            else:
+                if tag != text:
+                    self.t.warn(where, f"tag {text!r} imported as {tag!r}")
+                kept.append(tag)
+        return kept
 
     def objects(self, obj: Node) -> None:
         """The keys of the schema object that name it (its rules' tables)."""
