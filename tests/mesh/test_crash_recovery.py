@@ -1,6 +1,11 @@
 """kill -9 of a component of the mesh during traffic, then a restart: nothing is lost and
 the final state is exact.
 
+The components: the capture, the flow and the registry. The registry is not on the data
+path: while it is down the flow and the capture keep going (their run events are dropped
+and counted, never waited for), and after its restart it still holds what was published
+before the kill and takes the flow's run events again.
+
 The customers domain runs as in production (``meshkit cdc run`` and its Bytewax flow as
 processes) on a stack of its own, while its service keeps inserting, updating and
 deleting customers. One component is killed with SIGKILL mid-traffic and started again.
@@ -11,19 +16,26 @@ active customer with its current country and tier, no deleted or test customer.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import psycopg2
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from psycopg2.extensions import make_dsn, parse_dsn
+from sqlalchemy.orm import Session
 
 from bench._mesh import (
+    DOMAINS,
     Domain,
     check_running,
     create_database,
@@ -34,11 +46,15 @@ from bench._mesh import (
     stop_part,
     wait_until,
 )
+from meshkit.cli.publish import publish
 from meshkit.local import consumer_config
 from meshkit.local.settings import LocalSettings
 from meshkit.local.stack import LocalStack
 from meshkit.ports.kafka import ValueDecoder
 from meshkit.privacy.keys import MASTER_KEY_ENV, write_master_key_file
+from meshkit_platform.registry.auth import create_token
+from meshkit_platform.registry.cli import EMBEDDED_DATABASE
+from meshkit_platform.registry.db import make_engine
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
@@ -85,6 +101,16 @@ def topic_state(brokers: str, domain: Domain) -> dict[str, tuple[str, str]]:
         consumer.close()
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
+
+
 class Traffic:
     """The CRM changing its customers in small transactions until stopped."""
 
@@ -114,20 +140,55 @@ class Traffic:
         assert not self.errors, self.errors
 
 
-@pytest.mark.parametrize("component", ["cdc", "flow"])
+def registry_token(postgres: str, database: str) -> str:
+    """A domain-owner token of the customers domain, as ``registry token create`` makes it."""
+    p = parse_dsn(make_dsn(postgres, dbname=database))
+    engine = make_engine(f"postgresql+psycopg2://{p['user']}@{p['host']}:{p['port']}/{database}")
+    with Session(engine) as session:
+        _, token = create_token(session, name="crash", role="domain-owner", domain="customers")
+        session.commit()
+    engine.dispose()
+    return token
+
+
+def registered(registry: str, token: str, address: str) -> dict[str, Any] | None:
+    """The registry's product page of ``address`` as JSON, or None when not answering."""
+    try:
+        r = httpx.get(f"{registry}/v1/products/{address}",
+                      headers={"Authorization": f"Bearer {token}"}, timeout=5)  # fmt: skip
+    except httpx.TransportError:
+        return None
+    assert r.status_code == 200, r.text
+    return dict(json.loads(r.text))
+
+
+@pytest.mark.parametrize("component", ["cdc", "flow", "registry"])
 def test_kill_9_during_traffic_loses_nothing(tmp_path: Path, component: str) -> None:
     mp = pytest.MonkeyPatch()
     mp.setenv(MASTER_KEY_ENV, write_master_key_file(tmp_path / "master.key"))
-    stack = LocalStack(LocalSettings(state_dir=tmp_path / "stack", index_port=0))
+    with_registry = component == "registry"
+    # the registry comes back on its address, as behind a service name in production
+    fixed = {"registry_port": free_port()} if with_registry else {}
+    stack = LocalStack(LocalSettings(state_dir=tmp_path / "stack", index_port=0, **fixed))
     (domain,) = [d for d in domains(customers=SEEDED) if d.name == "customers"]
     # The product topic and the warehouse table are what this test checks.
     domain.env["MESHKIT_STREAMING_PORTS"] = '["kafka_topic", "warehouse_table"]'
     try:
-        for name in ("kafka", "postgres"):
+        for name in ("kafka", "postgres", *(["registry"] if with_registry else [])):
             stack.service(name).start()
         endpoints = stack.endpoints
         assert endpoints.kafka
         assert endpoints.postgres
+        address = domain.contract.address
+        if with_registry:
+            assert endpoints.registry
+            token = registry_token(endpoints.postgres, EMBEDDED_DATABASE)
+            publish(DOMAINS / "customers" / "contracts", url=endpoints.registry, token=token)
+            domain.env |= {
+                "MESHKIT_REGISTRY_URL": endpoints.registry,
+                "MESHKIT_REGISTRY_TOKEN": token,
+                "MESHKIT_LINEAGE_INTERVAL_SECONDS": "1",
+            }
         create_database(endpoints.postgres, domain.database)
         domain.dsn = str(database_dsn(endpoints.postgres, domain.database))
         domain.seed(domain.dsn, SEEDED)
@@ -144,14 +205,36 @@ def test_kill_9_during_traffic_loses_nothing(tmp_path: Path, component: str) -> 
         traffic = Traffic(domain.dsn)
         traffic.start()
         wait_until(lambda: traffic.rounds >= 10, 60, "traffic", check)
-        proc = domain.procs.pop(component)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        assert proc.returncode == -signal.SIGKILL
+        if with_registry:
+            record = stack.service("registry").record()
+            assert record is not None
+            assert record.pid is not None
+            os.kill(record.pid, signal.SIGKILL)
+            wait_until(lambda: registered(endpoints.registry, token, address) is None,
+                       30, "the registry to be gone", check)  # fmt: skip
+        else:
+            proc = domain.procs.pop(component)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            assert proc.returncode == -signal.SIGKILL
         wait_until(lambda: traffic.rounds >= 20, 60, "traffic without the " + component, check)
-        start_part(domain, tmp_path, endpoints, component)
+        restarted = time.time()
+        if with_registry:
+            stack.service("registry").start()
+        else:
+            start_part(domain, tmp_path, endpoints, component)
         wait_until(lambda: traffic.rounds >= 35, 60, "traffic after the restart", check)
         traffic.stop()
+        if with_registry:  # what was published survived; run events arrive again
+
+            def reported_since_restart() -> bool:
+                page = registered(endpoints.registry, token, address)
+                assert page is not None
+                assert page["version"] == domain.contract.version
+                run = page["run_status"]
+                return run is not None and _epoch(run["last_event_at"]) > restarted
+
+            wait_until(reported_since_restart, 60, "a run event after the restart", check)
 
         want = expected(domain.dsn)
         assert len(want) > SEEDED // 2
