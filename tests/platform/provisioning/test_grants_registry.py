@@ -11,7 +11,13 @@ import pytest
 from meshkit.cli.failures import run
 from meshkit_platform.cli import app
 from meshkit_platform.provisioning import desired_resources, load_domains
-from meshkit_platform.provisioning.grants import AccessGrant, grant_states, view_grants
+from meshkit_platform.provisioning.errors import ProvisioningError
+from meshkit_platform.provisioning.grants import (
+    AccessGrant,
+    grant_states,
+    reader_grants,
+    view_grants,
+)
 from meshkit_platform.provisioning.plan import Plan
 
 DOMAINS = Path(__file__).parents[2] / "fixtures/access"
@@ -86,3 +92,18 @@ def test_registry_without_a_token_or_answer_is_one_clear_error(
     err = capsys.readouterr().err
     assert "the registry at http://127.0.0.1:9 did not answer GET /v1/grants" in err
     assert "Traceback" not in err
+
+
+def test_active_topic_grants_add_their_groups_acl_and_a_bad_group_is_refused_by_id() -> None:
+    contracts = load_domains(DOMAINS)
+    grants = [
+        _grant(1, kind="kafka_topic", grantee="billing"),
+        _grant(2, kind="kafka_topic", grantee="billing"),  # twice: one ACL
+        _grant(3, kind="kafka_topic", grantee="gone", active=False),
+        _grant(4, kind="kafka_topic", address="orders.order.v1", grantee="other"),
+    ]
+    assert reader_grants(grants, contracts) == {"kafka_topic": {ADDRESS: ["billing"]}}
+    wanted = desired_resources(contracts, None, reader_grants(grants, contracts))
+    assert [r.name for r in wanted if r.kind == "acl"] == [f"{ADDRESS} User:meshkit_reader_billing"]
+    with pytest.raises(ProvisioningError, match=r"registry grant 9 on customers\.profile\.v1"):
+        reader_grants([_grant(9, kind="kafka_topic", grantee="Bad-Group")], contracts)
