@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -15,6 +17,8 @@ from pathlib import Path
 from types import ModuleType
 
 import psycopg2
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 from rich.console import Console
@@ -22,6 +26,7 @@ from rich.table import Table
 
 from meshkit.cdc import Capture, build_config
 from meshkit.cdc.sources import load_sources
+from meshkit.local import admin_config, consumer_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAINS = ROOT / "domains"
@@ -119,6 +124,78 @@ def capture(dsn: str, domain_name: str, brokers: str, state: Path, events: int) 
     if errors:
         raise StageError(f"CDC of {domain_name} stopped: {errors[0]}")
     return cdc.progress.events
+
+
+def delete_topics(brokers: str, topics: list[str]) -> None:
+    """Delete the topics a previous run left (the stages start from empty ones)."""
+    admin = AdminClient(admin_config(brokers))
+    present = set(admin.list_topics(timeout=10).topics)
+    gone = [t for t in topics if t in present]
+    for future in admin.delete_topics(gone).values() if gone else ():
+        future.result(15)
+    wait_until(lambda: not set(gone) & set(admin.list_topics(timeout=10).topics), 15, "delete")
+
+
+class TopicReader:
+    """Reads a topic from its start, as the messages come: how many, and each one's value."""
+
+    def __init__(self, brokers: str, topic: str) -> None:
+        self.topic, self.count, self.values = topic, 0, list[bytes]()
+        self._consumer = Consumer(consumer_config(brokers, group_id="meshkit-stages"))
+        self._assigned = False
+
+    def poll(self, timeout: float = 0.1) -> int:
+        """Read what has arrived (waiting up to ``timeout``); the messages read so far."""
+        if not self._assigned:
+            meta = self._consumer.list_topics(self.topic, timeout=10).topics.get(self.topic)
+            if meta is None or meta.error is not None or not meta.partitions:
+                return 0
+            self._consumer.assign([TopicPartition(self.topic, p, 0) for p in meta.partitions])
+            self._assigned = True
+        for message in self._consumer.consume(1000, timeout):
+            if message.error() is None:
+                self.count += 1
+                self.values.append(message.value() or b"")
+        return self.count
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+@dataclass
+class Part:
+    """A long-running part of a domain (its capture, its flow) in a process of its own."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def check(self) -> bool:
+        """True while it runs; a StageError with the end of its log once it has exited."""
+        if self.proc.poll() is not None:
+            tail = self.log.read_text(errors="replace").strip().splitlines()[-1:]
+            raise StageError(f"{self.name} exited ({self.log}): {' '.join(tail)}")
+        return True
+
+    def stop(self) -> None:
+        """Stop it as Ctrl-C does, and wait."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start(name: str, command: list[str], env: dict[str, str], log: Path) -> Part:
+    """Start ``command`` with the stage's environment plus ``env`` (an empty value unsets
+    the variable), its output in ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    merged = {k: v for k, v in {**os.environ, **env}.items() if v}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, env=merged, stdout=out, stderr=out)
+    return Part(name, proc, log)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
