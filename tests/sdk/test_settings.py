@@ -17,9 +17,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from google.api_core.exceptions import ServiceUnavailable
 from pydantic import SecretStr
 
-from meshkit.clients import bigquery_client, plain_media_type_node, search_client
+from meshkit.clients import (
+    bigquery_client,
+    bigquery_read_client,
+    plain_media_type_node,
+    search_client,
+)
 from meshkit.errors import ConfigError
 from meshkit.ports import KafkaTopicWriter
 from meshkit.settings import MeshkitSettings, kafka_connection, load_settings
@@ -194,6 +200,22 @@ def test_local_stack_endpoints(source: str, tmp_path: Path) -> None:
     bq = bigquery_client(settings)
     assert bq.project == "meshkit-local"
     assert bq._connection.API_BASE_URL == "http://127.0.0.1:19050"
+    # the emulator's Storage Read API is a setting of its own; without it, a clear refusal
+    with pytest.raises(ConfigError, match="MESHKIT_BIGQUERY_STORAGE_EMULATOR_HOST"):
+        bigquery_read_client(settings)
+    with_grpc = from_source(
+        source, {**values, "bigquery_storage_emulator_host": "127.0.0.1:19060"}, tmp_path
+    )
+    assert with_grpc.bigquery_storage_emulator_host == "127.0.0.1:19060"
+    read = bigquery_read_client(with_grpc)
+    try:  # it calls that address (where nothing listens)
+        with pytest.raises(ServiceUnavailable, match=r"127\.0\.0\.1:19060"):
+            read.create_read_session(
+                parent="projects/p", read_session={"table": "projects/p/datasets/d/tables/t"},
+                retry=None, timeout=5,
+            )  # fmt: skip
+    finally:
+        read.transport.close()
 
 
 def test_production_kafka_maps_to_librdkafka_and_every_client_accepts_it(
@@ -252,6 +274,14 @@ def test_production_warehouse_search_view_keys_registry(
     bq = bigquery_client(settings)
     assert bq.project == "acme-data"
     assert bq._credentials.service_account_email == "orders-flow@acme-data.iam.gserviceaccount.com"
+    read = bigquery_read_client(settings)  # the production endpoint, the same account
+    try:
+        assert read.api_endpoint == "bigquerystorage.googleapis.com"
+        assert read._transport._credentials.service_account_email == (
+            "orders-flow@acme-data.iam.gserviceaccount.com"
+        )
+    finally:
+        read.transport.close()
     assert settings.bigquery_location == "EU"
     es = search_client(settings)
     node = es.transport.node_pool.all()[0]
@@ -401,6 +431,7 @@ def test_errors_name_the_place_and_never_the_value(tmp_path: Path) -> None:
             "not both",
         ),
         ({"env": "prod", "bigquery_emulator_host": "h:1"}, "for env local only"),
+        ({"env": "prod", "bigquery_storage_emulator_host": "h:2"}, "for env local only"),
     ],
 )
 def test_inconsistent_settings_are_refused_with_the_fix(

@@ -112,6 +112,11 @@ class MeshkitSettings(BaseSettings):
         description="the BigQuery emulator (local only); BIGQUERY_EMULATOR_HOST as Google's "
         "libraries read it, or MESHKIT_BIGQUERY_EMULATOR_HOST",
     )
+    bigquery_storage_emulator_host: str | None = Field(
+        default=None,
+        description="the BigQuery emulator's Storage Read API, its gRPC host:port (local "
+        "only; meshkit local env exports it); unset, the production endpoint",
+    )
 
     # -- search -----------------------------------------------------------------------------
     search_url: str | None = None
@@ -214,7 +219,9 @@ class MeshkitSettings(BaseSettings):
             problems.append("search takes search_api_key or search_username, not both")
         if (self.search_username is None) != (self.search_password is None):
             problems.append("basic auth to search needs both search_username and search_password")
-        if self.env == "prod" and self.bigquery_emulator_host:
+        if self.env == "prod" and (
+            self.bigquery_emulator_host or self.bigquery_storage_emulator_host
+        ):
             problems.append("the BigQuery emulator is for env local only (unset it in prod)")
         return problems
 

@@ -12,7 +12,8 @@ under pytest's temporary path, and stopped at the end of the session:
 * ``postgres`` — a libpq URL of an embedded PostgreSQL with ``wal_level=logical``;
 * ``duckdb_path`` — a DuckDB warehouse file;
 * ``search_server`` — :class:`SearchEndpoint` (URL + ``client()``) of the search server;
-* ``bigquery_emulator`` — :class:`BigQueryEndpoint` (URL + ``client()``) of the emulator.
+* ``bigquery_emulator`` — :class:`BigQueryEndpoint` (URL, gRPC address + ``client()``) of
+  the emulator.
 
 The fixture names do not clash with those of the ``osmem-server`` and ``bqemulator``
 pytest plugins that their wheels register; meshkit's own test run disables those two
@@ -55,10 +56,12 @@ class SearchEndpoint:
 
 @dataclass(frozen=True)
 class BigQueryEndpoint:
-    """The BigQuery emulator: its URL, project and a client factory."""
+    """The BigQuery emulator: its URL, project, gRPC address (the Storage Read API,
+    ``host:port``) and a client factory."""
 
     url: str
     project: str
+    grpc: str = ""
 
     def client(self, **kwargs: Any) -> Any:
         """A ``google.cloud.bigquery.Client`` for the emulator."""
@@ -176,5 +179,8 @@ def search_server(meshkit_local_settings: LocalSettings) -> Iterator[SearchEndpo
 @pytest.fixture(scope="session")
 def bigquery_emulator(meshkit_local_settings: LocalSettings) -> Iterator[BigQueryEndpoint]:
     """A session-wide BigQuery emulator (catalog in memory)."""
-    with _running(BigQueryEmulator(meshkit_local_settings)) as url:
-        yield BigQueryEndpoint(url, meshkit_local_settings.bigquery_project)
+    service = BigQueryEmulator(meshkit_local_settings)
+    with _running(service) as url:
+        yield BigQueryEndpoint(
+            url, meshkit_local_settings.bigquery_project, service.grpc_address() or ""
+        )

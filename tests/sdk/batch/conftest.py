@@ -27,7 +27,12 @@ def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Local environment, a fresh master key and key store, no registry."""
     monkeypatch.setenv(MASTER_KEY_ENV, new_master_key())
     monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "privacy"))
-    for name in ("MESHKIT_ENV", "MESHKIT_REGISTRY_URL", "BIGQUERY_EMULATOR_HOST"):
+    for name in (
+        "MESHKIT_ENV",
+        "MESHKIT_REGISTRY_URL",
+        "BIGQUERY_EMULATOR_HOST",
+        "MESHKIT_BIGQUERY_STORAGE_EMULATOR_HOST",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

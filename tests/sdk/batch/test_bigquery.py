@@ -1,6 +1,7 @@
 """The same product asset against BigQuery (the local emulator), chosen by MESHKIT_ENV=prod."""
 
 import datetime as dt
+import logging
 import uuid
 from typing import Any
 
@@ -40,6 +41,7 @@ def prod(monkeypatch: pytest.MonkeyPatch, bigquery_emulator: BigQueryEndpoint) -
     monkeypatch.setenv("MESHKIT_ENV", "prod")
     monkeypatch.setenv("MESHKIT_BIGQUERY_PROJECT", bigquery_emulator.project)
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", bigquery_emulator.url.removeprefix("http://"))
+    monkeypatch.setenv("MESHKIT_BIGQUERY_STORAGE_EMULATOR_HOST", bigquery_emulator.grpc)
     with LocalKeyStore.open() as store:  # production keys are provisioned, not made on use
         store.create_token_key("customer")
     return resources_for()
@@ -90,7 +92,10 @@ def test_product_asset_materialises_into_bigquery_with_checks(
 
 
 def test_partitioned_asset_replaces_only_its_partition_in_bigquery(
-    prod: dict[str, Any], order_contract: Contract, bigquery_emulator: BigQueryEndpoint
+    prod: dict[str, Any],
+    order_contract: Contract,
+    bigquery_emulator: BigQueryEndpoint,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     contract = _own_domain(order_contract)
     orders = {
@@ -132,9 +137,15 @@ def test_partitioned_asset_replaces_only_its_partition_in_bigquery(
         seen.append(sorted(facts.column("order_id").to_pylist()))
         assert "_meshkit_pos" not in facts.column_names
 
+    caplog.set_level(logging.INFO, logger="meshkit.batch.warehouse")
     result = dg.materialize(
         [order_facts, daily_report], resources=prod, partition_key="2024-01-02",
         selection=[daily_report],
     )  # fmt: skip
     assert result.success
     assert seen == [["o3"]]
+    # ... through the Storage Read API, its row restriction on the partition field
+    assert [r.getMessage() for r in caplog.records if r.name == "meshkit.batch.warehouse"] == [
+        f"BigQuery {contract.domain}.order_facts_v1: read 1 row through the Storage Read "
+        "API, restricted on the partition field placed_at"
+    ]

@@ -23,7 +23,10 @@ Environment variables read (names only; values are resolved by Dagster at run ti
 
 ``BIGQUERY_EMULATOR_HOST`` (``host:port``), the variable Google's client libraries honour,
 points :class:`BigQueryWarehouse` at a BigQuery emulator with the client settings it
-needs (anonymous credentials, see ``meshkit.clients``); production never sets it.
+needs (anonymous credentials, see ``meshkit.clients``), and
+``MESHKIT_BIGQUERY_STORAGE_EMULATOR_HOST`` at the emulator's Storage Read API (its gRPC
+``host:port``; without it, inputs are read with queries); production sets neither and
+reads inputs through the production Storage Read API.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from dagster_gcp import BigQueryResource
 
 from meshkit.batch.environment import Environment, current_environment
 from meshkit.batch.reporting import TOKEN_ENV, URL_ENV, RegistryReporter
+from meshkit.batch.storage_read import StorageReader
 from meshkit.batch.warehouse import (
     BigQuerySession,
     DuckDBSession,
@@ -64,6 +68,7 @@ PROJECT_ENV = "MESHKIT_BIGQUERY_PROJECT"
 LOCATION_ENV = "MESHKIT_BIGQUERY_LOCATION"
 CREDENTIALS_ENV = "MESHKIT_GCP_CREDENTIALS"
 EMULATOR_ENV = "BIGQUERY_EMULATOR_HOST"
+STORAGE_EMULATOR_ENV = "MESHKIT_BIGQUERY_STORAGE_EMULATOR_HOST"
 
 
 class DuckDBWarehouse(DuckDBResource):
@@ -117,22 +122,43 @@ class BigQueryWarehouse(BigQueryResource):
 
     @contextmanager
     def session(self) -> Iterator[WarehouseSession]:
-        with self.get_client() as client:
+        with self.get_client() as client, _storage_reader(client) as storage:
             if os.environ.get(EMULATOR_ENV):
                 from meshkit.clients import emulator_job_retry, emulator_retry
 
                 retry, job_retry = emulator_retry(), emulator_job_retry()
                 yield BigQuerySession(
-                    client, location=self.location, retry=retry, job_retry=job_retry
+                    client,
+                    location=self.location,
+                    retry=retry,
+                    job_retry=job_retry,
+                    storage=storage,
                 )
             else:
-                yield BigQuerySession(client, location=self.location)
+                yield BigQuerySession(client, location=self.location, storage=storage)
 
     @contextmanager
     def read_only_session(self) -> Iterator[WarehouseSession]:
         """A session whose ``query_read_only`` runs only what a dry run calls a SELECT."""
         with self.session() as session:
             yield session
+
+
+def _storage_reader(client: Any) -> StorageReader:
+    """The Storage Read API reader next to ``client``: the emulator's gRPC address with the
+    emulator, else the production endpoint with the client's credentials."""
+    from meshkit.clients import emulator_read_client, production_read_client
+
+    if os.environ.get(EMULATOR_ENV):
+        address = os.environ.get(STORAGE_EMULATOR_ENV)
+        if not address:
+            return StorageReader.disabled(
+                f"the emulator's Storage Read API address is not set ({STORAGE_EMULATOR_ENV}, "
+                "its gRPC host:port; meshkit local env prints it)"
+            )
+        return StorageReader(lambda: emulator_read_client(address), emulator=True)
+
+    return StorageReader(lambda: production_read_client(getattr(client, "_credentials", None)))
 
 
 class KeyStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]

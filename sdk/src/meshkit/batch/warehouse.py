@@ -12,7 +12,9 @@ needs beyond the output-port writers' micro-batches:
   batch product is rewritten per run or per partition, not upserted row by row, and a
   million-row table has to move as Arrow, not as per-record changes;
 - ``read``/``query``/``columns``/``ref``: what the I/O manager's inputs and the asset
-  checks read;
+  checks read; on BigQuery ``read`` goes through the Storage Read API
+  (:mod:`meshkit.batch.storage_read`) and falls back to a query, with one log line
+  saying why, where that API cannot serve it;
 - ``query_read_only``: a query that must not write (a contract's ``custom_sql`` rule,
   regenerated from its parse tree): only when it parses as one read-only ``SELECT``
   (``meshkit.contracts.sql``), and then on DuckDB only on a connection that cannot write
@@ -27,6 +29,7 @@ differences (identifier quoting, literals, the regex function, sampling) are met
 from __future__ import annotations
 
 import io
+import logging
 import time
 import uuid
 from datetime import date, datetime
@@ -37,6 +40,7 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from meshkit.batch.storage_read import StorageReader, StorageReadUnavailable
 from meshkit.batch.validate import PartitionWindow
 from meshkit.contracts import Contract
 from meshkit.contracts.sql import CustomSqlError, bigquery_ref, quote_bigquery, require_one_select
@@ -46,6 +50,8 @@ from meshkit.ports import POSITION_COLUMN, BigQueryWarehouseWriter, DuckDBWareho
 from meshkit.ports.base import describe_error
 
 Dialect = Literal["duckdb", "bigquery"]
+
+_log = logging.getLogger(__name__)
 
 
 def batch_position() -> int:
@@ -225,17 +231,30 @@ class DuckDBSession:
 
 
 class BigQuerySession:
-    """A session on a ``google.cloud.bigquery.Client`` (``BigQueryResource.get_client()``)."""
+    """A session on a ``google.cloud.bigquery.Client`` (``BigQueryResource.get_client()``).
+
+    ``storage`` reads inputs through the Storage Read API (without one, they are read
+    with queries, and each read logs why).
+    """
 
     dialect: Dialect = "bigquery"
 
     def __init__(
-        self, client: Any, *, location: str | None = None, retry: Any = None, job_retry: Any = None
+        self,
+        client: Any,
+        *,
+        location: str | None = None,
+        retry: Any = None,
+        job_retry: Any = None,
+        storage: StorageReader | None = None,
     ) -> None:
         self.client = client
         self.location = location
         self._retry = retry
         self._job_retry = job_retry
+        self.storage = storage or StorageReader.disabled(
+            "the session was opened without a Storage Read API client"
+        )
 
     def _kw(self, job: bool = False) -> dict[str, Any]:
         kw: dict[str, Any] = {}
@@ -305,8 +324,32 @@ class BigQuerySession:
         return int(table.num_rows)
 
     def read(self, dataset: str, table: str, window: PartitionWindow | None = None) -> pa.Table:
-        """The table's rows; with ``window``, a query with a WHERE on the partition field
-        (query parameters), so BigQuery prunes the other partitions."""
+        """The table's rows without meshkit's position column; with ``window``, only the
+        rows of its partitions. Through the Storage Read API (a ``row_restriction`` on the
+        partition field), else, logging why, with a query (a WHERE on the partition field
+        with query parameters); BigQuery prunes the other partitions either way."""
+        columns = [name for name in self.columns(dataset, table) if name != POSITION_COLUMN]
+        try:
+            result = self.storage.read(self.client.project, dataset, table, columns, window)
+        except StorageReadUnavailable as why:
+            _log.warning(
+                "BigQuery %s.%s: read with a query, not the Storage Read API: %s",
+                dataset,
+                table,
+                why,
+            )
+            return self._read_by_query(dataset, table, window)
+        _log.info(
+            "BigQuery %s.%s: read %d row%s through the Storage Read API%s",
+            dataset,
+            table,
+            result.num_rows,
+            "" if result.num_rows == 1 else "s",
+            "" if window is None else f", restricted on the partition field {window.field}",
+        )
+        return result
+
+    def _read_by_query(self, dataset: str, table: str, window: PartitionWindow | None) -> pa.Table:
         if window is None:
             rows = self.client.list_rows(self._table_id(dataset, table), **self._kw())
             result: pa.Table = rows.to_arrow(create_bqstorage_client=False)

@@ -177,6 +177,8 @@ def env_variables(endpoints: Endpoints) -> dict[str, str]:
         "MESHKIT_WAREHOUSE": str(endpoints.warehouse) if endpoints.warehouse else None,
         "MESHKIT_SEARCH_URL": endpoints.search,
         "MESHKIT_BIGQUERY_URL": endpoints.bigquery,
+        # The emulator's Storage Read API (meshkit.settings, meshkit.batch.resources).
+        "MESHKIT_BIGQUERY_STORAGE_EMULATOR_HOST": endpoints.bigquery_grpc,
         "MESHKIT_INDEX_URL": endpoints.index,
         "MESHKIT_REGISTRY_URL": endpoints.registry,
         # The domain settings (meshkit.settings) every flow, CDC and provisioning read.

@@ -26,8 +26,11 @@ the emulator:
   ten minutes: pass ``retry=emulator_retry()`` (and ``job_retry=emulator_job_retry()`` to
   ``query``) so a failing test fails in seconds.
 
-``to_dataframe``/``to_arrow`` need ``create_bqstorage_client=False`` (there is no
-BigQuery Storage API).
+It also serves the BigQuery Storage Read API over plaintext gRPC on a second port
+(:meth:`BigQueryEmulator.grpc_address`; ``meshkit.clients.emulator_read_client``): read
+sessions in Arrow or Avro with ``selected_fields`` and a ``row_restriction`` it translates
+to DuckDB SQL. The BigQuery client's own ``to_dataframe``/``to_arrow`` still need
+``create_bqstorage_client=False``: the client would look for the API on Google's endpoint.
 """
 
 from __future__ import annotations
@@ -58,6 +61,12 @@ class BigQueryEmulator(ProcessService):
 
     def address_for(self, port: int) -> str:
         return f"http://{self.host}:{port}"
+
+    def grpc_address(self) -> str | None:
+        """``host:port`` of its gRPC API (the Storage Read API), when it has been started."""
+        record = self.record()
+        port = record.extra.get("grpc_port") if record is not None else None
+        return f"{self.host}:{port}" if port else None
 
     def extra_ports(self) -> dict[str, int]:
         self._grpc_port = self.settings.bigquery_grpc_port or free_port(self.host)

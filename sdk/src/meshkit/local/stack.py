@@ -64,6 +64,8 @@ class Endpoints:
     """Base URL of the search API (use :func:`meshkit.local.local_search_client`)."""
     bigquery: str | None = None
     """Base URL of the BigQuery emulator (use :func:`meshkit.local.emulator_client`)."""
+    bigquery_grpc: str | None = None
+    """``host:port`` of the BigQuery emulator's gRPC API (the Storage Read API)."""
     index: str | None = None
     """The package index URL installers use (``http://127.0.0.1:3141/simple/``)."""
     registry: str | None = None
@@ -171,12 +173,15 @@ class LocalStack:
         assert isinstance(warehouse, Warehouse)
         index = self._all["index"]
         assert isinstance(index, PackageIndex)
+        bigquery = self._all["bigquery"]
+        assert isinstance(bigquery, BigQueryEmulator)
         return Endpoints(
             kafka=self._all["kafka"].address(),
             postgres=postgres.dsn() if postgres.record() is not None else None,
             warehouse=warehouse.path if warehouse.record() is not None else None,
             search=self._all["search"].address(),
-            bigquery=self._all["bigquery"].address(),
+            bigquery=bigquery.address(),
+            bigquery_grpc=bigquery.grpc_address(),
             index=index.simple_url(),
             registry=self._all["registry"].address(),
         )
