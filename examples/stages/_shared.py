@@ -104,7 +104,7 @@ def capture(dsn: str, domain_name: str, brokers: str, state: Path, events: int) 
     config = build_config(
         dsn=dsn, tables=list(sources.tables), topic_prefix=sources.topic_prefix,
         slot=f"stage_{domain_name}", publication=f"stage_{domain_name}",
-        bootstrap_servers=brokers, state_dir=state,
+        bootstrap_servers=brokers, state_dir=state, topic_replication_factor=1,
     )  # fmt: skip
     cdc, stop, errors = Capture(config), threading.Event(), []
 
