@@ -106,6 +106,16 @@ class MeshkitSettings(BaseSettings):
         default=None, description="base64 service-account JSON (what batch reads)"
     )
     bigquery_dataset_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$")
+    bigquery_policy_taxonomy: str | None = Field(
+        default=None,
+        pattern=r"^projects/[^/]+/locations/[^/]+/taxonomies/[^/]+$",
+        description="the taxonomy whose policy tags provisioning puts on personal columns",
+    )
+    bigquery_reader_domain: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+        description="e-mail domain of the reader groups' Google groups (table bindings)",
+    )
     bigquery_emulator_host: str | None = Field(
         default=None,
         validation_alias=AliasChoices("bigquery_emulator_host", "meshkit_bigquery_emulator_host"),

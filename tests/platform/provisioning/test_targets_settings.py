@@ -10,6 +10,7 @@ import pytest
 from meshkit.clients import plain_media_type_node
 from meshkit.errors import ConfigError
 from meshkit.settings import load_settings
+from meshkit_platform.provisioning.bigquery import BigQueryBackend
 from meshkit_platform.provisioning.kafka import KafkaBackend
 from meshkit_platform.provisioning.search import SearchBackend
 from meshkit_platform.provisioning.targets import ENV, Targets
@@ -84,3 +85,30 @@ def test_local_targets_keep_the_stand_in_client(tmp_path: Path) -> None:
     node = search.client.transport.node_pool.all()[0]
     assert node.__class__ is plain_media_type_node()
     assert not (tmp_path / "x").exists()
+
+
+def test_bigquery_backend_takes_the_taxonomy_and_reader_domain_from_the_settings() -> None:
+    taxonomy = "projects/acme-data/locations/eu/taxonomies/123"
+    settings = load_settings(
+        environ={
+            "MESHKIT_WAREHOUSE_KIND": "bigquery",
+            "MESHKIT_BIGQUERY_EMULATOR_HOST": "127.0.0.1:9",  # the client connects lazily
+            "MESHKIT_BIGQUERY_DATASET_PREFIX": "stage_",
+            "MESHKIT_BIGQUERY_POLICY_TAXONOMY": taxonomy,
+            "MESHKIT_BIGQUERY_READER_DOMAIN": "groups.acme.example",
+        }
+    )
+    (backend,) = Targets(warehouse="bigquery:meshkit-local", settings=settings).open()
+    assert isinstance(backend, BigQueryBackend)
+    assert (backend.taxonomy, backend.reader_domain) == (taxonomy, "groups.acme.example")
+    assert backend.dataset_id("orders") == "stage_orders"
+    backend.close()
+
+
+def test_a_taxonomy_that_is_not_a_resource_name_is_refused_naming_the_setting() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ={"MESHKIT_BIGQUERY_POLICY_TAXONOMY": "pii-tags"})
+    message = str(info.value)
+    assert "MESHKIT_BIGQUERY_POLICY_TAXONOMY: String should match pattern" in message
+    assert "taxonomies/" in message  # what is expected
+    assert "pii-tags" not in message

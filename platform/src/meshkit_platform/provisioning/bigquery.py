@@ -32,8 +32,9 @@ Capabilities are probed with the IAM API (``tables.getIamPolicy`` on a table tha
 exist): BigQuery answers 404, an endpoint without IAM (the local emulator) 405. Without
 IAM, table bindings and policy tags (enforced through IAM's fine-grained reader role)
 are "not applicable here" and shown so in the plan, never applied. Without a taxonomy
-(``taxonomy=``) or a reader group domain (``reader_domain=``) they are not applicable
-either, and the plan says which setting is missing.
+(``taxonomy=``, the setting ``bigquery_policy_taxonomy``) or a reader group domain
+(``reader_domain=``, ``bigquery_reader_domain``) they are not applicable either, and the
+plan names the missing setting.
 """
 
 from __future__ import annotations
@@ -185,11 +186,11 @@ class BigQueryBackend:
             return out
         out["policy_tags"] = (
             "supported" if self.taxonomy
-            else "not applicable: no policy-tag taxonomy given (BigQueryBackend(taxonomy=...))"
+            else "not applicable: no policy-tag taxonomy (setting bigquery_policy_taxonomy)"
         )  # fmt: skip
         out["iam"] = (
             "supported" if self.reader_domain
-            else "not applicable: no reader group domain given (BigQueryBackend(reader_domain=...))"
+            else "not applicable: no reader group domain (setting bigquery_reader_domain)"
         )  # fmt: skip
         return out
 

@@ -41,7 +41,9 @@ MAX_PLAN_BYTES = 256 * 1024 * 1024
 PENDING_EXIT = 2
 
 KafkaOpt = Annotated[str | None, typer.Option("--kafka", help="Kafka bootstrap servers.")]
-WarehouseOpt = Annotated[str | None, typer.Option("--warehouse", help="The DuckDB file.")]
+WarehouseOpt = Annotated[
+    str | None, typer.Option("--warehouse", help="The DuckDB file, or bigquery:<project>.")
+]
 SearchOpt = Annotated[str | None, typer.Option("--search", help="Search API base URL.")]
 PostgresOpt = Annotated[
     str | None, typer.Option("--postgres", help="libpq URL of the serving views' database.")

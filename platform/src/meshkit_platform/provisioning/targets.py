@@ -13,7 +13,7 @@ The warehouse target is a DuckDB file, or ``bigquery:<project>``: the settings'
 then provisioning talks to BigQuery (``meshkit_platform.provisioning.bigquery``) through
 the settings' client (``meshkit.clients.bigquery_client``: the project and its
 credentials, or the emulator at ``bigquery_emulator_host`` with its short retries), with
-the settings' dataset prefix and location.
+the settings' dataset prefix, location, policy-tag taxonomy and reader group domain.
 
 The clients take the rest of the same settings: Kafka's security (SASL, SSL) goes to the
 admin client, and the search client is ``meshkit.clients.search_client`` (API key or
@@ -110,6 +110,8 @@ class Targets:
             client,
             dataset_prefix=settings.bigquery_dataset_prefix,
             location=settings.bigquery_location,
+            taxonomy=settings.bigquery_policy_taxonomy,
+            reader_domain=settings.bigquery_reader_domain,
             **bigquery_retries(settings),
         )
 
