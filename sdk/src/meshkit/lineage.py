@@ -23,6 +23,11 @@ Example (a streaming job with periodic counts)::
 Personal fields are tagged in the dataset's ``tags`` facet (key ``personal-data``, one
 tag per field) so the catalog knows which observed datasets hold personal data; field
 names only, never a value.
+
+A job that checks its inputs (a product's generated Dagster checks) passes ``checks``
+(:class:`Check`: name, passed or skipped, severity) to :meth:`LineageJob.event`: each
+input dataset carries the evaluated ones as OpenLineage ``dataQualityAssertions``, and
+the run a ``meshkit_checks`` facet with the passed, failed and skipped counts.
 """
 
 from __future__ import annotations
@@ -43,7 +48,13 @@ from typing import Any, Literal
 import attr
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-from openlineage.client.facet_v2 import RunFacet, job_type_job, tags_dataset
+from openlineage.client.facet_v2 import (
+    InputDatasetFacet,
+    RunFacet,
+    data_quality_assertions_dataset,
+    job_type_job,
+    tags_dataset,
+)
 from openlineage.client.transport.http import (
     ApiKeyTokenProvider,
     HttpConfig,
@@ -71,6 +82,26 @@ class CountsRunFacet(RunFacet):
     read: int
     written: int
     dead_letters: int
+
+
+@attr.define
+class ChecksRunFacet(RunFacet):
+    """``meshkit_checks``: how many quality checks of a run passed, failed or were skipped
+    (a check that could not be evaluated has no result)."""
+
+    passed: int
+    failed: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class Check:
+    """The result of one quality check of a job's input: its name, passed or not (None:
+    skipped, not evaluated), and its severity (``error`` or ``warn``)."""
+
+    name: str
+    passed: bool | None
+    severity: str = "error"
 
 
 @dataclass(frozen=True)
@@ -114,12 +145,37 @@ class LineageJob:
     outputs: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
-    def event(self, state: State, *, counts: Counts | None = None) -> RunEvent:
-        """The run event for ``state`` (with the running counts, when given)."""
+    def event(
+        self, state: State, *, counts: Counts | None = None, checks: Iterable[Check] = ()
+    ) -> RunEvent:
+        """The run event for ``state`` (with the running counts, when given). ``checks``
+        are quality checks run on the job's inputs: each input dataset carries the
+        evaluated ones as OpenLineage ``dataQualityAssertions``, and the run a
+        ``meshkit_checks`` facet counting passed, failed and skipped checks."""
         run_facets: dict[str, RunFacet] = {}
         if counts is not None:
             run_facets["meshkit_counts"] = CountsRunFacet(
                 read=counts.read, written=counts.written, dead_letters=counts.dead_letters
+            )
+        checks = list(checks)
+        input_facets: dict[str, InputDatasetFacet] = {}
+        if checks:
+            run_facets["meshkit_checks"] = ChecksRunFacet(
+                passed=sum(c.passed is True for c in checks),
+                failed=sum(c.passed is False for c in checks),
+                skipped=sum(c.passed is None for c in checks),
+            )
+            assertions = [
+                data_quality_assertions_dataset.Assertion(
+                    assertion=c.name, success=c.passed, severity=c.severity
+                )
+                for c in checks
+                if c.passed is not None
+            ]
+            input_facets["dataQualityAssertions"] = (
+                data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
+                    assertions=assertions
+                )
             )
         job_type = job_type_job.JobTypeJobFacet(
             processingType=self.processing, integration=self.integration, jobType="JOB"
@@ -129,7 +185,10 @@ class LineageJob:
             eventTime=datetime.now(UTC).isoformat(),
             run=Run(runId=self.run_id, facets=run_facets),
             job=Job(namespace=self.namespace, name=self.name, facets={"jobType": job_type}),
-            inputs=[InputDataset(ns, n, facets=_facets(p)) for ns, n, p in self.inputs],
+            inputs=[
+                InputDataset(ns, n, inputFacets=dict(input_facets), facets=_facets(p))
+                for ns, n, p in self.inputs
+            ],
             outputs=[OutputDataset(ns, n, facets=_facets(p)) for ns, n, p in self.outputs],
             producer=PRODUCER,
         )

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from meshkit.batch import local_resources, product_asset
+from meshkit.batch import local_resources, product_asset, product_checks, reporting
 from meshkit.contracts import load_contract
 from meshkit.lineage import Counts, LineageEmitter, LineageJob, dataset, flow_job
 from meshkit.privacy.keys import MASTER_KEY_ENV, STATE_DIR_ENV, new_master_key
@@ -215,7 +215,7 @@ def test_with_the_registry_down_the_flow_completes_and_counts_dropped_events(
 
 
 @pytest.mark.services
-def test_a_dagster_materialisation_reports_its_run_with_personal_fields_tagged(
+def test_a_dagster_materialisation_and_its_checks_report_their_runs(
     tmp_path: Path,
     session_master_key: str,
     server: str,
@@ -235,20 +235,35 @@ def test_a_dagster_materialisation_reports_its_run_with_personal_fields_tagged(
         return customers_table(3)
 
     result = dg.materialize(
-        [customer], resources=local_resources(duckdb_path=tmp_path / "warehouse.duckdb")
+        [customer, product_checks(customer)],
+        resources=local_resources(duckdb_path=tmp_path / "warehouse.duckdb"),
     )
     assert result.success
+    jobs = ("customers/customer/v1", "customers/customer/v1/checks")
 
     def reported() -> bool:
         with Session(engine) as s:
-            run = s.scalars(select(Run).where(Run.job_name == "customers/customer/v1")).first()
-            return run is not None and run.state == "COMPLETE"
+            runs = s.scalars(select(Run).where(Run.job_name.in_(jobs))).all()
+            return sorted((r.job_name, r.state) for r in runs) == [
+                (job, "COMPLETE") for job in jobs
+            ]
 
-    wait_for(reported, 30, lambda: "the materialisation's run never reached the registry")
+    wait_for(reported, 30, lambda: "the runs never reached the registry")
     with Session(engine) as s:
-        run = s.scalars(select(Run).where(Run.job_name == "customers/customer/v1")).one()
+        run = s.scalars(select(Run).where(Run.job_name == jobs[0])).one()
         assert run.job_namespace == "customers"
         assert run.facets["meshkit_counts"]["written"] == 3
+        checks = s.scalars(select(Run).where(Run.job_name == jobs[1])).one()
+        assert checks.job_namespace == "customers"
+    evaluated = result.get_asset_check_evaluations()
+    assert len(evaluated) > 1
+    assert all(c.passed for c in evaluated)
+    counts = checks.facets["meshkit_checks"]
+    assert (counts["passed"], counts["failed"]) == (len(evaluated), 0)
+    # every event was accepted by the registry's OpenLineage endpoint, none dropped
+    emitter = reporting._emitters[(server, tokens.admin)]
+    wait_for(lambda: emitter.sent == 3, 10, lambda: f"sent {emitter.sent}")
+    assert emitter.dropped == 0
 
 
 @pytest.mark.services

@@ -1,50 +1,26 @@
-"""Run results reach a registry over HTTP when one is configured; a dead registry fails nothing."""
+"""Run results go to the registry as OpenLineage events only (the registry's side is tested
+in tests/platform/registry/test_lineage_emitter.py); a registry that is down fails nothing."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import socket
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pyarrow as pa
-import pytest
+from openlineage.client.serde import Serde
 
-from meshkit.batch import RegistryReporter, local_resources, product_asset, product_checks
-from meshkit.batch.reporting import URL_ENV
+from meshkit.batch import (
+    RegistryReporter,
+    local_resources,
+    product_asset,
+    product_checks,
+    reporting,
+)
 from meshkit.contracts import Contract
+from meshkit.lineage import Check, LineageJob
+from meshkit.lineage import dataset as lineage_dataset
 from tests.sdk.batch.conftest import customers_table
-
-
-class _Registry(ThreadingHTTPServer):
-    received: list[tuple[str, dict[str, str], dict[str, Any]]]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Registry
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.received.append((self.path, dict(self.headers), body))
-        self.send_response(201)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def registry() -> Iterator[_Registry]:
-    server = _Registry(("127.0.0.1", 0), _Handler)
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def _asset(contract: Contract) -> dg.AssetsDefinition:
@@ -55,46 +31,47 @@ def _asset(contract: Contract) -> dg.AssetsDefinition:
     return customer
 
 
-def test_materialisation_and_checks_are_reported(
-    registry: _Registry,
-    customer_contract: Contract,
-    warehouse: Path,
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_registry_that_is_down_fails_nothing_and_the_events_are_counted_as_dropped(
+    customer_contract: Contract, warehouse: Path
 ) -> None:
-    monkeypatch.setenv(URL_ENV, f"http://127.0.0.1:{registry.server_port}")
-    monkeypatch.setenv("MESHKIT_REGISTRY_TOKEN", "t0ken")
-    asset = _asset(customer_contract)
-    result = dg.materialize(
-        [asset, product_checks(asset)], resources=local_resources(duckdb_path=warehouse)
-    )
-    assert result.success
-    # the run reports (OpenLineage events to /api/v1/lineage go in the background)
-    reports = [r for r in registry.received if r[0].startswith("/v1/products/")]
-    assert [(path, body["kind"]) for path, _, body in reports] == [
-        ("/v1/products/customers.customer/runs", "materialization"),
-        ("/v1/products/customers.customer/runs", "checks"),
-    ]
-    (_, headers, mat), (_, _, checks) = reports
-    assert headers["Authorization"] == "Bearer t0ken"
-    assert mat["rows"] == 3
-    assert mat["address"] == "customers.customer.v1"
-    assert mat["table"] == "customers.customer_v1"
-    assert mat["run_id"] == result.run_id
-    assert mat["duration_seconds"] >= 0
-    assert len(checks["checks"]) == 10
-    assert all(c["passed"] for c in checks["checks"])
-    assert checks["freshness"]["slo_seconds"] == 86400
-    assert checks["freshness"]["ok"] is True
-
-
-def test_a_registry_that_is_down_fails_nothing(
-    customer_contract: Contract, warehouse: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    dead = RegistryReporter(url="http://127.0.0.1:9", timeout_seconds=1)  # discard port
+    with socket.socket() as sock:  # a port nobody listens on: the registry is down
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    dead = RegistryReporter(url=url, timeout_seconds=1)
     resources = {**local_resources(duckdb_path=warehouse), "meshkit_registry": dead}
-    assert dg.materialize([_asset(customer_contract)], resources=resources).success
-    assert "registry report of customers.customer" in caplog.text
+    asset = _asset(customer_contract)
+    assert dg.materialize([asset, product_checks(asset)], resources=resources).success
+    emitter = reporting._emitters[(url, None)]
+    emitter.close(timeout=10)
+    # the materialisation's START and COMPLETE, the checks' COMPLETE: none delivered
+    assert (emitter.sent, emitter.dropped) == (0, 3)
 
 
 def test_without_a_registry_nothing_is_sent() -> None:
-    assert RegistryReporter().report("a.b", {"kind": "checks"}) is False
+    before = dict(reporting._emitters)
+    reporter = RegistryReporter()
+    reporter.run_events(LineageJob("a/b/v1", namespace="a"), rows=1)
+    reporter.check_events(LineageJob("a/b/v1/checks", namespace="a"), [])
+    assert not reporter.enabled
+    assert reporting._emitters == before
+
+
+def test_a_checks_event_carries_the_evaluated_checks_as_openlineage_assertions() -> None:
+    job = LineageJob(
+        "customers/customer/v1/checks",
+        namespace="customers",
+        inputs=[lineage_dataset("meshkit", "customers.customer.v1")],
+    )
+    checks = [Check("unique_customer_id", True), Check("regex_email", False, "warn"),
+              Check("range_age", None)]  # fmt: skip
+    wire = Serde.to_dict(job.event("COMPLETE", checks=checks))
+    (dataset,) = wire["inputs"]
+    assertions = dataset["inputFacets"]["dataQualityAssertions"]["assertions"]
+    # the skipped check has no result, so it is no assertion; it is counted as skipped
+    assert [(a["assertion"], a["success"], a["severity"]) for a in assertions] == [
+        ("unique_customer_id", True, "error"),
+        ("regex_email", False, "warn"),
+    ]
+    counts = wire["run"]["facets"]["meshkit_checks"]
+    assert (counts["passed"], counts["failed"], counts["skipped"]) == (1, 1, 1)
+    assert wire["outputs"] == []  # reading the product: no run of the product itself

@@ -7,7 +7,8 @@ published columns, with the types of the warehouse) and ``no_undeclared_pii`` (t
 scanner finds no personal data in a field the contract does not declare as personal).
 All of them run in one step, on one warehouse session that cannot write (the warehouse
 resource's ``read_only_session``), and the results are reported to the registry when one
-is configured (with the product's SLO freshness status). A ``custom_sql`` rule runs as
+is configured (an OpenLineage run of job ``<asset key>/checks``, see
+:mod:`meshkit.batch.reporting`). A ``custom_sql`` rule runs as
 the count of its rows, generated from its parse tree (``meshkit.contracts.sql``), through
 the session's ``query_read_only``: a rule that tries to write fails its check.
 
@@ -19,12 +20,13 @@ manager evaluates such rules on the table before the transform at each write
 ``meshkit/pre_transform_checks``), and the check reports that result when the latest
 materialisation wrote the whole table, under the contract's version, and the table still
 has the rows it wrote. Otherwise the check yields no result, which Dagster shows as
-*skipped*, and the reason goes to the run's log (and to the registry, ``skipped: true``):
+*skipped*, and the reason goes to the run's log (the registry counts it as skipped):
 a check never reports passed for a rule it did not evaluate.
 """
 
 import contextlib
 import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -56,6 +58,8 @@ from meshkit.contracts import (
 from meshkit.contracts.evaluable import hidden_fields
 from meshkit.contracts.exporters.published import published_fields
 from meshkit.contracts.sql import failing_rows_query, quote
+from meshkit.lineage import Check, LineageJob
+from meshkit.lineage import dataset as lineage_dataset
 from meshkit.ports import POSITION_COLUMN
 from meshkit.privacy.scanner import declared_of, scan_table
 
@@ -531,7 +535,6 @@ def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefin
     specs = check_specs(contract)
     by_name = {name: rule for name, _, rule in specs}
     key = product_key(contract)
-    slo = contract.slo.freshness if contract.slo else None
 
     @dg.multi_asset_check(
         specs=[s for _, s, _ in specs],
@@ -544,7 +547,7 @@ def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefin
         selected = {k.name for k in context.selected_asset_check_keys}
         warehouse = getattr(context.resources, WAREHOUSE_KEY)
         reporter: RegistryReporter = getattr(context.resources, REGISTRY_KEY)
-        reported = []
+        reported: list[Check] = []
         # the checks only read: on a session that cannot write (custom SQL runs on nothing else)
         with warehouse.read_only_session() as session:
             todo = [(n, r) for n, r in by_name.items() if n in selected]
@@ -556,18 +559,11 @@ def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefin
                     if rule is not None and rule.severity == "warn"
                     else dg.AssetCheckSeverity.ERROR
                 )
-                entry = {
-                    "name": name,
-                    "passed": outcome.passed,
-                    "severity": severity.value.lower(),
-                    "description": outcome.description,
-                }
+                reported.append(Check(name, outcome.passed, severity.value.lower()))
                 if outcome.passed is None:
                     # no result: Dagster shows the check skipped; the reason goes to the log
                     context.log.warning(f"check {name} skipped: {outcome.description}")
-                    reported.append({**entry, "skipped": True})
                     continue
-                reported.append(entry)
                 yield dg.AssetCheckResult(
                     asset_key=key,
                     check_name=name,
@@ -577,19 +573,17 @@ def product_checks(asset: dg.AssetsDefinition | Contract) -> dg.AssetChecksDefin
                     metadata=outcome.metadata,
                 )
         if reporter.enabled:
-            reporter.report(
-                contract.id,
-                {
-                    "kind": "checks",
-                    "address": contract.address,
-                    "version": contract.version,
-                    "asset_key": key.to_user_string(),
-                    "run_id": context.run.run_id,
-                    "partition": None,
-                    "at": datetime.now(UTC).isoformat(),
-                    "checks": reported,
-                    "freshness": _slo_status(context, key, slo),
-                },
+            asset = key.to_user_string()
+            run_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{context.run.run_id}/{asset}/checks")
+            reporter.check_events(
+                LineageJob(
+                    f"{asset}/checks",
+                    namespace=contract.domain,
+                    integration="DAGSTER",
+                    inputs=[lineage_dataset("meshkit", contract.address)],
+                    run_id=str(run_id),  # one checks run per product of a Dagster run
+                ),
+                reported,
             )
 
     return _checks
@@ -602,17 +596,3 @@ def _written(context: AssetCheckExecutionContext, key: dg.AssetKey) -> Written |
         return None
     values = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
     return Written.from_metadata(event.run_id, values)
-
-
-def _slo_status(
-    context: AssetCheckExecutionContext, key: dg.AssetKey, slo: timedelta | None
-) -> dict[str, Any] | None:
-    if slo is None:
-        return None
-    event = context.instance.get_latest_materialization_event(key)
-    age = None if event is None else datetime.now(UTC).timestamp() - event.timestamp
-    return {
-        "slo_seconds": slo.total_seconds(),
-        "age_seconds": None if age is None else round(age, 1),
-        "ok": age is not None and age <= slo.total_seconds(),
-    }

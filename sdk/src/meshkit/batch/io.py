@@ -16,7 +16,8 @@ For the output of a product asset (one made by ``product_asset``) it
    the partition being materialised (a time-partitioned asset) or of the whole table;
 6. adds ``dagster/row_count``, ``dagster/table_name``, the partition and the outcomes of
    step 3 (``meshkit/pre_transform_checks``) to the materialisation, and reports the run
-   to the registry when one is configured.
+   to the registry as OpenLineage events when one is configured
+   (:mod:`meshkit.batch.reporting`).
 
 Inputs (a product of the same domain, another domain's product, a raw CDC table) are
 read from the warehouse table named by the upstream asset's ``dagster/table_name``
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -164,21 +164,6 @@ class MeshkitIOManager(dg.IOManager):
         if before_transform is not None:
             metadata[PRE_TRANSFORM] = dg.MetadataValue.json(before_transform)
         context.add_output_metadata(metadata)
-        self.registry.report(
-            contract.id,
-            {
-                "kind": "materialization",
-                "address": contract.address,
-                "version": contract.version,
-                "asset_key": context.asset_key.to_user_string(),
-                "run_id": context.run_id,
-                "partition": partition,
-                "at": datetime.now(UTC).isoformat(),
-                "rows": rows,
-                "duration_seconds": round(seconds, 3),
-                "table": f"{dataset}.{name}",
-            },
-        )
         asset = context.asset_key.to_user_string()
         personal = [f.name for f in contract.fields if f.pii is not None]
         self.registry.run_events(
