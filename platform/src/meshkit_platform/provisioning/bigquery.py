@@ -159,9 +159,9 @@ class BigQueryBackend:
         from google.api_core import exceptions
 
         if self._iam is None:
-            path = f"/projects/{self.project}/datasets/{PROBE_DATASET}/tables/none:getIamPolicy"
+            probe = f"{self.project}.{PROBE_DATASET}.none"
             try:
-                self.client._connection.api_request(method="POST", path=path, data={})
+                self.client.get_iam_policy(probe, **self._retry)
                 self._iam = "supported"
             except (exceptions.MethodNotAllowed, exceptions.MethodNotImplemented) as exc:
                 self._iam = (
