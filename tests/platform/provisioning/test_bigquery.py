@@ -227,3 +227,24 @@ def test_a_table_meshkit_does_not_own_is_left_alone(
     left = client.get_table(f"{dataset}.member_v1", retry=RETRY)
     assert [f.name for f in left.schema] == ["x"]
     assert left.labels == {"team": "finance"}
+
+
+def test_a_new_major_is_a_table_beside_the_old_and_a_table_deleted_by_hand_comes_back(
+    repo: Path, domain: str, prefix: str, domains_dir: Path, bq_backends: list[Backend],
+    client: Any, bigquery_emulator: BigQueryEndpoint,
+) -> None:  # fmt: skip
+    apply_plan(plan_of(domains_dir, bq_backends), bq_backends)
+    v2 = repo.with_name("member_v2.yaml")
+    v2.write_text(repo.read_text().replace("version: 1.0.0", "version: 2.0.0"))
+    beside = plan_of(domains_dir, bq_backends)
+    assert pending(beside) == {("bigquery", "table", f"{domain}.member_v2"): "create"}
+    apply_plan(beside, bq_backends)
+    dataset = f"{bigquery_emulator.project}.{prefix}{domain}"
+    tables = sorted(t.table_id for t in client.list_tables(dataset, retry=RETRY))
+    assert tables == ["member_v1", "member_v2"]
+
+    client.delete_table(f"{dataset}.member_v1", retry=RETRY)
+    again = plan_of(domains_dir, bq_backends)
+    assert pending(again) == {("bigquery", "table", f"{domain}.member_v1"): "create"}
+    apply_plan(again, bq_backends)
+    assert plan_of(domains_dir, bq_backends).pending == []
