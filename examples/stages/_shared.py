@@ -90,6 +90,20 @@ def fresh_database(server: str, name: str) -> str:
     return str(make_dsn(**{**parse_dsn(server), "dbname": name}))
 
 
+def ensure_database(server: str, name: str) -> str:
+    """Database ``name``, created when missing (kept across runs)."""
+    admin = psycopg2.connect(server)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        admin.close()
+    return str(make_dsn(**{**parse_dsn(server), "dbname": name}))
+
+
 def domain(name: str, module: str) -> ModuleType:
     """A module of an example domain, imported from ``domains/<name>/src`` as its repo would."""
     src = str(DOMAINS / name / "src")
@@ -188,13 +202,15 @@ class Part:
             self.proc.wait()
 
 
-def start(name: str, command: list[str], env: dict[str, str], log: Path) -> Part:
+def start(
+    name: str, command: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+) -> Part:
     """Start ``command`` with the stage's environment plus ``env`` (an empty value unsets
     the variable), its output in ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     merged = {k: v for k, v in {**os.environ, **env}.items() if v}
     with log.open("ab") as out:
-        proc = subprocess.Popen(command, env=merged, stdout=out, stderr=out)
+        proc = subprocess.Popen(command, env=merged, stdout=out, stderr=out, cwd=cwd)
     return Part(name, proc, log)
 
 
