@@ -194,14 +194,19 @@ class LineageJob:
         )
 
 
-def flow_job(product: str, personal_fields: Iterable[str] = ()) -> LineageJob:
+def flow_job(
+    product: str, personal_fields: Iterable[str] = (), inputs: Iterable[str] = ()
+) -> LineageJob:
     """The job of a flow writing ``product`` (its address): ``<address>.flow`` in the
-    domain's namespace, ``STREAMING`` on Bytewax, the product's dataset as its output."""
+    domain's namespace, ``STREAMING`` on Bytewax, the topics it reads (``inputs``: its
+    contract's input ports, a CDC topic ``<domain>.cdc.<schema>.<table>`` or another
+    product's address) as its input datasets and the product's dataset as its output."""
     return LineageJob(
         f"{product}.flow",
         namespace=product.split(".", 1)[0],
         processing="STREAMING",
         integration="BYTEWAX",
+        inputs=[dataset("meshkit", topic) for topic in dict.fromkeys(inputs)],
         outputs=[dataset("meshkit", product, personal_fields=personal_fields)],
     )
 

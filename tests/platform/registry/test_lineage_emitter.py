@@ -50,12 +50,15 @@ def products(client: httpx.Client, tokens: Tokens) -> None:
     assert r.status_code == 200, r.text
 
 
-def test_a_flows_job_tags_the_contracts_personal_fields() -> None:
+def test_a_flows_job_tags_the_contracts_personal_fields_and_reads_its_input_topics() -> None:
     contract = unique_contract()
     personal = [f.name for f in contract.fields if f.pii is not None]
     assert personal  # the fixture contract holds personal data
-    wire = Serde.to_dict(flow_job(contract.address, personal).event("START"))
+    topics = [p.name_in(contract) for p in contract.ports.inputs]
+    assert topics == [f"{contract.domain}.cdc.public.customers"]
+    wire = Serde.to_dict(flow_job(contract.address, personal, topics).event("START"))
     assert wire["job"]["name"] == f"{contract.address}.flow"
+    assert [d["name"] for d in wire["inputs"]] == topics
     assert wire["job"]["facets"]["jobType"]["processingType"] == "STREAMING"
     tags = wire["outputs"][0]["facets"]["tags"]["tags"]
     assert sorted(t["field"] for t in tags) == sorted(personal)
@@ -138,11 +141,15 @@ def _run_flow(
     kafka_broker: str,
     n: int,
     until: Callable[[str, int], bool] = lambda address, messages: True,
+    register: Callable[[Path], None] | None = None,
     **extra: str,
 ) -> dict[Any, float]:
     """Run the flow over ``n`` customer changes until it counted all of its messages and
-    ``until(address, messages)`` holds; its metrics at that point."""
+    ``until(address, messages)`` holds; its metrics at that point. ``register`` gets the
+    contract file before the flow starts."""
     contract = unique_contract(directory=tmp_path)
+    if register is not None:
+        register(tmp_path / "customer.yaml")
     stream = customer_stream(n, customers=50, seed=5, poison=5)
     setup_input(kafka_broker, contract, stream)
     port = free_port()
@@ -173,15 +180,26 @@ def _run_flow(
 
 
 @pytest.mark.services
-def test_a_running_flow_reports_streaming_run_events_with_counts(
+def test_a_running_flow_reports_streaming_run_events_with_counts_and_its_inputs(
     tmp_path: Path,
     kafka_broker: str,
     session_master_key: str,
     server: str,
+    client: httpx.Client,
     tokens: Tokens,
     engine: Engine,
 ) -> None:
     del session_master_key
+    published: list[str] = []
+
+    def register(path: Path) -> None:
+        """The flow's product is registered, as its domain's CI publishes it."""
+        text = path.read_text()
+        domain = load_contract(path).domain
+        body = {"contracts": [{"file": "contracts/customer.yaml", "text": text}]}
+        r = client.post(f"/v1/domains/{domain}/contracts", json=body, headers=bearer(tokens.admin))
+        assert r.status_code == 200, r.text
+        published.append(r.json()["results"][0]["address"])
 
     def reported_all(address: str, messages: int) -> bool:
         """The registry holds a RUNNING event of the flow counting every message."""
@@ -192,11 +210,22 @@ def test_a_running_flow_reports_streaming_run_events_with_counts(
         return states == {"RUNNING"} and any(c.get("read") == messages for c in counts)
 
     samples = _run_flow(
-        tmp_path, kafka_broker, 300, reported_all,
+        tmp_path, kafka_broker, 300, reported_all, register,
         MESHKIT_REGISTRY_URL=server, MESHKIT_REGISTRY_TOKEN=tokens.admin,
     )  # fmt: skip
     assert total(samples, "meshkit_lineage_events_total", outcome="sent") >= 2
     assert total(samples, "meshkit_lineage_events_total", outcome="dropped") == 0
+    # the registry observed what the flow reads: its CDC topic → the product
+    (address,) = published
+    lineage = client.get(
+        f"/v1/lineage/{address}?direction=upstream&depth=1", headers=bearer(tokens.consumer)
+    )
+    assert lineage.status_code == 200, lineage.text
+    topic = f"{address.split('.')[0]}.cdc.public.customers"
+    edges = {(e["source"], e["target"], e["kind"]) for e in lineage.json()["edges"]}
+    assert (topic, address, "observed") in edges
+    nodes = {n["address"]: n["registered"] for n in lineage.json()["nodes"]}
+    assert nodes[topic] is False
 
 
 @pytest.mark.services

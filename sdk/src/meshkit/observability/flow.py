@@ -9,8 +9,9 @@ is past its old value. Port writes and flushes are timed by the caller
 (``time.perf_counter``) and observed here. ``ConsumerLag`` is a source partition's lag.
 With ``MESHKIT_REGISTRY_URL`` set, the partition also reports its run to the registry as
 OpenLineage events (:mod:`meshkit.lineage`: ``START``, periodic ``RUNNING`` with the counts,
-``COMPLETE`` or ``FAIL``), sent in the background and dropped, never waited for, when the
-registry is down.
+``COMPLETE`` or ``FAIL``; the topics the flow reads, ``inputs``, as input datasets, so the
+registry observes the lineage), sent in the background and dropped, never waited for,
+when the registry is down.
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ class FlowMetrics:
     """One sink partition's view of the flow metrics (see the module docstring)."""
 
     def __init__(
-        self, product: str, partition: str, *, personal_fields: Sequence[str] = ()
+        self,
+        product: str,
+        partition: str,
+        *,
+        personal_fields: Sequence[str] = (),
+        inputs: Sequence[str] = (),
     ) -> None:
         self.product = product
         self.component = f"flow {product} {partition}"
@@ -61,7 +67,7 @@ class FlowMetrics:
         self._run: RunReporter | None = None
         emitter = shared_emitter()
         if emitter.enabled:  # run events for the registry (MESHKIT_REGISTRY_URL)
-            self._run = RunReporter(flow_job(product, personal_fields), emitter)
+            self._run = RunReporter(flow_job(product, personal_fields, inputs), emitter)
         health.starting(self.component)
 
     def ready(self) -> None:

@@ -141,8 +141,12 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
     ) -> None:
         self.name = name
         self.ports = ports
-        personal = [f.name for f in ports.dead_letters.contract.fields if f.pii is not None]
-        self.metrics = FlowMetrics(ports.dead_letters.product, name, personal_fields=personal)
+        contract = ports.dead_letters.contract
+        personal = [f.name for f in contract.fields if f.pii is not None]
+        inputs = [p.name_in(contract) for p in contract.ports.inputs]  # the topics it reads
+        self.metrics = FlowMetrics(
+            ports.dead_letters.product, name, personal_fields=personal, inputs=inputs
+        )
         self.state = _State()
         if counts:
             self.state.counts.update(counts)
