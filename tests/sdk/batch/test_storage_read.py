@@ -120,14 +120,10 @@ def test_a_refused_read_falls_back_to_a_query_saying_why(
     with StorageReader(lambda: emulator_read_client(closed), emulator=True) as sr:
         day1 = _session(client, sr).read(dataset, table, _window(DAY1))
     assert sorted(day1.column("order_id").to_pylist()) == ["o1", "o2", "o3"]
-    (line,) = _lines(caplog)
-    assert line.startswith(
+    assert _lines(caplog) == [  # the line names no value of a row
         f"BigQuery {dataset}.{table}: read with a query, not the Storage Read API: "
-        "the endpoint refused it: ServiceUnavailable"
-    )
-    assert "gRPC UNAVAILABLE" in line
-    for value in ("o1", "c1", "pro"):  # the line names no value of a row
-        assert value not in line.split(": ", 1)[1]
+        "the endpoint refused it: ServiceUnavailable (HTTP 503), gRPC UNAVAILABLE"
+    ]
 
 
 def test_without_a_read_client_the_session_reads_with_a_query(
