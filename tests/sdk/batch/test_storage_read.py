@@ -7,22 +7,28 @@ go through the Storage Read API of the emulator and are compared with the query 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
 from meshkit.batch.assets import contract_metadata, warehouse_table
 from meshkit.batch.storage_read import StorageReader, outside_window, row_restriction
 from meshkit.batch.validate import PartitionWindow
 from meshkit.batch.warehouse import BigQuerySession
-from meshkit.clients import emulator_read_client
+from meshkit.cli.app import app
+from meshkit.clients import bigquery_read_client, emulator_read_client
 from meshkit.contracts import Contract
 from meshkit.local import emulator_job_retry, emulator_retry
+from meshkit.local.settings import LocalSettings
+from meshkit.settings import load_settings
 from meshkit.testing import BigQueryEndpoint
 
 pytestmark = [pytest.mark.services]
@@ -137,6 +143,28 @@ def test_without_a_read_client_the_session_reads_with_a_query(
         f"BigQuery {dataset}.{table}: read with a query, not the Storage Read API: "
         "the session was opened without a Storage Read API client"
     ]
+
+
+def test_the_local_stack_gives_the_settings_the_read_api_address(
+    orders: Any,
+    bigquery_emulator: BigQueryEndpoint,
+    meshkit_local_settings: LocalSettings,
+    tmp_path: Path,
+) -> None:
+    """meshkit local env exports the emulator's gRPC address; the settings read it and
+    the read client built from them streams the table."""
+    client, dataset, table = orders
+    root = str(meshkit_local_settings.root)
+    out = CliRunner().invoke(app, ["local", "env", "--json", "--state-dir", root])
+    assert out.exit_code == 0, out.output
+    exported = json.loads(out.output)
+    assert exported["MESHKIT_BIGQUERY_STORAGE_EMULATOR_HOST"] == bigquery_emulator.grpc
+    (tmp_path / "meshkit.yaml").write_text("", encoding="utf-8")  # no file settings
+    settings = load_settings(tmp_path / "meshkit.yaml", environ=exported)
+    assert settings.bigquery_storage_emulator_host == bigquery_emulator.grpc
+    with StorageReader(lambda: bigquery_read_client(settings), emulator=True) as sr:
+        day1 = _session(client, sr).read(dataset, table, _window(DAY1))
+    assert sorted(day1.column("order_id").to_pylist()) == ["o1", "o2", "o3"]
 
 
 def test_rows_outside_the_window_are_counted() -> None:
