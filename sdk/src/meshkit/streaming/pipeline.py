@@ -12,6 +12,7 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from meshkit.contracts import Contract
@@ -22,6 +23,7 @@ from meshkit.streaming.records import (
     Failure,
     Parsed,
     ProductChange,
+    ProductKey,
     RawMessage,
     parse_envelopes,
     parse_product_message,
@@ -72,11 +74,12 @@ def gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-def parse_products(messages: Sequence[RawMessage]) -> Parsed:
-    """``parse_envelopes`` for other products' topics (records and tombstones)."""
+def parse_products(messages: Sequence[RawMessage], *, key: ProductKey | None = None) -> Parsed:
+    """``parse_envelopes`` for other products' topics (records and tombstones), the message
+    keys read with ``key`` (see ``parse_product_message``)."""
     out = Parsed([], [])
     for m in messages:
-        r = parse_product_message(m)
+        r = parse_product_message(m, key=key)
         if type(r) is ChangeRecord:
             out.records.append(r)
         else:
@@ -104,7 +107,11 @@ class Pipeline:
         columnar: bool = True,
     ) -> None:
         self.contract = contract
-        self.parse: Parser = parse_envelopes if source == "cdc" else parse_products
+        self.parse: Parser = (
+            parse_envelopes
+            if source == "cdc"
+            else partial(parse_products, key=ProductKey.of(contract))
+        )
         self.steps: list[Callable[[list[ProductChange]], StepResult[ProductChange]]] = [
             ValidateStep(contract),
             MaskStep(masker),

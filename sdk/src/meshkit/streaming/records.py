@@ -20,6 +20,19 @@ The Debezium envelope read here is the documented one (see ``docs/cdc.md``)::
 
 A change's ``position`` is ``source.lsn`` when the event has one (it grows with every
 change of a key, so port writers can drop replays), else the Kafka offset.
+
+Another product's topic (``parse_product_message``) carries what meshkit's Kafka writer
+writes (``meshkit.ports.kafka``): the record as JSON, a tombstone for a delete, and the
+primary key as the message key — the value's text for a one-field key, a JSON array of
+the values for a composite key. The key holds values only, no field names, and the
+writer's headers (product, version, format, position) name none either; the input port
+knows only the product and its major (the upstream contract is not at hand while a
+flow runs). So the names come from the consuming contract (``ProductKey.of``): a
+declarative flow over a product keys its records as the upstream keys them, so the
+source field of each of its primary-key fields, in key order, names the upstream key's
+values. Every upsert checks this: one whose key does not equal the record's values at
+those names is refused (the consuming contract's key does not map from the upstream's
+key, and its deletes would remove the wrong rows).
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ from typing import Any, Literal
 
 import orjson
 
+from meshkit.contracts import Contract
 from meshkit.ports.base import Change, kind_of
 
 Op = Literal["c", "u", "d", "r", "t"]
@@ -171,25 +185,142 @@ def parse_envelopes(messages: Sequence[RawMessage], *, step: str = "parse") -> P
     return out
 
 
-def parse_product_message(message: RawMessage, *, step: str = "parse") -> ChangeRecord | Failure:
+class ProductKey:
+    """How the message keys of another product's topic read as field → value.
+
+    ``names`` are the upstream key's field names in key order; ``text`` the names whose
+    values the consuming contract reads as text. Decoding (``decode``), in the writer's
+    format (``meshkit.ports.kafka.encode_key``):
+
+    - one name: the key's UTF-8 text (the mapping casts it as any field, e.g. ``"42"``
+      to an integer). The writer quotes a date, timestamp, decimal or bytes value as a
+      JSON string (``"2024-05-01"``): for a field not read as text, such a key is
+      unquoted;
+    - several names: a JSON array with one value per name, zipped with the names;
+    - a JSON object (a Debezium-style key, ``{"id": 1}``) that holds the names is read
+      as the field → value it is.
+
+    A key that cannot be read so is ``None`` (the caller refuses the message).
+    """
+
+    __slots__ = ("names", "text")
+
+    def __init__(self, names: Sequence[str], *, text: Sequence[str] = ()) -> None:
+        self.names = tuple(names)
+        self.text = frozenset(text)
+
+    @classmethod
+    def of(cls, contract: Contract) -> ProductKey:
+        """The key of the product ``contract`` maps from: the source field of each of its
+        primary-key fields (see the module docstring), read as text where the mapping
+        reads a string (the field's ``cast``, else its type)."""
+        mapping = contract.mapping
+        fields = contract.field_index
+        names: list[str] = []
+        text: list[str] = []
+        for k in contract.primary_key:
+            source = mapping.source_of(k) if mapping is not None else k
+            names.append(source)
+            m = mapping.fields.get(k) if mapping is not None else None
+            dtype = m.cast if m is not None and m.cast is not None else fields[k].data_type
+            if dtype.kind == "string":
+                text.append(source)
+        return cls(names, text=text)
+
+    @property
+    def expected(self) -> str:
+        """What a key looks like, for a refusal's reason (names, never values)."""
+        if len(self.names) == 1:
+            return f"the UTF-8 text of {self.names[0]!r}"
+        return f"a JSON array of {len(self.names)} values ({', '.join(self.names)})"
+
+    def decode(self, raw: bytes) -> dict[str, Any] | None:
+        """The key as field → value, or None when it cannot be read (see the class)."""
+        names = self.names
+        if len(names) == 1:
+            name = names[0]
+            try:
+                text: Any = raw.decode()
+            except UnicodeDecodeError:
+                return None
+            if raw[:1] == b"{" and (obj := _key(raw)) is not None and name in obj:
+                return obj
+            if name not in self.text and raw[:1] == b'"' and raw[-1:] == b'"' and len(raw) > 1:
+                try:
+                    unquoted = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    unquoted = None
+                if type(unquoted) is str:
+                    text = unquoted
+            return {name: text}
+        try:
+            values = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        if type(values) is list and len(values) == len(names) and names:
+            return dict(zip(names, values, strict=True))
+        if isinstance(values, dict) and (obj := _key(raw)) is not None and set(names) <= obj.keys():
+            return obj
+        return None
+
+    def matches(self, key: dict[str, Any], record: dict[str, Any]) -> bool:
+        """Whether a decoded key holds the record's values at its names (a one-field key's
+        text equals the value's text or JSON text)."""
+        for name in self.names:
+            k, v = key.get(name), record.get(name)
+            if k == v:
+                continue
+            if type(k) is str and v is not None and orjson.dumps(v) == k.encode():
+                continue
+            return False
+        return True
+
+
+def parse_product_message(
+    message: RawMessage, *, step: str = "parse", key: ProductKey | None = None
+) -> ChangeRecord | Failure:
     """A message of another product's topic: a JSON record (upsert) or a tombstone (delete).
+
+    ``key`` reads the message key in the writer's format (see ``ProductKey``; build it
+    with ``ProductKey.of(contract)`` for the consuming contract); without it only a
+    JSON-object key is read. A tombstone whose key cannot be read, or an upsert whose key
+    does not match its record, is a ``Failure`` naming where the message is and what the
+    key should be, never the key's value.
 
     The position is the Kafka offset (a product topic is keyed by the primary key, so
     each key lives in one partition and its offsets grow with its changes).
     """
     src = message.source
-    key = _key(message.key)
+    raw = message.key
+    decoded: dict[str, Any] | None = None
+    if raw is not None:
+        decoded = _key(raw) if key is None else key.decode(raw)
     if message.value is None:
-        if key is None:
-            return Failure(step, "a tombstone without a JSON key", src, None)
-        return ChangeRecord("d", key, key, None, src.offset, src, message.timestamp_ms)
+        if raw is None:
+            return Failure(step, "a tombstone without a key", src, None)
+        if decoded is None:
+            expected = "a JSON object" if key is None else key.expected
+            return Failure(step, f"a tombstone whose key is not {expected}", src, None)
+        return ChangeRecord("d", decoded, decoded, None, src.offset, src, message.timestamp_ms)
     try:
         value = orjson.loads(message.value)
     except orjson.JSONDecodeError as exc:
         return Failure(step, f"invalid JSON: {exc}", src, message.value)
     if not isinstance(value, dict):
         return Failure(step, f"not a record: a JSON {type(value).__name__}", src, value)
-    return ChangeRecord("u", key, None, value, src.offset, src, message.timestamp_ms)
+    if key is not None and raw is not None:
+        if decoded is None:
+            return Failure(step, f"a record whose key is not {key.expected}", src, value)
+        if not key.matches(decoded, value):
+            return Failure(
+                step,
+                "the message key does not equal the record's "
+                f"{', '.join(key.names)}: the contract's primary key must map from the "
+                "upstream product's primary key, field by field in key order",
+                src,
+                value,
+            )
+    return ChangeRecord("u", decoded, None, value, src.offset, src, message.timestamp_ms)
 
 
 @dataclass(frozen=True, slots=True)
