@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import signal
 import statistics
 import subprocess
@@ -29,6 +30,7 @@ from meshkit.cdc.sources import load_sources
 from meshkit.local import admin_config, consumer_config
 
 ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent  # meshkit, meshkit-platform, cookiecutter
 DOMAINS = ROOT / "domains"
 WORKDIR = Path(".state") / "stages"  # what a stage leaves behind: capture state, keys, repos
 console = Console(width=max(Console().width, 110))
@@ -212,6 +214,35 @@ def start(
     with log.open("ab") as out:
         proc = subprocess.Popen(command, env=merged, stdout=out, stderr=out, cwd=cwd)
     return Part(name, proc, log)
+
+
+def command(
+    steps: list[tuple[str, str, str, str]],
+    who: str,
+    args: list[str],
+    *,
+    cwd: Path | None = None,
+    ok: tuple[int, ...] = (0,),
+    env: dict[str, str] | None = None,
+    shown: str | None = None,
+    secret: bool = False,
+) -> str:
+    """Run one command as its user types it (``shown``, if given, is how it is printed) and
+    add a row to ``steps``; its output. An exit code not in ``ok`` is a StageError."""
+    exe = BIN / args[0] if (BIN / args[0]).exists() else Path(args[0])
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [str(exe), *args[1:]], cwd=cwd, capture_output=True, text=True, check=False,
+        env={k: v for k, v in {**os.environ, **(env or {})}.items() if v},
+    )  # fmt: skip
+    line = shown or shlex.join(args)
+    if proc.returncode not in ok:
+        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:]
+        raise StageError(f"{line}: exit {proc.returncode}: {' '.join(last)}")
+    out = proc.stdout.strip().splitlines()
+    outcome = "a token, printed once (not shown here)" if secret else (out or ["ok"])[-1][:60]
+    steps.append((who, line, f"{time.perf_counter() - started:.1f}", outcome))
+    return proc.stdout
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -13,13 +13,10 @@ data transformed as declared. Every command is shown as typed, with its time and
 
 from __future__ import annotations
 
-import os
-import shlex
 import shutil
-import subprocess
 import sys
 import time
-from pathlib import Path
+from typing import Any
 
 import duckdb
 import psycopg2
@@ -29,34 +26,12 @@ from examples.stages import _shared as s
 from meshkit.contracts.sql import duckdb_ref
 
 DOMAIN, PRODUCT = "loyalty", "member"
-BIN = Path(sys.executable).parent
 SERVING = "stages_serving"  # the platform's serving-view database (stage 6 reads it too)
-steps: list[tuple[str, str, str, str]] = []
-
-
-def command(who: str, args: list[str], *, cwd: Path | None = None, ok: tuple[int, ...] = (0,),
-            env: dict[str, str] | None = None, shown: str | None = None,
-            secret: bool = False) -> str:  # fmt: skip
-    """Run one command as its user types it; its output. A step in the final table."""
-    exe = BIN / args[0] if (BIN / args[0]).exists() else Path(args[0])
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [str(exe), *args[1:]], cwd=cwd, capture_output=True, text=True, check=False,
-        env={k: v for k, v in {**os.environ, **(env or {})}.items() if v},
-    )  # fmt: skip
-    took = f"{time.perf_counter() - started:.1f}"
-    line = shown or shlex.join(args)
-    if proc.returncode not in ok:
-        last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:]
-        raise s.StageError(f"{line}: exit {proc.returncode}: {' '.join(last)}")
-    out = proc.stdout.strip().splitlines()
-    outcome = "a token, printed once (not shown here)" if secret else (out or ["ok"])[-1][:60]
-    steps.append((who, line, took, outcome))
-    return proc.stdout
 
 
 def run() -> None:
     env = s.stack()
+    steps: list[tuple[str, str, str, str]] = []
     work = (s.WORKDIR / "stage5").resolve()
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -74,44 +49,38 @@ def run() -> None:
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("public", topic)))
     conn.close()
 
-    command(
-        "domain team",
-        [
-            "cookiecutter",
-            str(s.ROOT / "template"),
-            "--no-input",
-            "--output-dir",
-            str(work / "domains"),
-            "domain_name=Loyalty",
-            f"product_name={PRODUCT}",
-            "owner_contact=loyalty@example.com",
-        ],
-        shown=f"cookiecutter meshkit/template domain_name=Loyalty product_name={PRODUCT}",
-    )
+    # fmt: off
+    def team(args: list[str], **kw: Any) -> str:
+        return s.command(steps, "domain team", args, **{"cwd": repo, **kw})
+
+    def platform(args: list[str], **kw: Any) -> str:
+        return s.command(steps, "platform", args, env=no_registry, **kw)
+
+    team(["cookiecutter", str(s.ROOT / "template"), "--no-input", "--output-dir",
+          str(work / "domains"), "domain_name=Loyalty", f"product_name={PRODUCT}",
+          "owner_contact=loyalty@example.com"], cwd=work,
+         shown=f"cookiecutter meshkit/template domain_name=Loyalty product_name={PRODUCT}")
     contract = repo / "contracts" / f"{PRODUCT}.yaml"
-    text = contract.read_text()
     port = "    - {kind: warehouse_table}\n"
-    contract.write_text(text.replace(port, port + "    - {kind: serving_view}\n", 1))
+    contract.write_text(contract.read_text().replace(port, port + "    - {kind: serving_view}\n"))
     steps.append(("domain team", f"edit contracts/{PRODUCT}.yaml: + {{kind: serving_view}}", "-",
-                  "one line"))  # fmt: skip
-    command("domain team", ["meshkit", "contract", "lint", "contracts"], cwd=repo)
-    command("domain team", ["python", "scripts/seed.py", "--dsn", env.postgres], cwd=repo,
-            shown="python scripts/seed.py")  # fmt: skip
+                  "one line"))
+    team(["meshkit", "contract", "lint", "contracts"])
+    team(["python", "scripts/seed.py", "--dsn", env.postgres], shown="python scripts/seed.py")
     plan = work / "plan.json"
-    command("platform", ["meshkit-platform", "plan", "--domains", str(work / "domains"),
-            "--out", str(plan), *targets], ok=(0, 2), env=no_registry,
-            shown="meshkit-platform plan --domains domains --out plan.json")  # fmt: skip
-    command("platform", ["meshkit-platform", "apply", str(plan), *targets], env=no_registry,
-            shown="meshkit-platform apply plan.json")  # fmt: skip
-    out = command("platform", ["meshkit-platform", "registry", "token", "create", "--role",
-                  "domain-owner", "--domain", DOMAIN, "--name", "loyalty team"],
-                  secret=True)  # fmt: skip
+    platform(["meshkit-platform", "plan", "--domains", str(work / "domains"), "--out", str(plan),
+              *targets], ok=(0, 2), shown="meshkit-platform plan --domains domains --out plan.json")
+    platform(["meshkit-platform", "apply", str(plan), *targets],
+             shown="meshkit-platform apply plan.json")
+    out = platform(["meshkit-platform", "registry", "token", "create", "--role", "domain-owner",
+                    "--domain", DOMAIN, "--name", "loyalty team"], secret=True)
     token = out.strip().splitlines()[-1]
-    command("domain team", ["meshkit", "publish", "contracts", "--token", token], cwd=repo,
-            shown="meshkit publish contracts --token <the team's token>")  # fmt: skip
+    team(["meshkit", "publish", "contracts", "--token", token],
+         shown="meshkit publish contracts --token <the team's token>")
+    # fmt: on
 
     parts = [
-        s.start("meshkit cdc run", [str(BIN / "meshkit"), "cdc", "run", "--quiet",
+        s.start("meshkit cdc run", [str(s.BIN / "meshkit"), "cdc", "run", "--quiet",
                 "--contracts", "contracts", "--dsn", source, "--bootstrap-servers", env.kafka,
                 "--state-dir", str(work / "cdc"), "--metrics-port", "off"],
                 {}, work / "cdc.log", cwd=repo),
