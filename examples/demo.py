@@ -1,12 +1,18 @@
 """The end-to-end demo on embedded defaults (``./dev demo``).
 
 Brings up the embedded local stack under ``.state/demo`` (from scratch each run), proves
-each service answers a real request through the same client production uses, then runs
-the two example domains of ``domains/`` through the mesh (see ``examples/mesh_job.py``):
-service databases → CDC → Bytewax flows → product topic, warehouse table, search index
-and dead letters → a Dagster batch product across both domains. It prints what reached
-each port, the lineage, what the privacy transforms did, how to open the Dagster UI, and
-stops everything cleanly (``--keep`` leaves the stack running).
+each service answers a real request through the same client production uses, plans and
+applies provisioning for every domain of ``domains/``, publishes their contracts to the
+registry, then runs the mesh (see ``examples/mesh_job.py``): service databases → CDC →
+Bytewax flows → product topics, warehouse tables, the catalog's search index, serving
+views and dead letters → a Dagster batch product across two domains. The recommendations
+domain runs as its two processes (flow and HTTP service) on the orders and catalog
+products. Then the platform at work: a search query, one customer's recommendations over
+HTTP, an access request approved at the registry and applied by provisioning, and an
+erasure request carried out by every domain holding the customer, verified. It prints
+what reached each port, the lineage, what the privacy transforms did, where the catalog
+page and the Dagster UI are, and stops everything cleanly (``--keep`` leaves the stack
+and the recommendations service running; ``--quick`` runs on less data).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import time
 import urllib.request
@@ -32,8 +39,12 @@ from rich.tree import Tree
 from sqlalchemy.orm import Session
 
 from examples import mesh_job
+from examples.access_request import request_access
+from examples.mesh_erasure import erase_customer
+from examples.recommendations_service import Recommendations
 from meshkit.cli.local import status_table
 from meshkit.cli.publish import publish
+from meshkit.erasure.ports import PortTargets
 from meshkit.local import (
     DEFAULT_SERVICES,
     Endpoints,
@@ -152,10 +163,10 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
 
     lineage = Tree("[bold]lineage")
     for run in runs.values():
-        table = f"{run.database}.public.{run.name}"
+        table = f"{run.database}.public.{run.table}"
         node = (
             lineage.add(f"service table {table}")
-            .add(f"CDC topic {run.name}.cdc.public.{run.name}")
+            .add(f"CDC topic {run.name}.cdc.public.{run.table}")
             .add(f"[bold]{run.contract.address}[/] (flow: validate, mask)")
         )
         for port in run.ports:
@@ -166,12 +177,17 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
     lineage.add(
         "[bold]orders.order_daily.v1[/] (Dagster) ⟵ orders.order.v1 + customers.customer.v1"
     )
+    lineage.add(
+        "[bold]recommendations.recommendation.v1[/] (flow process: event-sourced lists) ⟵ "
+        "orders.order.v1 + catalog.product.v1"
+    ).add("serving view").add("HTTP: python -m recommendations.api")
     console.print(lineage)
 
     privacy = Table(title="privacy: one customer in the CRM and in the product (warehouse)")
     for col in ("field", "service database", "data product", "transform"):
         privacy.add_column(col, overflow="fold")
-    for row in privacy_sample(result["dsn"]["customers"], result["warehouse"]):
+    erased = result["erasure"]["subject"]
+    for row in privacy_sample(result["dsn"]["customers"], result["warehouse"], erased):
         privacy.add_row(*row)
     console.print(privacy)
 
@@ -182,17 +198,6 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
     lookup.add_row(*(", ".join(v) if isinstance(v, list) else str(v) for v in example.values()))
     console.print(lookup)
 
-    erasure = result["erasure"]
-    shred = Table(
-        title=f"erasure: customer {erasure['subject']} erased by deleting their data key "
-        "(the ciphertexts in the ports are untouched)"
-    )
-    for col in ("port", "full_name read before", "read after"):
-        shred.add_column(col)
-    for port in ("warehouse", "kafka topic"):
-        shred.add_row(port, erasure["before"][port], erasure["after"][port])
-    console.print(shred)
-
     batch = result["batch"]
     checks = ", ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in batch["checks"])
     top = Table(title=f"batch: orders.order_daily.v1 ({batch['rows']} rows; checks: {checks})")
@@ -201,6 +206,7 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
     for row in batch["top"]:
         top.add_row(*(str(v) for v in row))
     console.print(top)
+    print_platform(console, result)
     console.print(
         "CDC events include a tombstone after each delete; the flow turns a row leaving its\n"
         "filter into a delete. The Dagster UI on this data, both domains as two code locations\n"
@@ -212,15 +218,145 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
     )
 
 
-def provision(endpoints: Endpoints, console: Console) -> dict[str, int]:
-    """Plan every domain's resources against the running stack (the plan table shown),
-    apply the plan with its progress bar, then plan again: nothing is left pending."""
+def print_platform(console: Console, result: dict[str, Any]) -> None:
+    """Search, recommendations over HTTP, the access request and the erasure: one table each."""
+    search = result["search"]
+    hits = Table(
+        title=f"search: {search['query']!r} in the {search['index']} index "
+        f"({search['total']} hits; the warehouse copy has {search['warehouse_matches']} matches)"
+    )
+    for col in ("product_id", "name", "category", "price", "score"):
+        hits.add_column(col, justify="right" if col in {"price", "score"} else "left")
+    for hit in search["hits"]:
+        hits.add_row(*(str(hit[c]) for c in ("product_id", "name", "category", "price", "score")))
+    console.print(hits)
+
+    rec = result["recommendations"]
+    picks = Table(
+        title=f"recommendations: GET /customers/{rec['customer_id']}/recommendations "
+        f"(HTTP {rec['status']}; from their {rec['orders']} orders, categories "
+        f"{', '.join(rec['categories'])}; waited {rec['waited_s']} s for it after the flows)"
+    )
+    for col in ("rank", "product_id", "name", "category", "price"):
+        picks.add_column(col, justify="right" if col in {"rank", "price"} else "left")
+    for rank, article in enumerate(rec["articles"], 1):
+        picks.add_row(str(rank), *(str(article[c]) for c in ("product_id", "name", "category",
+                                                               "price")))  # fmt: skip
+    console.print(picks)
+
+    access = result["access"]
+    steps = Table(title=f"access request {access['request']} on {access['product']}")
+    for col in ("step", "who", "result"):
+        steps.add_column(col, overflow="fold")
+    steps.add_row("request columns " + ", ".join(access["columns"]), "consumer token",
+                  f"filed for reader group {access['grantee']}")  # fmt: skip
+    steps.add_row("approve", "recommendations domain owner", "grant pending")
+    steps.add_row("plan + apply with the registry's grants", "platform provisioning",
+                  f"{access['plan_changes']} change(s); grant {access['applied_state']}, "
+                  f"registry shows {access['registry_state']}")  # fmt: skip
+    granted = access["granted_read"]
+    steps.add_row(f"SELECT {', '.join(granted['columns'])}", f"role {access['role']}",
+                  f"{granted['rows']} rows read")  # fmt: skip
+    refused = access["refused_read"]
+    steps.add_row(f"SELECT {refused['column']}", f"role {access['role']}", refused["result"])
+    console.print(steps)
+
+    erasure = result["erasure"]
+    done = Table(
+        title=f"erasure request {erasure['request']}: customer {erasure['subject']} across "
+        f"{', '.join(erasure['domains'])} — {erasure['status']}"
+    )
+    for col in ("product", "port", "subject's records before → after", "encrypted values "
+                "still readable", "others' still readable", "registry"):  # fmt: skip
+        done.add_column(col, overflow="fold")
+    for product in erasure["products"]:
+        for port in product["ports"] or [{}]:
+            done.add_row(
+                product["address"], port.get("kind", "-"),
+                f"{port.get('subject_records_before', '-')} → "
+                f"{port.get('subject_records_after', '-')}",
+                f"{port.get('ciphertexts_readable', '-')} of "
+                f"{port.get('ciphertexts_checked', '-')}",
+                f"{port.get('control_readable', '-')} of {port.get('control_checked', '-')}",
+                product["status"] + (f" ({product['problem']})" if product["problem"] else ""),
+            )  # fmt: skip
+    for excluded in erasure["excluded"]:
+        done.add_row(excluded["address"], "-", "-", "-", "-", f"not a holder: {excluded['reason']}")
+    console.print(done)
+    back = Table(title=f"customer {erasure['subject']} read back from the mesh and the CRM")
+    for col in ("where", "before", "after"):
+        back.add_column(col, overflow="fold")
+    crm = crm_row(result["dsn"]["customers"], erasure["subject"])  # read now, never stored
+    back.add_row("CRM service database (the service's own copy; read now)", crm, crm)
+    before, after = erasure["read_back"]["before"], erasure["read_back"]["after"]
+    for where in before:
+        back.add_row(where, str(before[where]), str(after[where]))
+    console.print(back)
+
+
+def crm_row(dsn: str, customer: str) -> str:
+    """The customer's name and e-mail as the CRM holds them (for the screen only)."""
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT name, email FROM public.customers WHERE id = %s", (int(customer),))
+        row = cur.fetchone()
+    conn.close()
+    return f"{row[0]} <{row[1]}>" if row else "no row"
+
+
+def recommend_one(
+    service: Recommendations, result: dict[str, Any], console: Console
+) -> dict[str, Any]:
+    """One customer's recommendations over HTTP, once the list reflects all their orders
+    (counted in the warehouse copy of the order product), with the articles' names."""
+    customer = str(result["view"]["example"]["customer_id"])
+    with duckdb.connect(str(result["warehouse"]), read_only=True) as con:
+        (orders,) = con.execute(
+            "SELECT count(*) FROM orders.order_v1 WHERE customer_id = ? "
+            "AND status <> 'cancelled' AND product_id IS NOT NULL",
+            [customer],
+        ).fetchone() or (0,)
+    started = time.monotonic()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console) as progress:  # fmt: skip
+        progress.add_task(f"recommendations: waiting for customer {customer}'s list")
+        body = service.wait_for(customer, int(orders))
+    waited = round(time.monotonic() - started, 1)
+    status, answer = service.get(customer)
+    ids = [str(i) for i in answer.get("product_ids", [])]
+    with duckdb.connect(str(result["warehouse"]), read_only=True) as con:
+        rows = con.execute(
+            "SELECT product_id, name, category, price::VARCHAR FROM catalog.product_v1 "
+            "WHERE list_contains(?, product_id)",
+            [ids],
+        ).fetchall()
+    known = {r[0]: r for r in rows}
+    articles = [
+        dict(zip(("product_id", "name", "category", "price"), known.get(i, (i, "?", "?", "?")),
+                 strict=True))
+        for i in ids
+    ]  # fmt: skip
+    return {
+        "customer_id": customer,
+        "status": status,
+        "orders": body["orders"],
+        "categories": answer.get("categories", []),
+        "product_ids": ids,
+        "articles": articles,
+        "waited_s": waited,
+        "url": service.url,
+    }
+
+
+def provision(endpoints: Endpoints, serving: str, console: Console) -> dict[str, int]:
+    """Plan every domain's resources against the running stack and its serving database
+    (the plan table shown), apply the plan with its progress bar, then plan again: nothing
+    is left pending."""
     contracts = load_domains(mesh_job.DOMAINS)
     targets = Targets(
         kafka=endpoints.kafka,
         warehouse=str(endpoints.warehouse) if endpoints.warehouse else None,
         search=endpoints.search,
-        postgres=endpoints.postgres,
+        postgres=serving,
     )
     backends = targets.open()
     try:
@@ -239,23 +375,33 @@ def provision(endpoints: Endpoints, console: Console) -> dict[str, int]:
     }
 
 
-def publish_all(endpoints: Endpoints, console: Console) -> dict[str, Any]:
-    """Publish every domain's contracts to the registry as each domain team does
-    (``meshkit publish`` with a domain-owner token of its own), then list what the registry
-    holds."""
+def registry_tokens(endpoints: Endpoints, domains: list[str]) -> dict[str, str]:
+    """API tokens as ``meshkit-platform registry token create`` makes them: a domain-owner
+    token per domain, a platform-admin's and a consumer team's. Kept in memory only."""
     if not endpoints.registry or not endpoints.postgres:
         raise RuntimeError("the registry is not running")
     p = parse_dsn(make_dsn(endpoints.postgres, dbname=EMBEDDED_DATABASE))
     engine = make_engine(f"postgresql+psycopg2://{p['user']}@{p['host']}:{p['port']}/{p['dbname']}")
-    domains = sorted(d.parent.name for d in mesh_job.DOMAINS.glob("*/contracts"))
     tokens: dict[str, str] = {}
     with Session(engine) as session:
         for domain in domains:
             _, tokens[domain] = create_token(
                 session, name=f"demo {domain}", role="domain-owner", domain=domain
             )
+        _, tokens["admin"] = create_token(session, name="demo platform", role="platform-admin")
+        _, tokens["consumer"] = create_token(session, name="demo marketing", role="consumer")
         session.commit()
     engine.dispose()
+    return tokens
+
+
+def publish_all(endpoints: Endpoints, tokens: dict[str, str], console: Console) -> dict[str, Any]:
+    """Publish every domain's contracts to the registry as each domain team does
+    (``meshkit publish`` with a domain-owner token of its own), then list what the registry
+    holds."""
+    if not endpoints.registry:
+        raise RuntimeError("the registry is not running")
+    domains = sorted(d.parent.name for d in mesh_job.DOMAINS.glob("*/contracts"))
     for domain in domains:
         console.print(f"[bold]meshkit publish[/] {domain}")
         publish(
@@ -297,15 +443,14 @@ def write_summary(path: Path, result: dict[str, Any]) -> None:
         "privacy": [
             {"field": field, "product": out, "transform": how, "differs": raw != out}
             for field, raw, out, how in privacy_sample(
-                result["dsn"]["customers"], result["warehouse"]
+                result["dsn"]["customers"], result["warehouse"], result["erasure"]["subject"]
             )
         ],
-        "erasure": {
-            **result["erasure"],
-            # whether each port's ciphertext decrypted, not the decrypted name
-            "before": {port: readable(v) for port, v in result["erasure"]["before"].items()},
-            "after": {port: readable(v) for port, v in result["erasure"]["after"].items()},
-        },
+        # counts, statuses and ids only: no personal value of the erased customer
+        "erasure": result["erasure"],
+        "search": result["search"],
+        "recommendations": result["recommendations"],
+        "access": result["access"],
         "view": result["view"],
         "provisioning": result["provisioning"],
         "registry": result["registry"],
@@ -313,17 +458,14 @@ def write_summary(path: Path, result: dict[str, Any]) -> None:
     path.write_text(json.dumps(summary, indent=2, default=str))
 
 
-def readable(outcome: str) -> str:
-    """A decryption outcome without its value: ``readable``, ``erased`` or ``invalid``."""
-    return outcome if outcome in {"erased", "invalid"} else "readable"
-
-
-def privacy_sample(dsn: str, warehouse: Path) -> list[tuple[str, str, str, str]]:
-    """The first customer's personal fields as the CRM holds them and as the product does."""
+def privacy_sample(dsn: str, warehouse: Path, erased: str) -> list[tuple[str, str, str, str]]:
+    """The first customer's personal fields as the CRM holds them and as the product does
+    (not the customer the demo erased: the product no longer holds them)."""
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT id, email, name, birth_date FROM public.customers "
-            "WHERE status <> 'test' AND birth_date IS NOT NULL ORDER BY id LIMIT 1"
+            "SELECT id, email, name, birth_date FROM public.customers WHERE status <> 'test' "
+            "AND birth_date IS NOT NULL AND id::text <> %s ORDER BY id LIMIT 1",
+            (erased,),
         )
         raw = cur.fetchone()
     conn.close()
@@ -343,10 +485,18 @@ def privacy_sample(dsn: str, warehouse: Path) -> list[tuple[str, str, str, str]]
     ]
 
 
+def required(endpoints: Endpoints) -> tuple[str, str, str]:
+    """PostgreSQL, Kafka and the registry: the addresses the platform's part needs."""
+    if not (endpoints.postgres and endpoints.kafka and endpoints.registry):
+        raise RuntimeError(f"a service of the demo is not running: {endpoints}")
+    return endpoints.postgres, endpoints.kafka, endpoints.registry
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--keep", action="store_true", help="leave the stack running at the end")
     ap.add_argument("--state-dir", type=Path, default=STATE_DIR, help="data and logs")
+    ap.add_argument("--quick", action="store_true", help="a short run on less data (tests)")
     args = ap.parse_args(argv)
     console = Console(width=max(Console().width, 120))  # tables stay readable in a log
     # The index on a free port: the demo never clashes with a stack the user keeps on 3141.
@@ -356,6 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.state_dir)  # every run starts from empty service databases
     args.state_dir.mkdir(parents=True)
     use_demo_keys(args.state_dir)
+    # the registry derives the keys that hash and seal erasure requests' subject ids from it
+    os.environ["MESHKIT_REGISTRY_ERASURE_KEY"] = secrets.token_urlsafe(32)
+    recommendations: Recommendations | None = None
     try:
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
@@ -381,16 +534,42 @@ def main(argv: list[str] | None = None) -> int:
         for row in round_trips(endpoints):
             checks.add_row(*row)
         console.print(checks)
-        provisioned = provision(endpoints, console)
+        postgres, brokers, registry = required(endpoints)
+        serving = mesh_job.database_url(postgres, "serving")  # the platform's serving database
+        provisioned = provision(endpoints, serving, console)
         console.print(
             f"provisioned {provisioned['domains']} domains: "
             f"{provisioned['applied']} change(s) applied, {provisioned['pending_after']} pending"
         )
-        registered = publish_all(endpoints, console)
-        result = mesh_job.run(endpoints, args.state_dir.resolve(), console)
+        domains = sorted(d.parent.name for d in mesh_job.DOMAINS.glob("*/contracts"))
+        tokens = registry_tokens(endpoints, domains)
+        registered = publish_all(endpoints, tokens, console)
+        sizes = mesh_job.Sizes.quick() if args.quick else mesh_job.Sizes()
+        state = args.state_dir.resolve()
+        # the recommendations domain's flow and HTTP service run as processes from here on,
+        # building their lists as the orders and catalog flows write their products
+        recommendations = Recommendations(brokers, serving, state / "recommendations")
+        recommendations.start()
+        pids.update(recommendations.pids)
+        (args.state_dir / "pids.json").write_text(json.dumps(pids))
+        result = mesh_job.run(endpoints, state, console, serving=serving, sizes=sizes)
         result["provisioning"] = provisioned
         result["registry"] = registered
-        print_report(console, result, args.state_dir.resolve())
+        result["recommendations"] = recommend_one(recommendations, result, console)
+        console.print("[bold]access request[/] through the registry, applied by provisioning")
+        result["access"] = request_access(registry, serving, tokens, console)
+        targets = PortTargets(
+            brokers=brokers, warehouse=result["warehouse"], search_url=endpoints.search,
+            view_dsn=serving,
+        )  # fmt: skip
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=console) as progress:  # fmt: skip
+            progress.add_task("erasure: every domain holding the customer erases and proves it")
+            result["erasure"] = erase_customer(
+                result["recommendations"]["customer_id"], registry, tokens, targets,
+                state / "keys", serving, recommendations,
+            )  # fmt: skip
+        print_report(console, result, state)
         console.print(
             f"The catalog page (the registry's web UI): {endpoints.registry}/ui, open while the\n"
             "stack runs (demo --keep); sign in with a token from "
@@ -398,11 +577,20 @@ def main(argv: list[str] | None = None) -> int:
             soft_wrap=True,
         )
         write_summary(args.state_dir / "summary.json", result)
+        if args.keep and recommendations is not None:
+            running = " ".join(str(pid) for pid in recommendations.pids.values())
+            console.print(
+                f"The recommendations service keeps running: {recommendations.url}/<id>/"
+                f"recommendations (stop it and its flow: kill {running})",
+                soft_wrap=True,
+            )
     except Exception as exc:  # one clear line and where the logs are, not a traceback
         console.print(f"[red]demo failed:[/] {type(exc).__name__}: {exc}")
         console.print(f"service logs and data: {args.state_dir}")
         return 1
     finally:
+        if recommendations is not None and not args.keep:
+            recommendations.stop()
         if not args.keep:
             stopped = stack.down()
             console.print(f"stopped: {', '.join(stopped) or 'nothing'}")

@@ -1,13 +1,14 @@
 """The example domains on a running local stack: the demo's main job.
 
-For each domain in ``domains/`` (customers, then orders):
+For each domain in ``domains/`` with a service database (customers, orders, catalog):
 
 1. its service database is created on the local PostgreSQL and seeded with synthetic data;
 2. CDC captures it (snapshot, then streaming) into the domain's raw topics while the
    services keep changing their data (and a buggy client writes a few bad orders);
 3. the domain's Bytewax flow runs over what was captured and writes every output port
-   (product topic, warehouse table, search index) and the dead-letter topic;
-4. Dagster materialises the orders domain's batch product, which reads both domains'
+   (product topic, warehouse table, search index, serving view) and the dead-letter topic;
+4. a search query runs on the catalog's product index (the shop's product search);
+5. Dagster materialises the orders domain's batch product, which reads both domains'
    products from the warehouse, with the checks its contract generates.
 
 What reached each port is counted from the ports themselves, not from the flows' reports.
@@ -16,11 +17,11 @@ What reached each port is counted from the ports themselves, not from the flows'
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -40,11 +41,25 @@ from meshkit.local import Endpoints, consumer_config, local_search_client
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAINS = ROOT / "domains"
-CUSTOMERS = 2_000
-ORDERS = 10_000
-CUSTOMER_CHANGES = 300
-ORDER_CHANGES = 1_500
 BAD_ORDERS = 3
+SEARCH = "kettle"  # what a shopper types into the shop's search box
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much synthetic data the services hold and change (``quick``: a short run)."""
+
+    customers: int = 2_000
+    orders: int = 10_000
+    articles: int = 300  # catalog.product ids 1..N; the orders are for ids 1..200
+    customer_changes: int = 300
+    order_changes: int = 1_500
+    article_changes: int = 100
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(customers=300, orders=1_500, articles=250, customer_changes=60,
+                   order_changes=300, article_changes=40)  # fmt: skip
 
 
 @dataclass
@@ -54,6 +69,7 @@ class DomainRun:
     name: str
     contract: Contract
     database: str
+    table: str
     service_rows: int = 0
     changes: dict[str, int] = field(default_factory=dict)
     cdc_events: int = 0
@@ -172,30 +188,41 @@ def expected_events(seeded: int, changes: dict[str, int]) -> int:
     return seeded + changes["inserted"] + changes["updated"] + 2 * changes["deleted"]
 
 
-def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
-    """Run both domains end to end; returns what the report shows."""
+def run(
+    endpoints: Endpoints,
+    state: Path,
+    console: Console,
+    *,
+    serving: str,
+    sizes: Sizes | None = None,
+) -> dict[str, Any]:
+    """Run the domains end to end; returns what the report shows. ``serving`` is the
+    platform's serving database (provisioned before this runs)."""
     from bytewax.testing import run_main
 
     import meshkit.streaming as ms
 
-    if not (endpoints.kafka and endpoints.postgres and endpoints.search):
+    if not (endpoints.kafka and endpoints.postgres and endpoints.search and endpoints.warehouse):
         raise RuntimeError(f"a service of the demo is not running: {endpoints}")
+    sizes = sizes or Sizes()
     brokers, search_url = endpoints.kafka, endpoints.search
-    warehouse = state / "warehouse.duckdb"
-    for name in ("customers", "orders"):
+    warehouse = endpoints.warehouse  # the stack's warehouse, provisioned like the others
+    for name in ("customers", "orders", "catalog"):
         import_domain(name)
-    c_service = importlib.import_module("customers.service")
-    o_service = importlib.import_module("orders.service")
-    c_flow = importlib.import_module("customers.flow")
-    o_flow = importlib.import_module("orders.flow")
+    services = {
+        n: importlib.import_module(f"{n}.service") for n in ("customers", "orders", "catalog")
+    }
+    flows = {n: importlib.import_module(f"{n}.flow") for n in ("customers", "orders", "catalog")}
     from meshkit.batch import load_contract
 
     runs = {
-        "customers": DomainRun("customers", load_contract(c_flow.CONTRACT), "crm"),
-        "orders": DomainRun("orders", load_contract(o_flow.CONTRACT), "shop"),
-    }
+        "customers": DomainRun("customers", load_contract(flows["customers"].CONTRACT), "crm",
+                               "customers"),
+        "orders": DomainRun("orders", load_contract(flows["orders"].CONTRACT), "shop", "orders"),
+        "catalog": DomainRun("catalog", load_contract(flows["catalog"].CONTRACT), "catalogue",
+                             "products"),
+    }  # fmt: skip
     dsn = {d.name: database_url(endpoints.postgres, d.database) for d in runs.values()}
-    serving = database_url(endpoints.postgres, "serving")  # the platform's serving database
     columns = (
         TextColumn("{task.description:<40}"),
         BarColumn(),
@@ -203,11 +230,18 @@ def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("seed service databases", total=CUSTOMERS + ORDERS)
-        runs["customers"].service_rows = c_service.seed(dsn["customers"], CUSTOMERS)
-        progress.advance(task, CUSTOMERS)
-        runs["orders"].service_rows = o_service.seed(dsn["orders"], ORDERS, customers=CUSTOMERS)
-        progress.advance(task, ORDERS)
+        total = sizes.customers + sizes.orders + sizes.articles
+        task = progress.add_task("seed service databases", total=total)
+        runs["customers"].service_rows = services["customers"].seed(
+            dsn["customers"], sizes.customers
+        )
+        progress.advance(task, sizes.customers)
+        runs["orders"].service_rows = services["orders"].seed(
+            dsn["orders"], sizes.orders, customers=sizes.customers
+        )
+        progress.advance(task, sizes.orders)
+        runs["catalog"].service_rows = services["catalog"].seed(dsn["catalog"], sizes.articles)
+        progress.advance(task, sizes.articles)
 
         cdc = {
             name: CdcRunner(dsn[name], DOMAINS / name / "contracts", brokers, state / "cdc" / name)
@@ -220,11 +254,17 @@ def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
             runner.wait_streaming(timeout=120)
             progress.advance(task)
         # The services keep working; CDC now streams their changes.
-        task = progress.add_task("services change their data", total=2)
-        runs["customers"].changes = c_service.change(dsn["customers"], CUSTOMER_CHANGES)
+        task = progress.add_task("services change their data", total=len(runs))
+        runs["customers"].changes = services["customers"].change(
+            dsn["customers"], sizes.customer_changes
+        )
         progress.advance(task)
-        runs["orders"].changes = o_service.change(dsn["orders"], ORDER_CHANGES, customers=CUSTOMERS)
+        runs["orders"].changes = services["orders"].change(
+            dsn["orders"], sizes.order_changes, customers=sizes.customers
+        )
         runs["orders"].changes["inserted"] += write_bad_orders(dsn["orders"])
+        progress.advance(task)
+        runs["catalog"].changes = services["catalog"].change(dsn["catalog"], sizes.article_changes)
         progress.advance(task)
         for name, run_ in runs.items():
             expected = expected_events(run_.service_rows, run_.changes)
@@ -234,37 +274,81 @@ def run(endpoints: Endpoints, state: Path, console: Console) -> dict[str, Any]:
             )
             cdc[name].stop()
 
-        for name, module in (("customers", c_flow), ("orders", o_flow)):
-            run_ = runs[name]
+        for name, run_ in runs.items():
             task = progress.add_task(f"flow {name}: validate, mask, write ports", total=1)
             stats = state / "stats" / name
             settings = ms.StreamingSettings(
                 brokers=brokers, warehouse=warehouse, search_url=search_url,
                 view_dsn=serving, keystore_dir=state / "keys", stats_dir=stats, tail=False,
             )  # fmt: skip
-            run_main(module.build(settings))
+            run_main(flows[name].build(settings))
             run_.flow_counts = ms.read_stats(stats)["counts"]
             progress.update(task, completed=1)
 
         task = progress.add_task("count what reached each port", total=len(runs))
-        for run_ in runs.values():
-            run_.ports = port_counts(run_.contract, brokers, warehouse, search_url)
-            run_.dead_letters = count_topic(brokers, ms.dead_letter_topic(run_.contract))
-            progress.advance(task)
+        # each topic is read until it stays idle: all at once, so the waits overlap
+        with ThreadPoolExecutor(max_workers=2 * len(runs)) as pool:
+            counted = {
+                name: (
+                    pool.submit(port_counts, run_.contract, brokers, warehouse, search_url),
+                    pool.submit(count_topic, brokers, ms.dead_letter_topic(run_.contract)),
+                )
+                for name, run_ in runs.items()
+            }
+            for name, (ports, letters) in counted.items():
+                runs[name].ports, runs[name].dead_letters = ports.result(), letters.result()
+                progress.advance(task)
 
-        view = serving_view(serving, o_flow.VIEW_CONTRACT, warehouse)
+        view = serving_view(serving, flows["orders"].VIEW_CONTRACT, warehouse)
+        search = search_products(search_url, runs["catalog"].contract, warehouse)
 
         task = progress.add_task("dagster: materialise orders/order_daily", total=1)
         batch = materialise_order_daily(warehouse)
         progress.update(task, completed=1)
-
-        task = progress.add_task("erase one customer (crypto-shredding)", total=1)
-        erasure = shred_one_customer(runs["customers"].contract, warehouse, brokers, state)
-        progress.update(task, completed=1)
     return {
-        "runs": runs, "batch": batch, "warehouse": warehouse, "dsn": dsn, "erasure": erasure,
-        "view": view,
+        "runs": runs, "batch": batch, "warehouse": warehouse, "dsn": dsn, "view": view,
+        "search": search, "serving": serving,
     }  # fmt: skip
+
+
+def search_products(search_url: str, contract: Contract, warehouse: Path) -> dict[str, Any]:
+    """The shop's product search: a full-text query on the catalog's search index (its
+    alias, as the shop's front end queries it), and how many articles the warehouse copy
+    of the same product says match the word."""
+    es = local_search_client(search_url)
+    try:
+        alias = contract.address.rsplit(".v", 1)[0]  # catalog.product → the current index
+        answer = es.search(
+            index=alias,
+            query={"multi_match": {"query": SEARCH, "fields": ["name^2", "description"]}},
+            size=5,
+            track_total_hits=True,
+        )
+    finally:
+        es.close()
+    hits = [
+        {
+            "product_id": h["_source"]["product_id"],
+            "name": h["_source"]["name"],
+            "category": h["_source"]["category"],
+            "price": str(h["_source"]["price"]),
+            "score": round(float(h["_score"]), 2),
+        }
+        for h in answer["hits"]["hits"]
+    ]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (expected,) = con.execute(
+            "SELECT count(*) FROM catalog.product_v1 "
+            "WHERE regexp_matches(lower(name || ' ' || coalesce(description, '')), ?)",
+            [rf"\b{SEARCH}\b"],
+        ).fetchone() or (0,)
+    return {
+        "index": alias,
+        "query": SEARCH,
+        "total": int(answer["hits"]["total"]["value"]),
+        "warehouse_matches": int(expected),
+        "hits": hits,
+    }
 
 
 def write_bad_orders(dsn: str) -> int:
@@ -363,69 +447,3 @@ def materialise_order_daily(warehouse: Path) -> dict[str, Any]:
         ).fetchall()
         (rows,) = con.execute("SELECT count(*) FROM orders.order_daily_v1").fetchone() or (0,)
     return {"success": result.success, "checks": checks, "top": top, "rows": rows}
-
-
-def latest_value(brokers: str, topic: str, field: str, value: str) -> dict[str, Any]:
-    """The newest message value in ``topic`` whose ``field`` equals ``value``."""
-    consumer = Consumer(consumer_config(brokers, group_id=f"demo-find-{topic}"))
-    found: dict[str, Any] | None = None
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
-        last = time.monotonic()
-        while time.monotonic() - last < 1.5:
-            for m in consumer.consume(5000, 0.2):
-                last = time.monotonic()
-                body = m.value() if m.error() is None else None
-                if body and (record := json.loads(body)).get(field) == value:
-                    found = record
-    finally:
-        consumer.close()
-    if found is None:
-        raise RuntimeError(f"no message with {field}={value!r} in {topic}")
-    return found
-
-
-def shred_one_customer(
-    contract: Contract, warehouse: Path, brokers: str, state: Path
-) -> dict[str, Any]:
-    """Erase the first customer: their encrypted name becomes unreadable in every port.
-
-    A reader with the grant to the key store decrypts the name from the warehouse table
-    and from the product topic; after ``erase`` (the subject's data key deleted), the same
-    ciphertexts, unchanged in both ports, no longer decrypt.
-    """
-    from meshkit.privacy import LocalKeyStore
-    from meshkit.privacy.encrypt import SubjectCipher
-    from meshkit.privacy.erasure import erase, holdings_of
-
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(
-            "SELECT customer_id, full_name FROM customers.customer_v1 "
-            "WHERE full_name IS NOT NULL ORDER BY customer_id::BIGINT LIMIT 1"
-        ).fetchone()
-    if row is None:
-        raise RuntimeError("no customer with an encrypted name in the warehouse")
-    subject, in_warehouse = str(row[0]), str(row[1])
-    in_topic = latest_value(brokers, contract.address, "customer_id", subject)["full_name"]
-    store = LocalKeyStore.open(state / "keys")
-    try:
-
-        def read(text: str) -> str:
-            cipher = SubjectCipher(store, cache_ttl=0)
-            outcome = cipher.decrypt_many([text], field="full_name")[0]
-            assert outcome is not None
-            return str(outcome.value) if outcome.status == "ok" else outcome.status
-
-        before = {"warehouse": read(in_warehouse), "kafka topic": read(in_topic)}
-        report = erase(store, subject, [holdings_of(contract)], reason="demo: a request to erase")
-        after = {"warehouse": read(in_warehouse), "kafka topic": read(in_topic)}
-    finally:
-        store.close()
-    return {
-        "subject": subject,
-        "before": before,
-        "after": after,
-        "same_ciphertext": in_warehouse == in_topic,
-        "report": report.as_dict(),
-    }

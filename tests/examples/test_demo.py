@@ -1,7 +1,12 @@
-"""The README's main job (``./dev demo``) runs end to end on embedded defaults and stops cleanly:
-both example domains go from their service databases through CDC, their flows and every
-output port, the counts balance, personal data is transformed, and the batch product
-across both domains is materialised with passing checks."""
+"""The README's main job (``./dev demo``, here in its short mode) runs end to end on embedded
+defaults and stops cleanly: the three domains with service databases go through CDC, their
+flows and every output port, the counts balance, personal data is transformed, and the
+batch product across two domains is materialised with passing checks. Then the platform's
+part: the catalog's search index answers a query with the articles the warehouse says
+match, one customer's recommendations come over HTTP from the recommendations domain's
+own processes, an access request approved at the registry and applied by provisioning
+lets the consumer's role read its columns and no other, and an erasure request filed at
+the registry is carried out and verified by every domain holding the customer."""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "160"}
     proc = subprocess.run(
-        [sys.executable, "-m", "examples.demo", "--state-dir", str(tmp_path / "demo")],
+        [sys.executable, "-m", "examples.demo", "--quick", "--state-dir", str(tmp_path / "demo")],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -40,7 +45,7 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     assert "@" not in summary_text  # no customer's e-mail, raw or decrypted, is kept in a file
     summary = json.loads(summary_text)
     products = summary["products"]
-    assert set(products) == {"customers.customer.v1", "orders.order.v1"}
+    assert set(products) == {"customers.customer.v1", "orders.order.v1", "catalog.product.v1"}
     for name, p in products.items():
         changes = p["changes"]
         # every row change reached Kafka: the snapshot, the changes, a tombstone per delete
@@ -53,12 +58,12 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
         assert p["dead_letters"] == flow["dead_letters"], name
         assert 0 < p["ports"]["warehouse table (rows)"] <= p["service_rows"] + changes["inserted"]
     customers, orders = products["customers.customer.v1"], products["orders.order.v1"]
-    assert customers["dead_letters"] == 0
+    catalog = products["catalog.product.v1"]
+    assert customers["dead_letters"] == catalog["dead_letters"] == 0
     assert orders["dead_letters"] == 3  # the buggy client's lower-case currencies
-    assert (
-        customers["ports"]["search index (documents)"]
-        == customers["ports"]["warehouse table (rows)"]
-    )
+    for indexed in (customers, catalog):
+        ports = indexed["ports"]
+        assert ports["search index (documents)"] == ports["warehouse table (rows)"]
     assert summary["batch"]["success"] is True
     assert summary["batch"]["rows"] > 0
     assert summary["batch"]["checks"]
@@ -71,12 +76,6 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     view = summary["view"]  # one row per customer with orders, their newest five first
     assert view["rows"] == view["warehouse_buyers"]
     assert view["example"]["recent_order_ids"] == view["warehouse_newest"]
-    erasure = summary["erasure"]
-    assert erasure["same_ciphertext"]  # one ciphertext in both ports ...
-    for port in ("warehouse", "kafka topic"):  # ... readable with the key, erased without it
-        assert erasure["before"][port] == "readable", port
-        assert erasure["after"][port] == "erased", port
-    assert erasure["report"]["products"][0]["unreadable_fields"] == ["full_name"]
     provisioned = summary["provisioning"]  # every domain planned and applied before CDC
     assert provisioned["domains"] == len(list((ROOT / "domains").glob("*/contracts")))
     assert provisioned["applied"] == provisioned["planned"] > 0
@@ -92,10 +91,61 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
         a.rsplit(".v", 1)[0] if ".v" in a else a for a in registry["products"]
     }
     assert {a.split(".")[0] for a in registry["products"]} == set(registry["domains"])
+    search = summary["search"]  # the shop's search box, on the catalog's index
+    assert search["hits"]
+    assert search["total"] == search["warehouse_matches"] > 0
+    assert all(search["query"] in hit["name"].lower() for hit in search["hits"])
+
+    recommended = summary["recommendations"]  # over HTTP from the domain's own service
+    assert recommended["status"] == 200
+    assert 0 < len(recommended["product_ids"]) <= 5
+    assert recommended["orders"] > 0
+    assert recommended["categories"]
+    assert all(a["name"] != "?" for a in recommended["articles"])  # catalogue articles
+
+    access = summary["access"]  # filed by a consumer, approved, applied by provisioning
+    assert access["columns"] == ["customer_id", "product_ids"]
+    assert access["applied_state"] == access["registry_state"] == "applied"
+    assert access["granted_read"]["rows"] > 0
+    assert access["refused_read"]["result"].startswith("refused: ")
+    assert "permission denied" in access["refused_read"]["result"]
+
+    erasure = summary["erasure"]  # filed at the registry, done by every holding domain
+    assert erasure["status"] == "complete"
+    assert erasure["domains"] == ["recommendations", "orders", "customers"]
+    statuses = {p["address"]: p["status"] for p in erasure["products"]}
+    assert statuses == {
+        "customers.customer.v1": "verified",
+        "orders.order.v1": "verified",
+        "orders.customer_orders.v1": "verified",
+        "recommendations.recommendation.v1": "verified",
+    }
+    assert [x["address"] for x in erasure["excluded"]] == ["orders.order_daily.v1"]
+    assert "catalog.product.v1" not in statuses  # the catalogue holds no customer's data
+    ports = {(p["address"], port["kind"]): port for p in erasure["products"] for port in p["ports"]}
+    for (address, kind), port in ports.items():
+        assert port["subject_records_after"] == 0, (address, kind)
+        assert port["ciphertexts_readable"] == 0, (address, kind)
+        assert port["control_readable"] == port["control_checked"], (address, kind)
+    shredded = ports[("customers.customer.v1", "warehouse_table")]
+    assert shredded["subject_records_before"] == 1
+    assert shredded["ciphertexts_checked"] == 1  # the name was there, and no longer decrypts
+    assert shredded["control_checked"] > 0  # while other customers' names still do
+    assert (
+        ports[("recommendations.recommendation.v1", "serving_view")]["subject_records_before"] == 1
+    )  # the recommendations worker found the list itself
+    before, after = erasure["read_back"]["before"], erasure["read_back"]["after"]
+    http = "GET /customers/<id>/recommendations (HTTP status)"
+    assert before.pop(http) == 200
+    assert after.pop(http) == 404
+    assert all(n > 0 for n in before.values()), before  # read back by the test's demo ...
+    assert all(n == 0 for n in after.values()), after  # ... not by the workers
+
     pids = json.loads((tmp_path / "demo" / "pids.json").read_text())
-    assert sorted(pids) == ["index", "kafka", "postgres", "registry", "search"], (
-        out
-    )  # the processes it started
+    assert sorted(pids) == [
+        "index", "kafka", "postgres", "recommendations-api", "recommendations-flow",
+        "registry", "search",
+    ], out  # the processes it started  # fmt: skip
     for pid in pids.values():
         assert (
             not Path(f"/proc/{pid}").exists()
