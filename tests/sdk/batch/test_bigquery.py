@@ -146,6 +146,6 @@ def test_partitioned_asset_replaces_only_its_partition_in_bigquery(
     assert seen == [["o3"]]
     # ... through the Storage Read API, its row restriction on the partition field
     assert [r.getMessage() for r in caplog.records if r.name == "meshkit.batch.warehouse"] == [
-        f"BigQuery {contract.domain}.order_facts_v1: read 1 row through the Storage Read "
-        "API, restricted on the partition field placed_at"
+        f"BigQuery {contract.domain}.order_facts_v1: read 1 row in 1 stream through the "
+        "Storage Read API, restricted on the partition field placed_at"
     ]

@@ -57,12 +57,7 @@ def _orders(ids: list[str], day: dt.datetime) -> pa.Table:
 def orders(order_contract: Contract, bigquery_emulator: BigQueryEndpoint) -> Iterator[Any]:
     """A partitioned order table with three rows on 2024-01-01 and two on 2024-01-02,
     written by meshkit; yields (client, dataset, table)."""
-    data = contract_metadata(order_contract)
-    data["domain"] = f"sr_{uuid.uuid4().hex[:8]}"
-    for field in data["fields"]:  # the emulator forgets a NUMERIC's precision and scale
-        if field["type"].startswith("decimal"):
-            field["type"] = "float"
-    contract = Contract.model_validate(data)
+    contract = _own(order_contract)
     client = bigquery_emulator.client()
     try:
         session = _session(client, None)
@@ -72,6 +67,16 @@ def orders(order_contract: Contract, bigquery_emulator: BigQueryEndpoint) -> Ite
         yield (client, *warehouse_table(contract))
     finally:
         client.close()
+
+
+def _own(order_contract: Contract) -> Contract:
+    """The orders contract under a domain of this test's own (the emulator is shared)."""
+    data = contract_metadata(order_contract)
+    data["domain"] = f"sr_{uuid.uuid4().hex[:8]}"
+    for field in data["fields"]:  # the emulator forgets a NUMERIC's precision and scale
+        if field["type"].startswith("decimal"):
+            field["type"] = "float"
+    return Contract.model_validate(data)
 
 
 def _window(start: dt.datetime) -> PartitionWindow:
@@ -101,8 +106,8 @@ def test_a_partitioned_read_streams_only_its_day(
         session = _session(client, sr)
         day2 = session.read(dataset, table, _window(DAY2))
         assert _lines(caplog) == [
-            f"BigQuery {dataset}.{table}: read 2 rows through the Storage Read API, "
-            "restricted on the partition field placed_at"
+            f"BigQuery {dataset}.{table}: read 2 rows in 1 stream through the Storage Read "
+            "API, restricted on the partition field placed_at"
         ]
         assert sorted(day2.column("order_id").to_pylist()) == ["o4", "o5"]
         assert "_meshkit_pos" not in day2.column_names
@@ -113,6 +118,34 @@ def test_a_partitioned_read_streams_only_its_day(
         whole = session.read(dataset, table)
         assert sorted(whole.column("order_id").to_pylist()) == ["o1", "o2", "o3", "o4", "o5"]
         assert _sorted(whole).equals(_sorted(by_query.read(dataset, table)))
+
+
+def test_a_large_partition_comes_in_parallel_streams_whole(
+    order_contract: Contract, bigquery_emulator: BigQueryEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Over 1 MB the emulator splits a session into the streams asked for; their batches
+    make one table equal to the query path's."""
+    client = bigquery_emulator.client()
+    try:
+        contract = _own(order_contract)
+        session = _session(client, None)
+        session.ensure(contract)
+        ids = [f"order-{i:06d}" for i in range(40_000)]
+        session.replace(contract, _orders(ids, DAY2), _window(DAY2))
+        session.replace(contract, _orders(["o1"], DAY1), _window(DAY1))
+        dataset, table = warehouse_table(contract)
+        caplog.set_level(logging.INFO, logger=LOGGER)
+        with StorageReader(
+            lambda: emulator_read_client(bigquery_emulator.grpc), emulator=True
+        ) as sr:
+            streamed = _session(client, sr).read(dataset, table, _window(DAY2))
+        assert _lines(caplog)[0].startswith(
+            f"BigQuery {dataset}.{table}: read 40000 rows in 4 streams"
+        )
+        by_query = session.read(dataset, table, _window(DAY2))
+        assert _sorted(streamed).equals(_sorted(by_query))
+    finally:
+        client.close()
 
 
 def test_a_refused_read_falls_back_to_a_query_saying_why(

@@ -111,6 +111,8 @@ class StorageReader:
         self._emulator = emulator
         self._max_streams = max_streams
         self._client: Any = None
+        self.last_streams = 0
+        """How many streams the last successful read came in."""
 
     @classmethod
     def disabled(cls, reason: str) -> StorageReader:
@@ -176,7 +178,8 @@ class StorageReader:
                 **self._call(),
             )
             sent = pa.ipc.read_schema(pa.py_buffer(session.arrow_schema.serialized_schema))
-            parts = self._streams(client, list(session.streams), sent)
+            streams = list(session.streams)
+            parts = self._streams(client, streams, sent)
         except GoogleAPICallError as exc:  # described, not repeated: its text may quote data
             raise StorageReadUnavailable(f"the endpoint refused it: {_status(exc)}") from None
         schema = plain_schema(sent)
@@ -186,6 +189,7 @@ class StorageReader:
                 "the endpoint ignored the row restriction on the partition field "
                 "(rows outside the window came back)"
             )
+        self.last_streams = len(streams)
         return result
 
     def _streams(self, client: Any, streams: list[Any], schema: pa.Schema) -> list[Any]:

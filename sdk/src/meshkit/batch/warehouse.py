@@ -339,12 +339,15 @@ class BigQuerySession:
                 why,
             )
             return self._read_by_query(dataset, table, window)
+        streams = self.storage.last_streams
         _log.info(
-            "BigQuery %s.%s: read %d row%s through the Storage Read API%s",
+            "BigQuery %s.%s: read %d row%s in %d stream%s through the Storage Read API%s",
             dataset,
             table,
             result.num_rows,
             "" if result.num_rows == 1 else "s",
+            streams,
+            "" if streams == 1 else "s",
             "" if window is None else f", restricted on the partition field {window.field}",
         )
         return result
