@@ -17,6 +17,7 @@ query instead:
 - the endpoint refuses the session or a stream (no connection, permission denied, a
   table or filter it does not serve): the message names the error's class and status,
   never the server's text, which may quote data;
+- its Arrow data cannot be decoded (the error's class only);
 - a returned row lies outside the window: the endpoint ignored the row restriction (the
   emulator drops a filter it cannot translate instead of refusing it).
 
@@ -180,10 +181,13 @@ class StorageReader:
             sent = pa.ipc.read_schema(pa.py_buffer(session.arrow_schema.serialized_schema))
             streams = list(session.streams)
             parts = self._streams(client, streams, sent)
+            result = pa.Table.from_batches(parts, sent).cast(plain_schema(sent))
         except GoogleAPICallError as exc:  # described, not repeated: its text may quote data
             raise StorageReadUnavailable(f"the endpoint refused it: {_status(exc)}") from None
-        schema = plain_schema(sent)
-        result = pa.Table.from_batches(parts, sent).cast(schema)
+        except pa.ArrowException as exc:  # the same: a decoding error may quote a value
+            raise StorageReadUnavailable(
+                f"its Arrow data could not be decoded ({type(exc).__name__})"
+            ) from None
         if window is not None and outside_window(result, window):
             raise StorageReadUnavailable(
                 "the endpoint ignored the row restriction on the partition field "
