@@ -167,6 +167,12 @@ def test_bigquery_and_connection_errors_are_described_without_values() -> None:
         f"Bad int64 value: {EMAIL}", errors=[{"reason": "invalid", "message": f"x {EMAIL}"}]
     )
     assert describe_error(job) == "BadRequest (HTTP 400): invalid"
+    # a gRPC call's error (the Storage Read API): its errors are the call's status objects
+    import grpc
+    from google.api_core.exceptions import from_grpc_status
+
+    call = from_grpc_status(grpc.StatusCode.UNAVAILABLE, f"row {EMAIL}", errors=[object()])
+    assert describe_error(call) == "ServiceUnavailable (HTTP 503), gRPC UNAVAILABLE"
     with pytest.raises(psycopg2.OperationalError) as refused:
         psycopg2.connect("postgresql://meshkit@127.0.0.1:1/none", connect_timeout=5)
     described = describe_error(refused.value)

@@ -209,12 +209,19 @@ def describe_error(exc: BaseException) -> str:
         return f"{name}: {first}" if first else name
     if module.startswith("google"):
         code = getattr(exc, "code", None)
+        # REST errors list dicts with a reason; gRPC ones list the call's status objects
         reasons = sorted(
-            {str(e.get("reason")) for e in getattr(exc, "errors", None) or [] if e.get("reason")}
+            {
+                str(e.get("reason"))
+                for e in getattr(exc, "errors", None) or []
+                if isinstance(e, dict) and e.get("reason")
+            }
         )
+        grpc_code = getattr(getattr(exc, "grpc_status_code", None), "name", None)
         return (
             name
             + (f" (HTTP {code})" if code else "")
+            + (f", gRPC {grpc_code}" if grpc_code else "")
             + (f": {', '.join(reasons)}" if reasons else "")
         )
     if module.startswith(("requests", "urllib3")):  # no answer: the text names the host
