@@ -277,5 +277,5 @@ def main(run: Callable[[], None]) -> None:
         run()
     except (StageError, psycopg2.Error, OSError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        console.print(f"[red]error:[/] {first}", highlight=False)
+        console.print(f"[red]error:[/] {first}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None

@@ -9,25 +9,20 @@ across databases.
     python -m examples.stages.stage1_monolith
 """
 
-from __future__ import annotations
-
 import argparse
+import itertools
 import random
 import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psycopg2
 
-from examples.stages._shared import domain as domain_module
-from examples.stages._shared import (
-    fresh_database,
-    main,
-    percentile,
-    show,
-    stack,
-)
+from examples.stages import _shared as s
 
-ORDERS = 300_000
+ORDERS, ROUNDS, CLIENTS, ANALYSTS = 300_000, 3, 4, 2  # the shop's sessions, reports
 SEED = """
 INSERT INTO public.orders (id, customer_id, status, total, currency, shipping_postcode,
                            placed_at, product_id)
@@ -42,115 +37,112 @@ SELECT customer_id, date_trunc('day', placed_at) AS day, count(*), sum(total),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY total)
 FROM public.orders GROUP BY 1, 2 ORDER BY 4 DESC LIMIT 20
 """
-CROSS_SERVICE = """
-SELECT c.country, sum(o.total) FROM public.orders o
-JOIN stage1_crm.public.customers c ON c.id = o.customer_id GROUP BY c.country
-"""
+CROSS_SERVICE = """SELECT c.country, sum(o.total) FROM public.orders o
+JOIN stage1_crm.public.customers c ON c.id = o.customer_id GROUP BY c.country"""
 
 
-def checkout(cur: object, rng: random.Random, next_id: list[int]) -> float:
+def checkout(cur: Any, rng: random.Random, ids: Iterator[int]) -> float:
     """One checkout transaction; its time in milliseconds."""
     started = time.perf_counter()
-    next_id[0] += 1
-    cur.execute(  # type: ignore[attr-defined]
+    cur.execute(
         "INSERT INTO public.orders (id, customer_id, status, total, currency, placed_at,"
         " product_id) VALUES (%s, %s, 'placed', 19.99, 'EUR', now(), 7)",
-        (next_id[0], rng.randint(1, 20000)),
+        (next(ids), rng.randint(1, 20000)),
     )
     paid = rng.randint(1, ORDERS)
-    cur.execute("UPDATE public.orders SET status = 'paid' WHERE id = %s", (paid,))  # type: ignore[attr-defined]
-    cur.execute("SELECT status, total FROM public.orders WHERE id = %s", (paid,))  # type: ignore[attr-defined]
-    cur.fetchone()  # type: ignore[attr-defined]
-    cur.connection.commit()  # type: ignore[attr-defined]
+    cur.execute("UPDATE public.orders SET status = 'paid' WHERE id = %s", (paid,))
+    cur.execute("SELECT status, total FROM public.orders WHERE id = %s", (paid,))
+    cur.fetchone()
+    cur.connection.commit()
     return (time.perf_counter() - started) * 1000
 
 
-def measure(dsn: str, seconds: float, next_id: list[int]) -> list[float]:
-    """Checkout transactions back to back for ``seconds``; their times (ms)."""
-    rng, times = random.Random(1), []
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                times.append(checkout(cur, rng, next_id))
-    finally:
-        conn.close()
+def measure(dsn: str, seconds: float, clients: int, ids: Iterator[int]) -> list[float]:
+    """``clients`` sessions run checkouts back to back for ``seconds``; all their times."""
+    times: list[float] = []
+
+    def client(n: int) -> None:
+        rng, conn = random.Random(n), psycopg2.connect(dsn)
+        try:
+            with conn.cursor() as cur:
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    times.append(checkout(cur, rng, ids))
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
     return times
 
 
-def analysts(dsn: str, stop: threading.Event, ran: list[float]) -> None:
-    """One analyst's session: the report, again and again, until ``stop``."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            while not stop.is_set():
-                started = time.perf_counter()
+def analyst(conn: Any, ran: list[float]) -> None:
+    """One analyst's session: the report, again and again, until cancelled."""
+    with conn.cursor() as cur:
+        while True:
+            started = time.perf_counter()
+            try:
                 cur.execute(REPORT)
-                cur.fetchall()
-                ran.append(time.perf_counter() - started)
-    finally:
-        conn.close()
+            except psycopg2.errors.QueryCanceled:
+                return
+            cur.fetchall()
+            ran.append(time.perf_counter() - started)
 
 
 def run() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=4.0, help="length of each phase")
-    ap.add_argument("--analysts", type=int, default=2, help="reports running at once")
+    ap.add_argument("--seconds", type=float, default=6.0, help="length of each phase")
     args = ap.parse_args()
-    env = stack()
-    shop = fresh_database(env.postgres, "stage1_shop")
-    crm = fresh_database(env.postgres, "stage1_crm")
-    domain_module("customers", "service").seed(crm, 2_000)
+    env = s.stack()
+    shop = s.fresh_database(env.postgres, "stage1_shop")
+    crm = s.fresh_database(env.postgres, "stage1_crm")
+    s.domain("customers", "service").seed(crm, 2_000)
     with psycopg2.connect(shop) as conn, conn.cursor() as cur:
-        cur.execute(domain_module("orders", "service").DDL)
-        cur.execute(SEED, (ORDERS,))
-        cur.execute("ANALYZE public.orders")
+        cur.execute(s.domain("orders", "service").DDL + SEED + "; ANALYZE public.orders", (ORDERS,))
     conn.close()
 
-    next_id = [ORDERS + 1_000_000]
-    alone = measure(shop, args.seconds, next_id)
-    stop, ran = threading.Event(), []
-    threads = [
-        threading.Thread(target=analysts, args=(shop, stop, ran)) for _ in range(args.analysts)
-    ]
-    for thread in threads:
-        thread.start()
-    busy = measure(shop, args.seconds, next_id)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    # Alone and busy in turns, so load from elsewhere on the machine falls on both phases.
+    ids, alone, busy, ran = itertools.count(ORDERS + 1), list[float](), list[float](), []
+    for _ in range(ROUNDS):
+        alone += measure(shop, args.seconds / ROUNDS, CLIENTS, ids)
+        sessions = [psycopg2.connect(shop) for _ in range(ANALYSTS)]
+        threads = [threading.Thread(target=analyst, args=(c, ran)) for c in sessions]
+        for thread in threads:
+            thread.start()
+        busy += measure(shop, args.seconds / ROUNDS, CLIENTS, ids)
+        for conn, thread in zip(sessions, threads, strict=True):
+            conn.cancel()
+            thread.join()
+            conn.close()
 
-    rows = []
-    for phase, times in (("checkout alone", alone), (f"checkout + {args.analysts} reports", busy)):
-        rate = len(times) / args.seconds
-        rows.append((phase, len(times), f"{rate:.0f}", f"{percentile(times, 50):.2f}",
-                     f"{percentile(times, 99):.2f}"))  # fmt: skip
-    show(
-        f"stage 1: the shop's transactions on its own database ({ORDERS:,} orders)",
-        ("phase", "transactions", "per second", "p50 ms", "p99 ms"),
-        rows,
-    )
-    slower = percentile(busy, 50) / percentile(alone, 50)
-    mean = sum(ran) / len(ran) if ran else 0.0
+    # fmt: off
+    rows = [
+        (phase, len(times), f"{len(times) / args.seconds:.0f}",
+         f"{s.percentile(times, 50):.2f}", f"{s.percentile(times, 99):.2f}")
+        for phase, times in (("checkout alone", alone), (f"+ {ANALYSTS} reports", busy))
+    ]
+    s.show(f"stage 1: the shop's transactions on its own database ({ORDERS:,} orders)",
+           ("phase", "transactions", "per second", "p50 ms", "p99 ms"), rows)
+    slower = s.percentile(busy, 50) / s.percentile(alone, 50)
+    kept, mean = len(busy) / len(alone), sum(ran) / len(ran) if ran else 0.0
+    conn = psycopg2.connect(shop)
     try:
-        with psycopg2.connect(shop) as conn, conn.cursor() as cur:
+        with conn.cursor() as cur:
             cur.execute(CROSS_SERVICE)
         cross = "answered"
     except psycopg2.errors.FeatureNotSupported as exc:
         cross = f"refused: {str(exc).splitlines()[0]}"
     finally:
         conn.close()
-    show(
-        "stage 1: why it hurts",
-        ("what", "result"),
-        [
-            ("reports run during the busy phase", f"{len(ran)} (mean {mean:.2f} s each)"),
-            ("checkout p50 while analysts work", f"{slower:.1f}x slower (slowdown={slower:.2f})"),
-            ("revenue per country (orders in shop, countries in the CRM)", cross),
-        ],
-    )
+    s.show("stage 1: why it hurts", ("what", "result"), [
+        (f"reports finished ({ANALYSTS} running)", f"{len(ran)}, {mean:.2f} s each"),
+        ("checkout p50 while analysts work", f"{slower:.1f}x slower (slowdown={slower:.2f})"),
+        ("checkouts per second while analysts work",
+         f"{kept:.0%} of alone (throughput_ratio={kept:.2f})"),
+        ("revenue per country (orders in shop, countries in the CRM)", cross),
+    ])
+    # fmt: on
 
 
 if __name__ == "__main__":
-    main(run)
+    s.main(run)
