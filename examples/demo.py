@@ -7,7 +7,8 @@ registry, then runs the mesh (see ``examples/mesh_job.py``): service databases �
 Bytewax flows → product topics, warehouse tables, the catalog's search index, serving
 views and dead letters → a Dagster batch product across two domains. The recommendations
 domain runs as its two processes (flow and HTTP service) on the orders and catalog
-products. Then the platform at work: a search query, one customer's recommendations over
+products. Live orders are timed from their commit to each port (p50/p99). Then the
+platform at work: a search query, one customer's recommendations over
 HTTP, an access request approved at the registry and applied by provisioning, and an
 erasure request carried out by every domain holding the customer, verified. It prints
 what reached each port, the lineage, what the privacy transforms did, where the catalog
@@ -40,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from examples import mesh_job
 from examples.access_request import request_access
+from examples.live_latency import run_live
 from examples.mesh_erasure import erase_customer
 from examples.recommendations_service import Recommendations
 from meshkit.cli.local import status_table
@@ -219,7 +221,18 @@ def print_report(console: Console, result: dict[str, Any], state: Path) -> None:
 
 
 def print_platform(console: Console, result: dict[str, Any]) -> None:
-    """Search, recommendations over HTTP, the access request and the erasure: one table each."""
+    """Latency, search, recommendations over HTTP, the access request and the erasure: one
+    table each."""
+    latency = result["latency"]
+    timed = Table(
+        title=f"live: {latency['orders']} orders placed one by one, from the database commit "
+        "to each port (orders CDC and flow running as in production)"
+    )
+    for col in ("port", "orders seen", "p50 ms", "p99 ms"):
+        timed.add_column(col, justify="left" if col == "port" else "right")
+    for port, row in latency["ports"].items():
+        timed.add_row(port, str(row["n"]), str(row["p50_ms"]), str(row["p99_ms"]))
+    console.print(timed)
     search = result["search"]
     hits = Table(
         title=f"search: {search['query']!r} in the {search['index']} index "
@@ -449,6 +462,7 @@ def write_summary(path: Path, result: dict[str, Any]) -> None:
         # counts, statuses and ids only: no personal value of the erased customer
         "erasure": result["erasure"],
         "search": result["search"],
+        "latency": result["latency"],
         "recommendations": result["recommendations"],
         "access": result["access"],
         "view": result["view"],
@@ -556,6 +570,15 @@ def main(argv: list[str] | None = None) -> int:
         result["provisioning"] = provisioned
         result["registry"] = registered
         result["recommendations"] = recommend_one(recommendations, result, console)
+        # the recommendations flow has caught up (the condition above): now live traffic
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                      console=console) as progress:  # fmt: skip
+            progress.add_task("live: the shop places orders, timed to every port")
+            result["latency"] = run_live(
+                brokers, result["warehouse"], state, result["dsn"]["orders"], serving,
+                recommendations, count=20 if args.quick else 50,
+                exclude=str(result["view"]["example"]["customer_id"]),
+            )  # fmt: skip
         console.print("[bold]access request[/] through the registry, applied by provisioning")
         result["access"] = request_access(registry, serving, tokens, console)
         targets = PortTargets(

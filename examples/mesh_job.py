@@ -198,6 +198,7 @@ def run(
 ) -> dict[str, Any]:
     """Run the domains end to end; returns what the report shows. ``serving`` is the
     platform's serving database (provisioned before this runs)."""
+    from bytewax.recovery import RecoveryConfig, init_db_dir
     from bytewax.testing import run_main
 
     import meshkit.streaming as ms
@@ -281,7 +282,13 @@ def run(
                 brokers=brokers, warehouse=warehouse, search_url=search_url,
                 view_dsn=serving, keystore_dir=state / "keys", stats_dir=stats, tail=False,
             )  # fmt: skip
-            run_main(flows[name].build(settings))
+            # the orders flow keeps a recovery snapshot: the live part resumes it as a process
+            recovery = None
+            if name == "orders":
+                (state / "recovery" / name).mkdir(parents=True, exist_ok=True)
+                init_db_dir(state / "recovery" / name, 1)
+                recovery = RecoveryConfig(str(state / "recovery" / name))
+            run_main(flows[name].build(settings), recovery_config=recovery)
             run_.flow_counts = ms.read_stats(stats)["counts"]
             progress.update(task, completed=1)
 

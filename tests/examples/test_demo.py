@@ -91,6 +91,20 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
         a.rsplit(".v", 1)[0] if ".v" in a else a for a in registry["products"]
     }
     assert {a.split(".")[0] for a in registry["products"]} == set(registry["domains"])
+    latency = summary["latency"]  # live orders timed from their commit to each port
+    assert set(latency["ports"]) == {
+        "product topic orders.order.v1",
+        "serving view orders.customer_orders.v1",
+        "recommendations over HTTP",
+    }
+    for port, timed in latency["ports"].items():
+        assert timed["n"] == latency["orders"] > 0, port  # every order reached every port
+        assert 0 < timed["p50_ms"] <= timed["p99_ms"], port
+    # the flow process resumed the first run's snapshot instead of replaying its input
+    assert latency["topic_messages_after"] == (
+        orders["ports"]["kafka topic (messages)"] + latency["placed"]
+    )
+
     search = summary["search"]  # the shop's search box, on the catalog's index
     assert search["hits"]
     assert search["total"] == search["warehouse_matches"] > 0

@@ -1,0 +1,225 @@
+"""Live traffic on the orders domain: how long from a database commit to each port.
+
+After the batch part of the demo, the orders domain runs as production runs it: its CDC
+capture streams from its replication slot again and its Bytewax flow runs as a process,
+resumed from the recovery snapshot the demo's first run of it left (so nothing is
+replayed into the product topic). The shop then places orders, one at a time, each for
+a different customer who has a recommendation list, and the demo times every order from
+its commit in the service database to:
+
+- the product topic ``orders.order.v1`` (the message's broker timestamp, set when the
+  flow produced it);
+- the serving view ``orders.customer_orders.v1`` (the order id among the customer's
+  latest orders, polled in PostgreSQL);
+- the recommendations service (the customer's list over HTTP counts the new order; the
+  recommendations flow reads the product topic, so this is the whole mesh's path).
+
+A first order warms the path up and is not counted: the flow process starts by loading
+its snapshot, and the condition waited on is that order reaching the view.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+from confluent_kafka import Consumer, TopicPartition
+from psycopg2 import sql
+
+from examples.mesh_job import DOMAINS, CdcRunner, count_topic
+from examples.recommendations_service import Recommendations
+from meshkit.local import consumer_config
+
+TOPIC = "orders.order.v1"
+VIEW = "orders.customer_orders.v1"
+INSERT = (
+    "INSERT INTO public.orders (id, customer_id, status, total, currency, shipping_postcode,"
+    " placed_at, product_id) VALUES (%s, %s, 'paid', %s, 'EUR', '10115', now(), %s)"
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (of a few dozen samples, p99 is the slowest)."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))]
+
+
+def place(dsn: str, order: int, customer: int, product: int) -> float:
+    """Insert one order; the wall-clock time just after its commit (seconds)."""
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(INSERT, (order, customer, Decimal("19.90"), product))
+        return time.time()
+    finally:
+        conn.close()
+
+
+def in_view(serving: str, orders: dict[int, int]) -> set[int]:
+    """Which of ``orders`` (order → customer) the serving view lists for their customer."""
+    conn = psycopg2.connect(serving)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                sql.SQL(
+                    "SELECT customer_id, recent_order_ids FROM {} WHERE customer_id = ANY(%s)"
+                ).format(sql.Identifier("public", VIEW)),
+                ([str(c) for c in orders.values()],),
+            )
+            listed = {str(c): set(ids or []) for c, ids in cur.fetchall()}
+    finally:
+        conn.close()
+    return {o for o, c in orders.items() if str(o) in listed.get(str(c), set())}
+
+
+def topic_times(brokers: str, orders: set[int], timeout: float = 30) -> dict[int, float]:
+    """Each order's message in the product topic: the broker timestamp (seconds)."""
+    consumer = Consumer(consumer_config(brokers, group_id=f"demo-latency-{time.time_ns()}"))
+    found: dict[int, float] = {}
+    wanted = {str(o).encode(): o for o in orders}
+    try:
+        meta = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC]
+        consumer.assign([TopicPartition(TOPIC, p, 0) for p in meta.partitions])
+        deadline = time.monotonic() + timeout
+        while len(found) < len(orders) and time.monotonic() < deadline:
+            for m in consumer.consume(5000, 0.2):
+                order = wanted.get(m.key() or b"") if m.error() is None else None
+                if order is not None and order not in found:
+                    found[order] = m.timestamp()[1] / 1000
+    finally:
+        consumer.close()
+    return found
+
+
+def run_live(
+    brokers: str,
+    warehouse: Path,
+    state: Path,
+    shop: str,
+    serving: str,
+    recommendations: Recommendations,
+    *,
+    count: int,
+    exclude: str,
+) -> dict[str, Any]:
+    """Restart the orders domain live, place ``count`` orders, time each to every port."""
+    cdc = CdcRunner(shop, DOMAINS / "orders" / "contracts", brokers, state / "cdc" / "orders")
+    src = str(DOMAINS / "orders" / "src")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p),
+        "MESHKIT_STREAMING_BROKERS": brokers,
+        "MESHKIT_STREAMING_VIEW_DSN": serving,
+        "MESHKIT_STREAMING_WAREHOUSE": str(warehouse),
+        "MESHKIT_STREAMING_KEYSTORE_DIR": str(state / "keys"),
+        "MESHKIT_METRICS_PORT": "off",
+    }
+    log_path = state / "orders-flow.log"
+    flow: subprocess.Popen[bytes] | None = None
+    cdc.start()
+    try:
+        cdc.wait_streaming(timeout=60)
+        with log_path.open("wb") as log:
+            flow = subprocess.Popen(  # the flow resumes from the first run's snapshot
+                [sys.executable, "-m", "bytewax.run", "orders.flow:flow",
+                 "-r", str(state / "recovery" / "orders"), "-s", "1", "-b", "0"],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        conn = psycopg2.connect(shop)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT coalesce(max(id), 0) FROM public.orders")
+            (top,) = cur.fetchone() or (0,)
+        conn.close()
+        conn = psycopg2.connect(serving)
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT customer_id FROM {} ORDER BY customer_id").format(
+                    sql.Identifier("public", "recommendations.recommendation.v1")
+                )
+            )
+            listed = [int(r[0]) for r in cur.fetchall() if r[0] != exclude]
+        conn.close()
+        rng = random.Random(11)
+        customers = rng.sample(listed, count + 1)
+
+        def wait(what: str, condition: Any, timeout: float = 60) -> None:
+            deadline = time.monotonic() + timeout
+            while not condition():
+                if flow is not None and flow.poll() is not None:
+                    raise RuntimeError(f"the orders flow exited; see {log_path}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"live traffic: {what} within {timeout:.0f} s; see {log_path}"
+                    )
+                time.sleep(0.02)
+
+        warm = top + 1  # warms the path up: the flow process loads its snapshot first
+        place(shop, warm, customers[0], rng.randint(1, 200))
+        wait(
+            "the first order did not reach the serving view",
+            lambda: in_view(serving, {warm: customers[0]}),
+        )
+
+        before = {c: recommendations.get(str(c))[1].get("orders", 0) for c in customers[1:]}
+        committed: dict[int, float] = {}
+        owner: dict[int, int] = {}
+        view_at: dict[int, float] = {}
+        http_at: dict[int, float] = {}
+        for i, customer in enumerate(customers[1:], start=warm + 1):
+            owner[i] = customer
+            committed[i] = place(shop, i, customer, rng.randint(1, 200))
+            time.sleep(0.05)
+
+        def observed() -> bool:
+            pending = {o: c for o, c in owner.items() if o not in view_at}
+            arrived = in_view(serving, pending) if pending else set()
+            now = time.time()
+            for o in arrived:
+                view_at[o] = now
+            for o, c in owner.items():
+                if o not in http_at:
+                    status, body = recommendations.get(str(c))
+                    if status == 200 and body.get("orders") == before[c] + 1:
+                        http_at[o] = time.time()
+            return len(view_at) == len(http_at) == len(owner)
+
+        wait("not every order reached the view and the recommendations", observed)
+        topic_at = topic_times(brokers, set(owner))
+    finally:
+        if flow is not None and flow.poll() is None:
+            flow.send_signal(signal.SIGTERM)
+            try:
+                flow.wait(20)
+            except subprocess.TimeoutExpired:
+                flow.kill()
+                flow.wait()
+        cdc.stop()
+    # resumed, not replayed: the topic gained one message per order placed, no more
+    messages = count_topic(brokers, TOPIC)
+    ports = {
+        "product topic orders.order.v1": topic_at,
+        "serving view orders.customer_orders.v1": view_at,
+        "recommendations over HTTP": http_at,
+    }
+    out: dict[str, Any] = {
+        "orders": len(owner),
+        "placed": len(owner) + 1,  # with the warm-up order
+        "topic_messages_after": messages,
+        "ports": {},
+    }
+    for port, seen in ports.items():
+        ms = [(seen[o] - committed[o]) * 1000 for o in owner if o in seen]
+        out["ports"][port] = {
+            "n": len(ms),
+            "p50_ms": round(percentile(ms, 0.5), 1) if ms else None,
+            "p99_ms": round(percentile(ms, 0.99), 1) if ms else None,
+        }
+    return out
