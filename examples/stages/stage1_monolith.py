@@ -102,7 +102,7 @@ def run() -> None:
     conn.close()
 
     # Alone and busy in turns, so load from elsewhere on the machine falls on both phases.
-    ids, alone, busy, ran = itertools.count(ORDERS + 1), list[float](), list[float](), []
+    ids, alone, busy, ran = itertools.count(ORDERS + 1), list[float](), list[float](), list[float]()
     for _ in range(ROUNDS):
         alone += measure(shop, args.seconds / ROUNDS, CLIENTS, ids)
         sessions = [psycopg2.connect(shop) for _ in range(ANALYSTS)]

@@ -50,23 +50,23 @@ def copy(warehouse: DuckDBResource, table: str) -> int:
         con.execute(f"CREATE OR REPLACE TABLE {duckdb_ref('stage2', table)} ({columns})")
         con.register("batch", rows)
         con.execute(f"INSERT INTO {duckdb_ref('stage2', table)} SELECT * FROM batch")
-    return rows.num_rows
+    return int(rows.num_rows)
 
 
 @dg.asset
-def customers(warehouse: DuckDBResource) -> dg.MaterializeResult:
+def customers(warehouse: DuckDBResource) -> dg.MaterializeResult[None]:
     """The CRM's customers, copied."""
     return dg.MaterializeResult(metadata={"rows": copy(warehouse, "customers")})
 
 
 @dg.asset
-def orders(warehouse: DuckDBResource) -> dg.MaterializeResult:
+def orders(warehouse: DuckDBResource) -> dg.MaterializeResult[None]:
     """The shop's orders, copied."""
     return dg.MaterializeResult(metadata={"rows": copy(warehouse, "orders")})
 
 
 @dg.asset(deps=[customers, orders])
-def revenue_by_country(warehouse: DuckDBResource) -> dg.MaterializeResult:
+def revenue_by_country(warehouse: DuckDBResource) -> dg.MaterializeResult[None]:
     """The cross-service report: the shop's orders joined with the CRM's customers."""
     with warehouse.get_connection() as con:
         con.execute(

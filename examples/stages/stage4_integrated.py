@@ -74,7 +74,7 @@ def run() -> None:
             view_dsn=serving, keystore_dir=state / "keys", stats_dir=state / "stats" / name,
             tail=False,
         )  # fmt: skip
-        run_main(flow_module.build(settings))
+        run_main(flow_module.build(settings))  # type: ignore[no-untyped-call]
         counts = ms.read_stats(state / "stats" / name)["counts"]
         ports = ", ".join(p.kind.replace("_", " ") for p in contract.ports.outputs)
         if name == "orders":  # its flow's second branch: the latest orders of each customer
