@@ -25,6 +25,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -173,25 +174,42 @@ def run_live(
         owner: dict[int, int] = {}
         view_at: dict[int, float] = {}
         http_at: dict[int, float] = {}
-        for i, customer in enumerate(customers[1:], start=warm + 1):
-            owner[i] = customer
-            committed[i] = place(shop, i, customer, rng.randint(1, 200))
-            time.sleep(0.05)
+        done = threading.Event()
 
-        def observed() -> bool:
-            pending = {o: c for o, c in owner.items() if o not in view_at}
-            arrived = in_view(serving, pending) if pending else set()
-            now = time.time()
-            for o in arrived:
-                view_at[o] = now
-            for o, c in owner.items():
-                if o not in http_at:
+        def poll_view() -> None:  # one query for every order not seen yet
+            while not done.is_set():
+                pending = {o: owner[o] for o in list(committed) if o not in view_at}
+                arrived = in_view(serving, pending) if pending else set()
+                now = time.time()
+                for o in arrived:
+                    view_at[o] = now
+                time.sleep(0.01)
+
+        def poll_http() -> None:  # the customer's list counts the new order
+            while not done.is_set():
+                for o in [o for o in list(committed) if o not in http_at]:
+                    c = owner[o]
                     status, body = recommendations.get(str(c))
                     if status == 200 and body.get("orders") == before[c] + 1:
                         http_at[o] = time.time()
-            return len(view_at) == len(http_at) == len(owner)
+                time.sleep(0.01)
 
-        wait("not every order reached the view and the recommendations", observed)
+        pollers = [threading.Thread(target=f, daemon=True) for f in (poll_view, poll_http)]
+        for t in pollers:
+            t.start()
+        try:
+            for i, customer in enumerate(customers[1:], start=warm + 1):
+                owner[i] = customer
+                committed[i] = place(shop, i, customer, rng.randint(1, 200))
+                time.sleep(0.05)
+            wait(
+                "not every order reached the view and the recommendations",
+                lambda: len(view_at) == len(http_at) == len(owner),
+            )
+        finally:
+            done.set()
+            for t in pollers:
+                t.join(10)
         topic_at = topic_times(brokers, set(owner))
     finally:
         if flow is not None and flow.poll() is None:
