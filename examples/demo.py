@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import time
 import urllib.request
 import uuid
@@ -499,6 +500,22 @@ def privacy_sample(dsn: str, warehouse: Path, erased: str) -> list[tuple[str, st
     ]
 
 
+def stop_kept_processes(pids_file: Path) -> None:
+    """Stop the recommendations processes a previous ``--keep`` run left (the ids it wrote,
+    each only while it still runs that domain's code)."""
+    try:
+        pids: dict[str, int] = json.loads(pids_file.read_text())
+    except (OSError, ValueError):
+        return
+    for name, pid in pids.items():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if name.startswith("recommendations-") and b"recommendations" in command:
+            os.kill(pid, signal.SIGTERM)
+
+
 def required(endpoints: Endpoints) -> tuple[str, str, str]:
     """PostgreSQL, Kafka and the registry: the addresses the platform's part needs."""
     if not (endpoints.postgres and endpoints.kafka and endpoints.registry):
@@ -516,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     # The index on a free port: the demo never clashes with a stack the user keeps on 3141.
     stack = LocalStack(LocalSettings(state_dir=args.state_dir, index_port=0))
     stack.down()  # a stack a previous `--keep` left running
+    stop_kept_processes(args.state_dir / "pids.json")  # and its recommendations service
     if args.state_dir.exists():
         shutil.rmtree(args.state_dir)  # every run starts from empty service databases
     args.state_dir.mkdir(parents=True)
