@@ -32,7 +32,14 @@ import psycopg2
 from confluent_kafka import Consumer, TopicPartition
 from psycopg2.extensions import make_dsn, parse_dsn
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from meshkit.cdc import Capture, build_config
 from meshkit.cdc.sources import load_sources
@@ -270,9 +277,11 @@ def run(
         for name, run_ in runs.items():
             expected = expected_events(run_.service_rows, run_.changes)
             task = progress.add_task(f"CDC {name}: change events to Kafka", total=expected)
-            run_.cdc_events = cdc[name].wait_for(
-                expected, lambda n, t=task: progress.update(t, completed=n), timeout=120
-            )
+
+            def show(n: int, task: TaskID = task) -> None:
+                progress.update(task, completed=n)
+
+            run_.cdc_events = cdc[name].wait_for(expected, show, timeout=120)
             cdc[name].stop()
 
         for name, run_ in runs.items():
@@ -286,9 +295,9 @@ def run(
             recovery = None
             if name == "orders":
                 (state / "recovery" / name).mkdir(parents=True, exist_ok=True)
-                init_db_dir(state / "recovery" / name, 1)
-                recovery = RecoveryConfig(str(state / "recovery" / name))
-            run_main(flows[name].build(settings), recovery_config=recovery)
+                init_db_dir(state / "recovery" / name, 1)  # type: ignore[no-untyped-call]
+                recovery = RecoveryConfig(str(state / "recovery" / name))  # type: ignore[no-untyped-call]
+            run_main(flows[name].build(settings), recovery_config=recovery)  # type: ignore[no-untyped-call]
             run_.flow_counts = ms.read_stats(stats)["counts"]
             progress.update(task, completed=1)
 
