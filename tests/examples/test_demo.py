@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def seeded_customers(count: int) -> list[tuple[str, str]]:
+    """The names and e-mails of the ``count`` customers the CRM's service seeds."""
+    sys.path.insert(0, str(ROOT / "domains" / "customers" / "src"))
+    from customers.service import person  # type: ignore[import-not-found]
+
+    rng = random.Random(7)  # customers.service.seed's default
+    people = [person(rng, i) for i in range(1, count + 1)]
+    return [(str(p["name"]), str(p["email"])) for p in people]
 
 
 @pytest.mark.slow
@@ -44,6 +55,19 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     summary_text = (tmp_path / "demo" / "summary.json").read_text()
     assert "@" not in summary_text  # no customer's e-mail, raw or decrypted, is kept in a file
     summary = json.loads(summary_text)
+    # nor any seeded customer's name or e-mail in the summary, the logs or the run files
+    # the demo and its processes leave (only the service databases hold them)
+    people = seeded_customers(summary["products"]["customers.customer.v1"]["service_rows"])
+    left = [
+        f for f in (tmp_path / "demo").rglob("*")
+        if f.is_file() and f.suffix in {".json", ".log"} and "postgres" not in f.parts
+    ]  # fmt: skip
+    assert any(f.name.endswith("flow.log") for f in left)
+    assert any(name in out for name, _ in people)  # the screen shows the CRM's side
+    for f in left:
+        text = f.read_text(errors="replace")
+        leaked = [name for name, email in people if name in text or email in text]
+        assert not leaked, f"{f}: {len(leaked)} customers' personal data"
     products = summary["products"]
     assert set(products) == {"customers.customer.v1", "orders.order.v1", "catalog.product.v1"}
     for name, p in products.items():
