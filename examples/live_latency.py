@@ -1,4 +1,4 @@
-"""Live traffic on the orders domain: how long from a database commit to each port.
+"""Live traffic on the orders and catalog domains: how long from a commit to each port.
 
 After the batch part of the demo, the orders domain runs as production runs it: its CDC
 capture streams from its replication slot again and its Bytewax flow runs as a process,
@@ -16,6 +16,10 @@ its commit in the service database to:
 
 A first order warms the path up and is not counted: the flow process starts by loading
 its snapshot, and the condition waited on is that order reaching the view.
+
+Then the catalog domain runs live the same way while merchandising renames articles one
+by one, each timed from its commit to the shop's search index answering with the new
+name (the index the search box queries, by its alias).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,9 +42,10 @@ from psycopg2 import sql
 
 from examples.mesh_job import DOMAINS, CdcRunner, count_topic
 from examples.recommendations_service import Recommendations
-from meshkit.local import consumer_config
+from meshkit.local import consumer_config, local_search_client
 
 TOPIC = "orders.order.v1"
+SEARCH_ALIAS = "catalog.product"  # the index the shop's search box queries
 VIEW = "orders.customer_orders.v1"
 INSERT = (
     "INSERT INTO public.orders (id, customer_id, status, total, currency, shipping_postcode,"
@@ -100,6 +106,68 @@ def topic_times(brokers: str, orders: set[int], timeout: float = 30) -> dict[int
     return found
 
 
+class LiveDomain:
+    """A domain's capture (thread) and flow (process) running live, the flow resumed from
+    the recovery snapshot the demo's first run of it left; stopped on exit."""
+
+    def __init__(self, name: str, dsn: str, env: dict[str, str], state: Path) -> None:
+        self.name, self.state = name, state
+        self.cdc = CdcRunner(
+            dsn, DOMAINS / name / "contracts", env["MESHKIT_STREAMING_BROKERS"],
+            state / "cdc" / name,
+        )  # fmt: skip
+        src = str(DOMAINS / name / "src")
+        path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+        self.env = {**os.environ, **env, "PYTHONPATH": path, "MESHKIT_METRICS_PORT": "off"}
+        self.log = state / f"{name}-flow.log"
+        self.flow: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> LiveDomain:
+        self.cdc.start()
+        try:
+            self.cdc.wait_streaming(timeout=60)
+            with self.log.open("wb") as log:
+                self.flow = subprocess.Popen(
+                    [sys.executable, "-m", "bytewax.run", f"{self.name}.flow:flow",
+                     "-r", str(self.state / "recovery" / self.name), "-s", "1", "-b", "0"],
+                    env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+        except BaseException:
+            self.cdc.stop()
+            raise
+        return self
+
+    def wait(self, what: str, condition: Callable[[], bool], timeout: float = 60) -> None:
+        """Until ``condition()`` holds; fails if the flow exits or after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.flow is not None and self.flow.poll() is not None:
+                raise RuntimeError(f"the {self.name} flow exited; see {self.log}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"live traffic: {what} within {timeout:.0f} s; see {self.log}")
+            time.sleep(0.02)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.flow is not None and self.flow.poll() is None:
+            self.flow.send_signal(signal.SIGTERM)
+            try:
+                self.flow.wait(20)
+            except subprocess.TimeoutExpired:
+                self.flow.kill()
+                self.flow.wait()
+        self.cdc.stop()
+
+
+def timings(committed: dict[int, float], seen: dict[int, float]) -> dict[str, Any]:
+    """How many were seen, and p50/p99 of commit → seen in milliseconds."""
+    ms = [(seen[k] - committed[k]) * 1000 for k in committed if k in seen]
+    return {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 0.5), 1) if ms else None,
+        "p99_ms": round(percentile(ms, 0.99), 1) if ms else None,
+    }
+
+
 def run_live(
     brokers: str,
     warehouse: Path,
@@ -112,28 +180,13 @@ def run_live(
     exclude: str,
 ) -> dict[str, Any]:
     """Restart the orders domain live, place ``count`` orders, time each to every port."""
-    cdc = CdcRunner(shop, DOMAINS / "orders" / "contracts", brokers, state / "cdc" / "orders")
-    src = str(DOMAINS / "orders" / "src")
     env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p),
         "MESHKIT_STREAMING_BROKERS": brokers,
         "MESHKIT_STREAMING_VIEW_DSN": serving,
         "MESHKIT_STREAMING_WAREHOUSE": str(warehouse),
         "MESHKIT_STREAMING_KEYSTORE_DIR": str(state / "keys"),
-        "MESHKIT_METRICS_PORT": "off",
     }
-    log_path = state / "orders-flow.log"
-    flow: subprocess.Popen[bytes] | None = None
-    cdc.start()
-    try:
-        cdc.wait_streaming(timeout=60)
-        with log_path.open("wb") as log:
-            flow = subprocess.Popen(  # the flow resumes from the first run's snapshot
-                [sys.executable, "-m", "bytewax.run", "orders.flow:flow",
-                 "-r", str(state / "recovery" / "orders"), "-s", "1", "-b", "0"],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+    with LiveDomain("orders", shop, env, state) as live:
         conn = psycopg2.connect(shop)
         with conn, conn.cursor() as cur:
             cur.execute("SELECT coalesce(max(id), 0) FROM public.orders")
@@ -151,22 +204,11 @@ def run_live(
         rng = random.Random(11)
         customers = rng.sample(listed, count + 1)
 
-        def wait(what: str, condition: Any, timeout: float = 60) -> None:
-            deadline = time.monotonic() + timeout
-            while not condition():
-                if flow is not None and flow.poll() is not None:
-                    raise RuntimeError(f"the orders flow exited; see {log_path}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"live traffic: {what} within {timeout:.0f} s; see {log_path}"
-                    )
-                time.sleep(0.02)
-
         warm = top + 1  # warms the path up: the flow process loads its snapshot first
         place(shop, warm, customers[0], rng.randint(1, 200))
-        wait(
+        live.wait(
             "the first order did not reach the serving view",
-            lambda: in_view(serving, {warm: customers[0]}),
+            lambda: bool(in_view(serving, {warm: customers[0]})),
         )
 
         before = {c: recommendations.get(str(c))[1].get("orders", 0) for c in customers[1:]}
@@ -202,7 +244,7 @@ def run_live(
                 owner[i] = customer
                 committed[i] = place(shop, i, customer, rng.randint(1, 200))
                 time.sleep(0.05)
-            wait(
+            live.wait(
                 "not every order reached the view and the recommendations",
                 lambda: len(view_at) == len(http_at) == len(owner),
             )
@@ -211,15 +253,6 @@ def run_live(
             for t in pollers:
                 t.join(10)
         topic_at = topic_times(brokers, set(owner))
-    finally:
-        if flow is not None and flow.poll() is None:
-            flow.send_signal(signal.SIGTERM)
-            try:
-                flow.wait(20)
-            except subprocess.TimeoutExpired:
-                flow.kill()
-                flow.wait()
-        cdc.stop()
     # resumed, not replayed: the topic gained one message per order placed, no more
     messages = count_topic(brokers, TOPIC)
     ports = {
@@ -227,17 +260,100 @@ def run_live(
         "serving view orders.customer_orders.v1": view_at,
         "recommendations over HTTP": http_at,
     }
-    out: dict[str, Any] = {
+    return {
         "orders": len(owner),
         "placed": len(owner) + 1,  # with the warm-up order
         "topic_messages_after": messages,
-        "ports": {},
+        "ports": {port: timings(committed, seen) for port, seen in ports.items()},
     }
-    for port, seen in ports.items():
-        ms = [(seen[o] - committed[o]) * 1000 for o in owner if o in seen]
-        out["ports"][port] = {
-            "n": len(ms),
-            "p50_ms": round(percentile(ms, 0.5), 1) if ms else None,
-            "p99_ms": round(percentile(ms, 0.99), 1) if ms else None,
-        }
-    return out
+
+
+def search_live(
+    brokers: str,
+    warehouse: Path,
+    search_url: str,
+    state: Path,
+    catalogue: str,
+    *,
+    count: int,
+) -> dict[str, Any]:
+    """Restart the catalog domain live, rename ``count`` articles one by one, and time each
+    from its commit to the shop's search index answering with the new name."""
+    env = {
+        "MESHKIT_STREAMING_BROKERS": brokers,
+        "MESHKIT_STREAMING_WAREHOUSE": str(warehouse),
+        "MESHKIT_STREAMING_SEARCH_URL": search_url,
+        "MESHKIT_STREAMING_KEYSTORE_DIR": str(state / "keys"),
+    }
+    es = local_search_client(search_url)
+    committed: dict[int, float] = {}
+    renamed: dict[int, str] = {}
+    found: dict[int, float] = {}
+
+    def rename(article: int, name: str) -> float:
+        conn = psycopg2.connect(catalogue)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(
+                    "UPDATE public.products SET name = %s, updated_at = now() WHERE id = %s",
+                    (name, article),
+                )
+            return time.time()
+        finally:
+            conn.close()
+
+    def searchable(articles: dict[int, str]) -> set[int]:
+        """Which articles the index returns under their new name."""
+        answer = es.search(
+            index=SEARCH_ALIAS,
+            query={"ids": {"values": [str(a) for a in articles]}},
+            size=len(articles),
+        )
+        hits = {h["_source"]["product_id"]: h["_source"]["name"] for h in answer["hits"]["hits"]}
+        return {a for a, name in articles.items() if hits.get(str(a)) == name}
+
+    try:
+        with LiveDomain("catalog", catalogue, env, state) as live:
+            conn = psycopg2.connect(catalogue)
+            with conn, conn.cursor() as cur:
+                cur.execute(
+                    "SELECT id, name FROM public.products WHERE status = 'active' "
+                    "ORDER BY id LIMIT %s",
+                    (count + 1,),
+                )
+                articles = cur.fetchall()
+            conn.close()
+            (warm, warm_name), rest = articles[0], articles[1:]
+            rename(warm, f"{warm_name} (new)")
+            live.wait(
+                "the first renamed article did not reach the search index",
+                lambda: bool(searchable({warm: f"{warm_name} (new)"})),
+            )
+            done = threading.Event()
+
+            def poll() -> None:
+                while not done.is_set():
+                    pending = {a: renamed[a] for a in list(committed) if a not in found}
+                    arrived = searchable(pending) if pending else set()
+                    now = time.time()
+                    for a in arrived:
+                        found[a] = now
+                    time.sleep(0.01)
+
+            poller = threading.Thread(target=poll, daemon=True)
+            poller.start()
+            try:
+                for article, name in rest:
+                    renamed[article] = f"{name} (new)"
+                    committed[article] = rename(article, renamed[article])
+                    time.sleep(0.05)
+                live.wait(
+                    "not every renamed article reached the search index",
+                    lambda: len(found) == len(renamed),
+                )
+            finally:
+                done.set()
+                poller.join(10)
+    finally:
+        es.close()
+    return {"articles": len(renamed), "search": timings(committed, found)}

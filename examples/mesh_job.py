@@ -291,9 +291,9 @@ def run(
                 brokers=brokers, warehouse=warehouse, search_url=search_url,
                 view_dsn=serving, keystore_dir=state / "keys", stats_dir=stats, tail=False,
             )  # fmt: skip
-            # the orders flow keeps a recovery snapshot: the live part resumes it as a process
+            # these flows keep a recovery snapshot: the live part resumes them as processes
             recovery = None
-            if name == "orders":
+            if name in {"orders", "catalog"}:
                 (state / "recovery" / name).mkdir(parents=True, exist_ok=True)
                 init_db_dir(state / "recovery" / name, 1)  # type: ignore[no-untyped-call]
                 recovery = RecoveryConfig(str(state / "recovery" / name))  # type: ignore[no-untyped-call]

@@ -124,6 +124,9 @@ def test_demo_runs_and_leaves_no_process(tmp_path: Path) -> None:
     for port, timed in latency["ports"].items():
         assert timed["n"] == latency["orders"] > 0, port  # every order reached every port
         assert 0 < timed["p50_ms"] <= timed["p99_ms"], port
+    renames = summary["search_latency"]  # renamed articles timed to the search index
+    assert renames["search"]["n"] == renames["articles"] > 0
+    assert 0 < renames["search"]["p50_ms"] <= renames["search"]["p99_ms"]
     # the flow process resumed the first run's snapshot instead of replaying its input
     assert latency["topic_messages_after"] == (
         orders["ports"]["kafka topic (messages)"] + latency["placed"]
