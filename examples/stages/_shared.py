@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import duckdb
+import httpx
 import psycopg2
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from psycopg2 import sql
 from psycopg2.extensions import make_dsn, parse_dsn
 from rich.console import Console
+from rich.status import Status
 from rich.table import Table
 
 from meshkit.cdc import Capture, build_config
@@ -229,13 +232,14 @@ def command(
 ) -> str:
     """Run one command as its user types it (``shown``, if given, is how it is printed) and
     add a row to ``steps``; its output. An exit code not in ``ok`` is a StageError."""
+    line = shown or shlex.join(args)
+    say(line)
     exe = BIN / args[0] if (BIN / args[0]).exists() else Path(args[0])
     started = time.perf_counter()
     proc = subprocess.run(
         [str(exe), *args[1:]], cwd=cwd, capture_output=True, text=True, check=False,
         env={k: v for k, v in {**os.environ, **(env or {})}.items() if v},
     )  # fmt: skip
-    line = shown or shlex.join(args)
     if proc.returncode not in ok:
         last = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-1:]
         raise StageError(f"{line}: exit {proc.returncode}: {' '.join(last)}")
@@ -271,11 +275,23 @@ def show(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -
     console.print(table)
 
 
+_status: list[Status] = []
+
+
+def say(text: str) -> None:
+    """What the stage is doing now, on the spinner line."""
+    if _status:
+        _status[0].update(f"{text} ...")
+
+
 def main(run: Callable[[], None]) -> None:
-    """Run a stage; a failure is one line and exit 1, not a traceback."""
+    """Run a stage under a spinner line; a failure is one line and exit 1, not a traceback."""
     try:
-        run()
-    except (StageError, psycopg2.Error, OSError) as exc:
+        with console.status("starting ...") as status:
+            _status.append(status)
+            run()
+    except (StageError, psycopg2.Error, duckdb.Error, KafkaException, httpx.HTTPError,
+            OSError) as exc:  # fmt: skip
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         console.print(f"[red]error:[/] {first}", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None

@@ -94,16 +94,17 @@ def run() -> None:
     ap.add_argument("--seconds", type=float, default=6.0, help="length of each phase")
     args = ap.parse_args()
     env = s.stack()
+    s.say(f"seeding the shop's database with {ORDERS:,} orders")
     shop = s.fresh_database(env.postgres, "stage1_shop")
-    crm = s.fresh_database(env.postgres, "stage1_crm")
-    s.domain("customers", "service").seed(crm, 2_000)
+    s.domain("customers", "service").seed(s.fresh_database(env.postgres, "stage1_crm"), 2_000)
     with psycopg2.connect(shop) as conn, conn.cursor() as cur:
         cur.execute(s.domain("orders", "service").DDL + SEED + "; ANALYZE public.orders", (ORDERS,))
     conn.close()
 
     # Alone and busy in turns, so load from elsewhere on the machine falls on both phases.
     ids, alone, busy, ran = itertools.count(ORDERS + 1), list[float](), list[float](), list[float]()
-    for _ in range(ROUNDS):
+    for n in range(ROUNDS):
+        s.say(f"round {n + 1} of {ROUNDS}: checkout alone, then with {ANALYSTS} reports")
         alone += measure(shop, args.seconds / ROUNDS, CLIENTS, ids)
         sessions = [psycopg2.connect(shop) for _ in range(ANALYSTS)]
         threads = [threading.Thread(target=analyst, args=(c, ran)) for c in sessions]

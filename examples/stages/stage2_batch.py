@@ -18,6 +18,7 @@ import psycopg2
 import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
+from examples.stages import _shared as s
 from examples.stages._shared import domain, fresh_database, main, show, stack
 from meshkit.contracts.sql import duckdb_ref
 
@@ -80,12 +81,14 @@ def revenue_by_country(warehouse: DuckDBResource) -> dg.MaterializeResult[None]:
 
 def run() -> None:
     env = stack()
+    s.say("seeding the CRM and the shop")
     SOURCES["customers"] = fresh_database(env.postgres, "stage2_crm")
     SOURCES["orders"] = fresh_database(env.postgres, "stage2_shop")
     domain("customers", "service").seed(SOURCES["customers"], CUSTOMERS)
     shop = domain("orders", "service")
     shop.seed(SOURCES["orders"], ORDERS, customers=CUSTOMERS)
 
+    s.say("Dagster: copying both services into the warehouse")
     started = time.perf_counter()
     result = dg.materialize(
         [customers, orders, revenue_by_country],

@@ -71,6 +71,7 @@ def run() -> None:
     s.delete_topics(env.kafka, [cdc_topic, topic, ms.dead_letter_topic(contract)])
     with duckdb.connect(str(env.warehouse)) as con:
         con.execute("DROP TABLE IF EXISTS orders.order_v1")
+    s.say("seeding the shop and starting its capture")
     shop = s.fresh_database(env.postgres, "stage3_shop")
     s.domain("orders", "service").seed(shop, SEEDED, customers=500)
 
@@ -98,8 +99,10 @@ def run() -> None:
             state / "flow.log",
         )  # fmt: skip
         first = flow
+        s.say("the flow's first pass over the snapshot")
         s.wait_until(lambda: first.check() and product.poll() >= SEEDED, 90, "flow")
         caught_up = time.monotonic() - started
+        s.say(f"committing {NEW} orders one at a time")
         times = latencies(product, shop)
     finally:
         raw.close()

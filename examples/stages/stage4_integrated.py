@@ -66,6 +66,7 @@ def run() -> None:
         es.options(ignore_status=404).indices.delete(index=contract.address)
         with duckdb.connect(str(env.warehouse)) as con:
             con.execute(f"DROP TABLE IF EXISTS {table.name_in(contract)}")
+        s.say(f"{name}: service database, CDC, flow")
         dsn = s.fresh_database(env.postgres, database)
         seed(name, dsn, count)
         events = s.capture(dsn, name, env.kafka, state / "cdc" / name, count)
@@ -86,6 +87,7 @@ def run() -> None:
            rows)  # fmt: skip
 
     # Batch pre-processing over the warehouse: the orders domain's Dagster product.
+    s.say("Dagster: orders.order_daily from the warehouse")
     assets = s.domain("orders", "definitions").defs.assets or []
     daily = s.domain("orders", "defs.assets").order_daily
     result = dg.materialize(

@@ -79,6 +79,7 @@ def run() -> None:
          shown="meshkit publish contracts --token <the team's token>")
     # fmt: on
 
+    s.say("the loyalty capture and flow fill the ports")
     parts = [
         s.start("meshkit cdc run", [str(s.BIN / "meshkit"), "cdc", "run", "--quiet",
                 "--contracts", "contracts", "--dsn", source, "--bootstrap-servers", env.kafka,

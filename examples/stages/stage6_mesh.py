@@ -107,6 +107,7 @@ def run() -> None:
         [(f["path"], f["treatment"], "yes" if f["requested"] else "") for f in fields],
     )
 
+    s.say(f"{PERSON} reads the serving view")
     role = f"meshkit_reader_{GROUP}"  # the platform puts a person in the reader group
     admin_conn = psycopg2.connect(serving)
     admin_conn.autocommit = True
