@@ -1,16 +1,18 @@
 """Benchmark of a meshkit streaming flow: CDC events → parse → validate → mask → product topic.
 
-    python -m bench.streaming [--quick]
+    python -m bench.streaming [--quick] [--runs N]
 
 Starts the local stack's broker (and search server, for latency) in a temporary
 directory, writes 200,000 Debezium change events (``--quick``: 10,000; inserts and
-updates of 50,000 customers) to a two-partition CDC topic, then measures, in the same run:
+updates of 50,000 customers) to a two-partition CDC topic, then runs the flows below over
+it ``--runs`` times (default 5), each run in a fresh Python process, and reports the
+median of the runs with their spread ((max - min) / median); ``--quick`` makes one run in
+the benchmark's own process. The flows:
 
 - baseline: a bare confluent-kafka consume → produce passthrough loop (the ceiling) sending
-  the headers meshkit's Kafka writer sends, the
-  best of ``PASSTHROUGH_RUNS`` runs: on the local broker it has a slow mode and a fast
-  one, about 2.5 times faster; a process may catch only the slow one, so ``ratio=``
-  moves between processes (``docs/benchmarks.md``);
+  the headers meshkit's Kafka writer sends. On the local broker it has a slow mode and a
+  fast one, about 2.5 times faster, so its events/s moves between processes; its client
+  CPU per event does not, which is why ``ratio=`` compares CPU (``docs/benchmarks.md``);
 - naive: a Bytewax flow doing meshkit's work (parse, map, cast, validate, mask, encode,
   headers, dead letters) with one call per message through meshkit's record path
   (Bytewax's own Kafka source and sink);
@@ -31,7 +33,8 @@ updates of 50,000 customers) to a two-partition CDC topic, then measures, in the
   is 0, the percentiles measure a growing backlog, not the flow's latency.
 
 Each flow's rate comes with the client's CPU µs per event (this process's CPU time over
-the events; the broker runs as its own process). ``value=`` and ``baseline=`` are events
+the events; the broker runs as its own process), after a warm-up that imports and builds
+what a first batch would, so it is the steady state. ``value=`` and ``baseline=`` are events
 per client CPU second, so ``ratio=`` is the passthrough's CPU µs per event over meshkit's
 (target >= 0.5); ``ratio_wall=`` meshkit's events/s over the passthrough's;
 ``ratio_naive=`` meshkit's events/s over the naive flow's (target >= 1.5); latency
@@ -41,6 +44,7 @@ needs all three.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -86,8 +90,9 @@ from meshkit.streaming import (
     process,
     read_stats,
 )
+from meshkit.streaming.columnar import MASK_TABLE_MIN_ROWS
 
-PASSTHROUGH_RUNS = 3
+RUNS = 5
 START_OFFSET = 0
 """Where all three flows start reading: offset 0, as meshkit's source does. librdkafka
 resolves the logical ``OFFSET_BEGINNING`` with an offset query that holds up the first
@@ -396,9 +401,97 @@ def _latency(
     return out
 
 
+def _warm_up(contract: Contract, masker: Masker) -> None:
+    """Import and build once what every flow's first batch would (pyarrow's pandas import,
+    polars, the validators), so each flow's CPU per event is its steady state."""
+    messages = [
+        RawMessage(None, _event(i, 1000 + i, 0), SourcePosition("warm-up", 0, i))
+        for i in range(MASK_TABLE_MIN_ROWS)
+    ]
+    Pipeline(contract, masker, guard=False)(messages)
+    Pipeline(contract, masker, guard=False, columnar=False)(messages[:10])
+
+
+def _flows(
+    bootstrap: str, source: str, n: int, contract: Contract, masker: Masker, tmp: Path
+) -> dict[str, float]:
+    """One run of every flow over the CDC topic: events/s and client CPU µs per event."""
+    _warm_up(contract, masker)
+    out: dict[str, float] = {}
+    out["passthrough"], out["passthrough_cpu_us"] = _cpu_run(
+        lambda: _passthrough(bootstrap, source, n, contract), n
+    )
+    out["naive"], out["naive_cpu_us"] = _cpu_run(
+        lambda: _naive(bootstrap, source, n, contract, masker), n
+    )
+    out["events_s"], out["cpu_us"] = _cpu_run(
+        lambda: _meshkit(bootstrap, source, n, contract, masker, workers=1), n
+    )
+    out["workers2"] = _meshkit(bootstrap, source, n, contract, masker, workers=2)
+    out["warehouse"] = _meshkit(bootstrap, source, n, contract, masker, workers=1,
+                                warehouse=tmp / f"bench-{uuid.uuid4().hex[:6]}.duckdb")  # fmt: skip
+    return out
+
+
+def _child(spec: str) -> None:
+    """A run in a process of its own (``--child``): the flows over the parent's topic, as
+    one ``FLOWS {json}`` line."""
+    job = orjson.loads(spec)
+    contract, problems = parse_contract(job["contract"])
+    assert contract is not None, problems
+    tmp = Path(job["tmp"])
+    with LocalKeyStore.open(tmp / "keys") as store:
+        masker = Masker.from_contract(contract, store=store)
+        flows = _flows(job["bootstrap"], job["source"], job["n"], contract, masker, tmp)
+    print("FLOWS " + orjson.dumps(flows).decode(), flush=True)
+
+
+def _in_processes(
+    runs: int, bootstrap: str, source: str, n: int, contract_text: str, tmp: Path
+) -> list[dict[str, float]]:
+    """``runs`` runs of the flows, each in a fresh Python process (see ``--runs``)."""
+    spec = orjson.dumps({"bootstrap": bootstrap, "source": source, "n": n,
+                         "contract": contract_text, "tmp": str(tmp)}).decode()  # fmt: skip
+    results = []
+    for i in range(runs):
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.streaming", "--child", spec],
+            capture_output=True, text=True, check=False, timeout=900,
+        )  # fmt: skip
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FLOWS ")), None)
+        if proc.returncode != 0 or line is None:
+            raise SystemExit(f"run {i + 1} failed (exit {proc.returncode}):\n"
+                             f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")  # fmt: skip
+        result = orjson.loads(line[len("FLOWS ") :])
+        results.append(result)
+        print(f"run {i + 1}/{runs}: " + ", ".join(f"{k}={v:,.1f}" for k, v in result.items()),
+              flush=True)  # fmt: skip
+    return results
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _spread(values: list[float]) -> float:
+    """(max - min) / median: how far apart the runs were."""
+    return (max(values) - min(values)) / _median(values) if values else float("nan")
+
+
 def main() -> None:
-    args = parser(__doc__ or "").parse_args()
+    p = parser(__doc__ or "")
+    p.add_argument("--runs", type=int, default=None,
+                   help="runs of the flows, each in a fresh process (default 5; --quick: 1 "
+                   "in this process)")  # fmt: skip
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        _child(args.child)
+        return
     n = 10_000 if args.quick else 200_000
+    runs = args.runs if args.runs is not None else (0 if args.quick else RUNS)
     os.environ.setdefault(MASTER_KEY_ENV, new_master_key())
     with tempfile.TemporaryDirectory(prefix="meshkit-bench-streaming-") as tmp_dir:
         tmp = Path(tmp_dir)
@@ -417,27 +510,28 @@ def main() -> None:
                 source = _topic(admin, f"in-{uuid.uuid4().hex[:8]}")
                 _produce_events(bootstrap, source, n)
                 print(f"{n:,} CDC events in {source}", flush=True)
-                runs = 1 if args.quick else PASSTHROUGH_RUNS
-                passes = [_cpu_run(lambda: _passthrough(bootstrap, source, n, contract), n)
-                          for _ in range(runs)]  # fmt: skip
-                passthrough, pass_us = max(passes)
-                print(f"passthrough (confluent-kafka loop): {passthrough:,.0f} events/s, "
-                      f"{pass_us:.1f} CPU µs/event")  # fmt: skip
-                naive, naive_us = _cpu_run(
-                    lambda: _naive(bootstrap, source, n, contract, masker), n
-                )
-                print(f"naive Bytewax map per message:      {naive:,.0f} events/s, "
-                      f"{naive_us:.1f} CPU µs/event")  # fmt: skip
-                one, one_us = _cpu_run(
-                    lambda: _meshkit(bootstrap, source, n, contract, masker, workers=1), n
-                )
-                print(f"meshkit flow, 1 worker:             {one:,.0f} events/s, "
-                      f"{one_us:.1f} CPU µs/event")  # fmt: skip
-                two = _meshkit(bootstrap, source, n, contract, masker, workers=2)
-                print(f"meshkit flow, 2 workers:            {two:,.0f} events/s")
-                wh = _meshkit(bootstrap, source, n, contract, masker, workers=1,
-                              warehouse=tmp / "bench.duckdb")  # fmt: skip
-                print(f"meshkit flow + DuckDB warehouse:    {wh:,.0f} events/s")
+                if runs == 0:  # quick: one run in this process
+                    results = [_flows(bootstrap, source, n, contract, masker, tmp)]
+            if runs:
+                results = _in_processes(runs, bootstrap, source, n, contract_text, tmp)
+            m = {k: _median([r[k] for r in results]) for k in results[0]}
+            ratios = [r["passthrough_cpu_us"] / r["cpu_us"] for r in results]
+            print(f"median of {len(results)} run(s); spread = (max - min) / median")
+            for label, rate, cpu in (
+                ("passthrough (confluent-kafka loop)", "passthrough", "passthrough_cpu_us"),
+                ("naive Bytewax map per message", "naive", "naive_cpu_us"),
+                ("meshkit flow, 1 worker", "events_s", "cpu_us"),
+                ("meshkit flow, 2 workers", "workers2", None),
+                ("meshkit flow + DuckDB warehouse", "warehouse", None),
+            ):
+                rates = [r[rate] for r in results]
+                line = (f"{label + ':':36} {m[rate]:>9,.0f} events/s "
+                        f"(spread {_spread(rates):.0%})")  # fmt: skip
+                if cpu is not None:
+                    cpus = [r[cpu] for r in results]
+                    line += f", {m[cpu]:5.1f} CPU µs/event (spread {_spread(cpus):.0%})"
+                print(line)
+            print(f"ratio= per run: {', '.join(f'{x:.3f}' for x in ratios)}", flush=True)
             latency = _latency(bootstrap, search_url, tmp / "keys",
                                3.0 if args.quick else 10.0, LOAD_RATE, tmp)  # fmt: skip
             print(f"latency at {LOAD_RATE:,} events/s (ms): "
@@ -450,22 +544,30 @@ def main() -> None:
         finally:
             search.stop()
             broker.stop()
+    one, passthrough, naive = m["events_s"], m["passthrough"], m["naive"]
     extra: dict[str, Any] = {
         "ratio_wall": round(one / passthrough, 3),
         "ratio_naive": round(one / naive, 3),
+        "runs": len(results),
+        "ratio_min": round(min(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
         "events_s": round(one),
         "passthrough_events_s": round(passthrough),
-        "cpu_us": round(one_us, 2),
-        "passthrough_cpu_us": round(pass_us, 2),
-        "naive_cpu_us": round(naive_us, 2),
+        "cpu_us": round(m["cpu_us"], 2),
+        "passthrough_cpu_us": round(m["passthrough_cpu_us"], 2),
+        "naive_cpu_us": round(m["naive_cpu_us"], 2),
+        "cpu_us_spread": round(_spread([r["cpu_us"] for r in results]), 3),
+        "passthrough_cpu_us_spread": round(_spread([r["passthrough_cpu_us"] for r in results]), 3),
+        "events_s_spread": round(_spread([r["events_s"] for r in results]), 3),
         "naive": round(naive),
-        "workers2": round(two),
-        "warehouse": round(wh),
+        "workers2": round(m["workers2"]),
+        "warehouse": round(m["warehouse"]),
         **{k: round(v, 1) for k, v in latency.items()},
     }
     # value and baseline are events per client CPU second, so ratio= is the passthrough's
     # CPU µs per event over meshkit's
-    report(_Result("streaming", 1e6 / one_us, 1e6 / pass_us, RATIO_TARGET, extra=extra))
+    report(_Result("streaming", 1e6 / m["cpu_us"], 1e6 / m["passthrough_cpu_us"], RATIO_TARGET,
+                   extra=extra))  # fmt: skip
 
 
 if __name__ == "__main__":
