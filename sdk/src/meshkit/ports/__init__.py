@@ -19,7 +19,7 @@ from meshkit.ports.base import (
     changes_of,
 )
 from meshkit.ports.evolution import Column, Evolution
-from meshkit.ports.intake import Intake
+from meshkit.ports.intake import CheckedBatch, Intake
 from meshkit.ports.kafka import KafkaTopicWriter, ValueDecoder, decode_value
 from meshkit.ports.search import SearchIndexWriter
 from meshkit.ports.view import ServingViewWriter, ViewReader
@@ -30,6 +30,7 @@ __all__ = [
     "POSITION_COLUMN",
     "BigQueryWarehouseWriter",
     "Change",
+    "CheckedBatch",
     "Column",
     "DeadLetter",
     "DeliveryError",

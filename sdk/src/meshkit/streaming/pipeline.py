@@ -45,12 +45,16 @@ class PortBatch:
     """What one input batch became: changes for the ports, failures, and the counts.
 
     ``received`` = ``len(changes)`` + ``skipped`` + ``len(failures)``: nothing is lost.
+    ``checked``: the contract a ``Pipeline`` checked the changes against (validated, then
+    masked), so the sink hands them to the writers as a ``CheckedBatch`` that a writer of
+    the same contract need not check again; None for changes made any other way.
     """
 
     changes: list[ProductChange] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     received: int = 0
     skipped: int = 0
+    checked: Contract | None = None
 
 
 @contextmanager
@@ -121,6 +125,11 @@ class Pipeline:
         if guarded:
             self.steps.append(guard_step)
         self.map = MapStep(contract, max_value_bytes=max_value_bytes)
+        # What comes out is checked as a port's intake would check it (every record
+        # validated, then masked), unless the masker changes a key field: then the record's
+        # key is no longer the change's key, and the intake's check must run (and refuse).
+        masked = {p.field.split(".")[0] for p in masker.plans.values()}
+        self._checked = contract if not masked & set(contract.primary_key) else None
         self.columnar: ColumnarPath | None = None
         if columnar and source == "cdc":
             self.columnar = ColumnarPath(
@@ -131,8 +140,10 @@ class Pipeline:
         with gc_paused():
             if self.columnar is not None:
                 changes, failures, skipped = self.columnar(messages, self._outcomes)
-                return PortBatch(changes, failures, len(messages), skipped)
-            return self._run(messages)
+                return PortBatch(changes, failures, len(messages), skipped, self._checked)
+            batch = self._run(messages)
+            batch.checked = self._checked
+            return batch
 
     def _outcomes(self, messages: Sequence[RawMessage]) -> tuple[list[Any], int]:
         """The record path's changes and failures of ``messages``, and how many it skipped."""

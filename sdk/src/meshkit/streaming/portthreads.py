@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from meshkit.errors import MeshkitError
@@ -34,7 +34,7 @@ from meshkit.streaming.records import ProductChange
 class Job:
     """One ``write_batch``'s changes, written by every port's thread."""
 
-    changes: list[ProductChange]
+    changes: Sequence[ProductChange]
     ports_left: int
     refused: dict[int, DeadLetter] = field(default_factory=dict)  # first refusal per change
     lock: threading.Lock = field(default_factory=threading.Lock)

@@ -5,13 +5,14 @@ partition opens its own ``PortSet`` (the writers of the product's output ports, 
 ``ensure``-d, and its dead-letter port) and, per batch:
 
 1. hands the changes to every port writer (``meshkit.ports``: idempotent by key and
-   source position); ports that wait for a server (warehouse, search index, serving
-   view) write in a thread of their own, so that wait does not hold up the dataflow
-   or the other ports, each in batch order and at most a few batches behind
-   (back-pressure); the Kafka topic writer, which only queues for librdkafka, writes
-   in the dataflow's thread; a change a writer refuses (``RecordRefusedError``) is
-   taken out of that port's batch, dead-lettered with the writer's reason, and the
-   rest is written;
+   source position; a ``CheckedBatch`` when a ``Pipeline`` checked them all against one
+   contract, which a writer of that contract need not check again); ports that wait for
+   a server (warehouse, search index, serving view) write in a thread of their own, so
+   that wait does not hold up the dataflow or the other ports, each in batch order and
+   at most a few batches behind (back-pressure); the Kafka topic writer, which only
+   queues for librdkafka, writes in the dataflow's thread; a change a writer refuses
+   (``RecordRefusedError``) is taken out of that port's batch, dead-lettered with the
+   writer's reason, and the rest is written;
 2. writes the failures, masked, to the dead-letter port;
 3. counts: received = written + skipped + dead letters.
 
@@ -84,6 +85,7 @@ from meshkit.ports import (
 )
 from meshkit.ports import DeadLetter as PortDeadLetter
 from meshkit.ports.base import describe_error
+from meshkit.ports.intake import CheckedBatch
 from meshkit.streaming.deadletter import DeadLetter, DeadLetters
 from meshkit.streaming.pipeline import PortBatch, gc_paused
 from meshkit.streaming.portthreads import Job, PortThread
@@ -197,8 +199,12 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             letters += [of(f) for f in b.failures]
             counts["received"] += b.received
             counts["skipped"] += b.skipped
+        batch: Sequence[ProductChange] = changes
+        checked = {id(b.checked): b.checked for b in values if b.changes}
+        if len(checked) == 1 and (contract := next(iter(checked.values()))) is not None:
+            batch = CheckedBatch(changes, contract)  # type: ignore[assignment]
         if changes and self.ports.writers:
-            job = Job(changes, len(self.ports.writers))
+            job = Job(batch, len(self.ports.writers))
             for t in self._threads:
                 t.put(job)  # blocks while the port has IN_FLIGHT jobs waiting
             for port, writer in self._inline:
@@ -274,7 +280,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         """
         changes = jobs[0].changes if len(jobs) == 1 else [c for j in jobs for c in j.changes]
         todo: list[int] | None = None
-        batch: list[ProductChange] = changes
+        batch: Sequence[ProductChange] = changes
         started = time.perf_counter()
         while batch:
             try:
@@ -302,7 +308,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
         self,
         port: str,
         jobs: list[Job],
-        changes: list[ProductChange],
+        changes: Sequence[ProductChange],
         dead: list[PortDeadLetter],
     ) -> None:
         """The dead letters of a write's report, as refusals of the changes they name (a
@@ -328,7 +334,7 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             port, letter, None if source is None else str(source), field
         )
 
-    def _latency(self, port: str, changes: list[ProductChange]) -> None:
+    def _latency(self, port: str, changes: Sequence[ProductChange]) -> None:
         if not changes:
             return
         now = int(time.time() * 1000)
