@@ -38,6 +38,7 @@ _GROUPS: tuple[str, ...] = (
     "meshkit.cli.publish",
     "meshkit.cli.erasure",
     "meshkit.cli.deploy",
+    "meshkit.cli.flow",
 )
 
 

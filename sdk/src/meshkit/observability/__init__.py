@@ -46,11 +46,15 @@ _configured = threading.Event()
 
 
 def observe_process(
-    *, port: int | None = None, log_format: str | None = None, level: str | None = None
+    *,
+    port: int | None = None,
+    log_format: str | None = None,
+    level: str | None = None,
+    metrics: bool = True,
 ) -> None:
     """Logs in the chosen format (``log_format`` or ``MESHKIT_LOG_FORMAT``; ``level`` or
-    ``MESHKIT_LOG_LEVEL``) and the metrics server (``port`` or ``MESHKIT_METRICS_PORT``);
-    once per process, later calls do nothing.
+    ``MESHKIT_LOG_LEVEL``) and the metrics server (``port`` or ``MESHKIT_METRICS_PORT``;
+    none with ``metrics=False``); once per process, later calls do nothing.
 
     A port named by ``port`` or the variable must be free (``ConfigError`` otherwise); the
     default port, when taken (another process on the same machine), is left out with a
@@ -60,6 +64,8 @@ def observe_process(
         return
     _configured.set()
     configure_logging(log_format, level)
+    if not metrics:
+        return
     if port is not None or PORT_ENV in os.environ:
         serve(port)
         return
