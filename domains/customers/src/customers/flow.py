@@ -7,7 +7,7 @@
 
 Run it (settings from the MESHKIT_STREAMING_* variables, see meshkit's docs/streaming.md):
 
-    python -m bytewax.run customers.flow:flow
+    meshkit flow run customers.flow:flow
 
 Every failure reaches the dead-letter port with its reason, so records in = records out
 + dead letters. The contract's mapping (projection, renames, casts, the filter that

@@ -8,7 +8,7 @@
 
 Run it (settings from meshkit.yaml and the MESHKIT_* variables, see meshkit's docs/settings.md):
 
-    python -m bytewax.run orders.flow:flow
+    meshkit flow run orders.flow:flow
 
 Every failure reaches the order product's dead-letter port with its reason, so records
 in = records out + dead letters.

@@ -8,7 +8,7 @@
 Run it (settings from meshkit.yaml and the MESHKIT_* variables, see meshkit's
 docs/settings.md); the view needs a serving database (MESHKIT_STREAMING_VIEW_DSN):
 
-    python -m bytewax.run recommendations.flow:flow
+    meshkit flow run recommendations.flow:flow
 
 The state is one key for the whole mesh: every list depends on what everyone bought (an
 article's popularity), so this flow runs as one worker; it holds each article's category

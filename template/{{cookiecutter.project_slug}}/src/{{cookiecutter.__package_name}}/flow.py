@@ -6,7 +6,7 @@
 
 Run it (settings from the MESHKIT_STREAMING_* variables, see meshkit's docs/streaming.md):
 
-    python -m bytewax.run {{ cookiecutter.__package_name }}.flow:flow
+    meshkit flow run {{ cookiecutter.__package_name }}.flow:flow
 
 Every failure reaches the dead-letter port with its reason, so records in = records out
 + dead letters. The contract's mapping (projection, renames, casts, filter) is all this
