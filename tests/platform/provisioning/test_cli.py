@@ -85,3 +85,23 @@ def test_bad_input_is_one_line_and_exit_1(
                        capsys)  # fmt: skip
     assert code == 1
     assert "not a directory of domain repos" in err
+
+
+def test_plan_writes_terraform_json_of_the_cloud_resources(
+    domain: str, write_contract: Any, domains_dir: Path, targets: Targets, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    write_contract(domain, "item", readers=("analysts",))
+    out_dir = tmp_path / "tf"
+    args = ["plan", "--domains", str(domains_dir), "--terraform", str(out_dir), *endpoints(targets)]
+    code, _, err = cli(args, capsys)
+    assert code == 2, err
+    assert f"wrote 3 Terraform file(s) to {out_dir}" in err
+    kafka = orjson.loads((out_dir / "kafka.tf.json").read_bytes())["resource"]
+    assert kafka["kafka_topic"][f"{domain}_item_v1"]["name"] == f"{domain}.item.v1"
+    assert len(kafka["kafka_acl"]) == 3
+    bq = orjson.loads((out_dir / "bigquery.tf.json").read_bytes())["resource"]
+    assert bq["google_bigquery_table"][f"{domain}_item_v1"]["deletion_protection"] is True
+    search = orjson.loads((out_dir / "search.tf.json").read_bytes())["resource"]
+    index = search["elasticstack_elasticsearch_index"][f"{domain}_item_v1"]
+    assert index["alias"] == [{"name": f"{domain}.item"}]

@@ -7,7 +7,8 @@ bindings (``bigquery``), search indices and aliases (``search``), PostgreSQL
 serving-view tables (``views``), CDC publications and slots (``cdc``). ``plan``
 compares them with what the systems hold now (no state file: meshkit's resources are
 known by their markers) and ``apply`` carries out a saved plan. ``targets`` says where
-to connect. Guide: ``docs/provisioning.md``.
+to connect; ``terraform`` writes the cloud resources as Terraform JSON instead. Guide:
+``docs/provisioning.md``.
 """
 
 from meshkit_platform.provisioning.apply import ApplyReport, apply_plan

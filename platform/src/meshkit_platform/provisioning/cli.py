@@ -10,7 +10,9 @@ running local stack (``meshkit_platform.provisioning.targets``). With ``--regist
 ``plan`` adds the registry's approved access grants to the desired state and ``apply``
 reports each grant's state back (``meshkit_platform.provisioning.grants``). ``--source
 URL`` adds the CDC publications and slots; ``plan --debezium DIR`` also writes the
-Debezium connector configs (``meshkit_platform.provisioning.debezium``).
+Debezium connector configs (``meshkit_platform.provisioning.debezium``); ``plan
+--terraform DIR`` writes the cloud resources' desired state as Terraform JSON
+(``meshkit_platform.provisioning.terraform``).
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ from meshkit_platform.provisioning.grants import (
     TOKEN_ENV,
     AccessGrant,
     RegistryGrants,
+    reader_grants,
     report_applied,
 )
 from meshkit_platform.provisioning.plan import Plan, make_plan, render
 from meshkit_platform.provisioning.targets import Targets
+from meshkit_platform.provisioning.terraform import terraform_files, write_terraform
 
 MAX_PLAN_BYTES = 256 * 1024 * 1024
 PENDING_EXIT = 2
@@ -100,6 +104,12 @@ def plan(
         Path | None,
         typer.Option("--debezium", help="Write Debezium connector configs (JSON) here."),
     ] = None,
+    terraform: Annotated[
+        Path | None,
+        typer.Option(
+            "--terraform", help="Write the cloud resources as Terraform JSON (.tf.json) here."
+        ),
+    ] = None,
 ) -> None:
     """Compare the domains' contracts with the live systems; exit 2 when changes are pending."""
     contracts = load_domains(domains)
@@ -119,6 +129,12 @@ def plan(
             grants = client.fetch()
         finally:
             client.close()
+    if terraform is not None:
+        files = terraform_files(contracts, reader_grants(grants, contracts))
+        written = write_terraform(files, terraform)
+        Console(stderr=True).print(
+            f"wrote {len(written)} Terraform file(s) to {terraform}", markup=False, highlight=False
+        )
     backends = _targets(kafka, warehouse, search, postgres, source).open()
     try:
         result = make_plan(contracts, backends, grants)
