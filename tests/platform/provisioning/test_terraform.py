@@ -45,7 +45,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     (club / "member.yaml").write_text(MEMBER)
     contracts = load_domains(ROOT / "domains") + load_domains(club.parent.parent)
     grants = {"kafka_topic": {"orders.order.v1": ["analytics"]},
-              "warehouse_table": {"customers.customer.v1": ["analytics"]}}  # fmt: skip
+              "warehouse_table": {"customers.customer.v1": ["analytics"]},
+              "search_index": {"catalog.product.v1": ["support"]}}  # fmt: skip
     out = tmp_path_factory.mktemp("tf")
     written = write_terraform(terraform_files(contracts, grants), out)
     assert sorted(p.name for p in written) == ["bigquery.tf.json", "kafka.tf.json",
@@ -158,6 +159,15 @@ def test_the_export_carries_what_the_contracts_and_grants_ask_for(
     mapping = orjson.loads(indices["catalog_product_v1"]["mappings"])
     assert mapping["_meta"] == {"meshkit": {"product": "catalog.product.v1"}}
     assert mapping["properties"]
+    roles = exported["search.tf.json"]["resource"]["elasticstack_elasticsearch_security_role"]
+    role = roles["meshkit_reader_support_catalog_product_v1"]
+    assert role["name"] == "meshkit_reader_support.catalog.product.v1"
+    assert role["indices"] == [{
+        "names": ["catalog.product"],
+        "privileges": ["read", "view_index_metadata"],
+        "field_security": {"grant": sorted(mapping["properties"])},
+    }]  # fmt: skip
+    assert orjson.loads(role["metadata"]) == {"meshkit": {"product": "catalog.product.v1"}}
 
 
 def test_the_check_refuses_an_unknown_argument_a_missing_one_and_a_bad_value() -> None:

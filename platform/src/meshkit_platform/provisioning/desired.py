@@ -28,7 +28,9 @@ provisioning creates exactly what the output-port writers expect:
   of its personal columns, and per reader group (``access.readers`` and the registry's
   approved warehouse grants) a ``roles/bigquery.dataViewer`` binding on the table;
 - ``search_index``: the index ``<address>`` with the ``elasticsearch_mapping``
-  properties, and the alias ``<domain>.<product>`` on the newest major's index;
+  properties, the alias ``<domain>.<product>`` on the newest major's index, and per
+  reader group (``readers`` and granted) the read role ``meshkit_reader_<group>.<address>``
+  on the alias, limited to the mapped fields;
 - for each group in the contract's ``access.readers`` and each group the registry granted
   the topic (``reader_grants``), with a ``kafka_topic`` port: an ACL resource
   ``<topic> User:meshkit_reader_<group>`` (``acl_attrs``: ``READ`` and ``DESCRIBE`` on
@@ -203,6 +205,13 @@ def desired_resources(
             )  # fmt: skip
             if c.id not in newest or newest[c.id].contract.major < c.major:
                 newest[c.id] = dc
+            role_attrs = {"indices": [c.id], "privileges": ["read", "view_index_metadata"],
+                          "fields": sorted(mapping["properties"])}  # fmt: skip
+            out.extend(
+                Resource("search", "role", f"{reader_role(g)}.{c.address}", role_attrs,
+                         c.address, src, holds_data=False)
+                for g in _readers(c, by_port.get("search_index", {}))
+            )  # fmt: skip
         if _has(c, ServingView):
             columns = {
                 f.name: postgres_type(f) + ("" if not f.required else " NOT NULL")

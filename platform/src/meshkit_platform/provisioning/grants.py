@@ -16,14 +16,15 @@ module is provisioning's side of that boundary, over the registry's HTTP API onl
 - ``reader_grants(grants, contracts)`` gives the active grants on the other ports a
   reader group's permission covers, as ``port kind → address → groups``: a topic grant
   becomes the group's Kafka ACL (``READ`` and ``DESCRIBE`` on the topic, ``READ`` on its
-  consumer-group prefix), a warehouse grant its BigQuery table binding;
+  consumer-group prefix), a warehouse grant its BigQuery table binding, a search-index
+  grant its read role on the product's alias;
 - ``grant_states(plan, live)`` says, after an apply, which grants are ``applied``,
   ``pending`` or ``removed``, from the serving views' live column grants; ``report``
   posts them to ``POST /v1/grants/states`` (``report_applied`` does both after an apply).
 
 Only serving-view grants are reported back so far: a grant on a topic or a warehouse
-table joins the desired state, but its state stays ``pending`` in the registry. Grants on
-search indices are not carried out yet.
+table or a search index joins the desired state, but its state stays ``pending`` in the
+registry.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from meshkit_platform.provisioning.plan import Backend
 
 SERVING_VIEW = "serving_view"
-READER_PORTS = ("kafka_topic", "warehouse_table")
+READER_PORTS = ("kafka_topic", "warehouse_table", "search_index")
 """Ports whose grants give a reader group the whole port (an ACL, a table binding)."""
 TOKEN_ENV = "MESHKIT_REGISTRY_TOKEN"  # noqa: S105 - the variable's name, not a secret
 ViewGrants = dict[str, dict[str, list[str]]]
@@ -167,7 +168,7 @@ def view_grants(grants: Iterable[AccessGrant], contracts: Sequence[DomainContrac
 def reader_grants(
     grants: Iterable[AccessGrant], contracts: Sequence[DomainContract]
 ) -> ReaderGrants:
-    """The active topic and warehouse grants of the planned products: ``port kind →
+    """The active topic, warehouse and search-index grants of the planned products: ``port kind →
     address → groups`` (sorted); a grant whose group cannot name a role is refused with
     its id."""
     planned = {dc.contract.address for dc in contracts}

@@ -16,6 +16,7 @@ bigquery    policy_tags ``<domain>.<product>_v<major>``       no
 bigquery    iam         ``<table> meshkit_reader_<g>``        no
 search      index       ``<domain>.<product>.v<major>``       yes
 search      alias       ``<domain>.<product>``                no
+search      role        ``meshkit_reader_<g>.<address>``      no
 view        table       ``<schema>.<domain>.<product>.v<major>``  yes
 cdc         publication ``<database>.meshkit_<domain>``       no
 cdc         slot        ``<database>.meshkit_<domain>``       yes
@@ -46,10 +47,13 @@ _KIND_ORDER = {
     "index": 1,
     "alias": 2,
     "acl": 2,
+    "role": 2,
     "policy_tags": 2,
     "iam": 2,
 }
-NO_DATA: frozenset[str] = frozenset({"acl", "alias", "schema", "dataset", "policy_tags", "iam"})
+NO_DATA: frozenset[str] = frozenset(
+    {"acl", "alias", "role", "schema", "dataset", "policy_tags", "iam"}
+)
 """Kinds of resource that hold no data: deleting one needs no ``--allow-delete``."""
 NEVER_DELETED: frozenset[str] = frozenset({"schema", "dataset"})
 """Kinds a plan never deletes (a schema or dataset may hold tables meshkit does not own)."""

@@ -10,6 +10,15 @@ marker is never changed or deleted.
 ``meshkit.contracts.exporters.elasticsearch``, and the alias ``<domain>.<product>`` moved
 to the newest major in one ``update_aliases``), then writes the ``_meta`` marker. An
 alias is pointed at its index with one atomic ``update_aliases``.
+
+Reader groups of a search port (a contract's ``access.readers``, the registry's approved
+search-index grants) get a read role each, ``meshkit_reader_<group>.<address>``, for a
+production cluster's security API (``put_role``): ``read`` and ``view_index_metadata`` on
+the product's alias, with field-level security granting the fields the index maps, and
+``{"meshkit": {"product": <address>}}`` in the role's metadata as the ownership marker.
+The security API is probed first (``GET /_security/_authenticate``); a server without it
+(the embedded search server, or a cluster with security off) has the roles shown as
+"not applicable here" in the plan, and apply never sends a role request to it.
 """
 
 from __future__ import annotations
@@ -18,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from meshkit.contracts import Contract
 from meshkit.ports.search import SearchIndexWriter
+from meshkit_platform.provisioning.errors import ProvisioningError
 from meshkit_platform.provisioning.resources import Change, Resource
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 META_KEY = "meshkit"
+ROLE_PRIVILEGES = ["read", "view_index_metadata"]
 
 
 class SearchBackend:
@@ -35,10 +46,33 @@ class SearchBackend:
         self.client = client
         self.foreign: set[tuple[str, str]] = set()
         """Indices of the planned domains without the marker (found by the last ``read``)."""
+        self._roles: str | None = None
 
     def capabilities(self) -> dict[str, str]:
-        """Indices and aliases are all this backend provisions."""
-        return {"indices": "supported", "aliases": "supported"}
+        """Indices and aliases; read roles where the server has a security API."""
+        return {"indices": "supported", "aliases": "supported", "roles": self._probe_roles()}
+
+    def _probe_roles(self) -> str:
+        """``supported`` when ``GET /_security/_authenticate`` answers, else why not."""
+        if self._roles is None:
+            from elasticsearch import ApiError
+
+            try:
+                self.client.security.authenticate()
+                self._roles = "supported"
+            except ApiError as exc:
+                self._roles = (
+                    "not applicable here: the search server has no security API "
+                    f"(GET /_security/_authenticate answered {exc.status_code})"
+                )
+        return self._roles
+
+    def not_applicable(self, desired: Resource) -> str | None:
+        """Why a read role cannot be provisioned here (no security API)."""
+        if desired.kind != "role":
+            return None
+        state = self._probe_roles()
+        return None if state == "supported" else state
 
     def read(self, domains: frozenset[str]) -> dict[tuple[str, str], dict[str, Any]]:
         """Owned indices (their mapped properties) and the aliases that point at them."""
@@ -63,6 +97,23 @@ class SearchBackend:
             for index, body in dict(aliases).items():
                 for alias in body.get("aliases", {}):
                     out[("alias", alias)] = {"index": index}
+        if self._probe_roles() == "supported":
+            out.update(self._read_roles(domains))
+        return out
+
+    def _read_roles(self, domains: frozenset[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """meshkit's read roles (the marker in their metadata) of the planned domains."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for name, role in dict(self.client.security.get_role()).items():
+            product = (role.get("metadata") or {}).get(META_KEY, {}).get("product", "")
+            if not product or product.split(".", 1)[0] not in domains:
+                continue
+            entries = role.get("indices") or [{}]
+            out[("role", name)] = {
+                "indices": sorted(entries[0].get("names", [])),
+                "privileges": sorted(entries[0].get("privileges", [])),
+                "fields": sorted((entries[0].get("field_security") or {}).get("grant", [])),
+            }
         return out
 
     def judge(self, desired: Resource, live: dict[str, Any]) -> tuple[str, str] | None:
@@ -80,6 +131,9 @@ class SearchBackend:
 
     def apply(self, change: Change, desired: Resource | None, contract: Contract | None) -> None:
         """Carry out one change."""
+        if change.kind == "role":
+            self._apply_role(change, desired)
+            return
         if change.kind == "alias":
             if change.action == "delete":
                 self.client.indices.delete_alias(index="_all", name=change.name)
@@ -100,6 +154,26 @@ class SearchBackend:
         self.client.indices.put_mapping(
             index=change.name, meta={META_KEY: {"product": contract.address}}
         )
+
+    def _apply_role(self, change: Change, desired: Resource | None) -> None:
+        """Put or delete one read role; never a call to a server without a security API."""
+        state = self._probe_roles()
+        if state != "supported":
+            raise ProvisioningError(f"search role {change.name}: {state}")
+        if change.action == "delete":
+            self.client.security.delete_role(name=change.name)
+            return
+        assert desired is not None
+        assert desired.address is not None
+        self.client.security.put_role(
+            name=change.name,
+            indices=[{
+                "names": desired.attrs["indices"],
+                "privileges": desired.attrs["privileges"],
+                "field_security": {"grant": desired.attrs["fields"]},
+            }],
+            metadata={META_KEY: {"product": desired.address}},
+        )  # fmt: skip
 
     def close(self) -> None:
         """Close the client's connections."""

@@ -15,7 +15,9 @@ documents, one per provider, for teams that run Terraform instead of ``apply``:
   READ on consumer groups prefixed ``<group>.``;
 - ``search.tf.json`` (``elastic/elasticstack``): an ``elasticstack_elasticsearch_index``
   per product major (the mapping with its ``_meta`` marker, the product alias on the
-  newest major, ``deletion_protection = true``).
+  newest major, ``deletion_protection = true``) and an
+  ``elasticstack_elasticsearch_security_role`` per reader group's read role (``read``
+  and ``view_index_metadata`` on the alias, field-level security on the mapped fields).
 
 The project and the reader groups' e-mail domain are Terraform variables
 (``var.project``, ``var.reader_domain``), so the files hold no environment. Resources that
@@ -178,7 +180,24 @@ def _search(resources: Sequence[Resource], by_address: Mapping[str, DomainContra
         if r.name in aliases:
             body["alias"] = [{"name": aliases[r.name]}]
         indices[label(r.name)] = body
-    return _document("elasticstack", (), {"elasticstack_elasticsearch_index": indices})
+    roles: dict[str, Any] = {}
+    for r in resources:
+        if r.backend == "search" and r.kind == "role" and r.address is not None:
+            roles[label(r.name)] = {
+                "name": r.name,
+                "indices": [{
+                    "names": list(r.attrs["indices"]),
+                    "privileges": list(r.attrs["privileges"]),
+                    "field_security": {"grant": list(r.attrs["fields"])},
+                }],
+                "metadata": orjson.dumps({META_KEY: {"product": r.address}}).decode(),
+            }  # fmt: skip
+    return _document(
+        "elasticstack",
+        (),
+        {"elasticstack_elasticsearch_index": indices,
+         "elasticstack_elasticsearch_security_role": roles},
+    )  # fmt: skip
 
 
 def terraform_files(
