@@ -3,6 +3,7 @@
 ::
 
     GET  /v1/products/{address}/access-preview?port=&field=   any token
+    GET  /v1/products/{address}/readers           any token: who reads it, how
     POST /v1/products/{address}/access-requests   any token but the owning domain's owner
     GET  /v1/access-requests?status=&product=     the caller's own; an owner's domain; admin
     GET  /v1/access-requests/{id}                 requester, owner of the domain, admin
@@ -21,7 +22,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy.orm import Session
 
-from meshkit_platform.registry import access, access_preview, catalog
+from meshkit_platform.registry import access, access_preview, catalog, readers
 from meshkit_platform.registry.access_models import (
     AccessError,
     AccessIn,
@@ -32,6 +33,7 @@ from meshkit_platform.registry.access_models import (
     GrantStatesOut,
     PortKind,
     PreviewOut,
+    ReadersOut,
     RequestOut,
 )
 from meshkit_platform.registry.auth import Principal
@@ -81,6 +83,17 @@ def router(
             return access_preview.preview(access.current_contract(db, line), port, field)
         except AccessError as exc:
             raise _fail(exc) from None
+
+    @api.get("/v1/products/{address}/readers", response_model=ReadersOut)
+    def get_readers(address: Address, _: Caller, db: Db) -> ReadersOut:
+        """Who can read the product, through which ports, seeing which fields how: the
+        contract's reader groups and the active access grants."""
+        line = line_of(db, address)
+        try:
+            contract = access.current_contract(db, line)
+        except AccessError as exc:
+            raise _fail(exc) from None
+        return readers.who_can_read(contract, access.grants(db, address=line.address))
 
     @api.post("/v1/products/{address}/access-requests", response_model=RequestOut, status_code=201)
     def post_request(address: Address, body: AccessIn, caller: Caller, db: Db) -> RequestOut:

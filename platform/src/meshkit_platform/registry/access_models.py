@@ -196,3 +196,31 @@ class GrantStatesIn(_Model):
 
 class GrantStatesOut(_Model):
     changed: int
+
+
+class SeenField(_Model):
+    path: str
+    treatment: Treatment
+    detail: str
+
+
+class ReaderOut(_Model):
+    """One reader group reading one port of a product."""
+
+    group: str
+    role: str
+    source: Literal["contract", "grant"]
+    grant_id: int | None
+    port_kind: str
+    port_address: str
+    fields: list[SeenField]
+    expires_at: datetime | None
+    applied: GrantState | None
+
+
+class ReadersOut(_Model):
+    """Who can read a product, through which ports, seeing which fields how."""
+
+    address: str
+    version: str
+    readers: list[ReaderOut]

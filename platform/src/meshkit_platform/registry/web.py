@@ -45,7 +45,7 @@ from meshkit.contracts import parse_contract
 from meshkit.contracts.diff import diff_contracts
 from meshkit.contracts.exporters.published import published_fields
 from meshkit.contracts.ports import SearchIndex
-from meshkit_platform.registry import access, access_preview, catalog, lineage_svg
+from meshkit_platform.registry import access, access_preview, catalog, lineage_svg, readers
 from meshkit_platform.registry.access_models import AccessError, AccessIn, DecisionIn, RequestOut
 from meshkit_platform.registry.auth import Principal, authenticate
 from meshkit_platform.registry.db import ProductVersion
@@ -250,6 +250,7 @@ def router(sessions: sessionmaker[Session], settings: RegistrySettings) -> APIRo
             graph = lineage(db, line.address, 3, "both")
             domain = line.domain.name
             grants = access.product_grants(db, line)
+            reading = readers.who_can_read(contract, access.grants(db, address=line.address))
             requests = [
                 access.request_out(db, r)
                 for r in access.list_requests(db, caller, address=line.address)
@@ -260,6 +261,7 @@ def router(sessions: sessionmaker[Session], settings: RegistrySettings) -> APIRo
                 searchable=search_fields, changes=_changes(db, line.id),
                 svg=Markup(lineage_svg.render(graph)),  # noqa: S704 - every text escaped
                 truncated=graph.truncated, grants=grants, requests=requests,
+                reading=reading.readers,
                 may_decide=access.may_decide(caller, domain),
                 may_request=not (caller.role == "domain-owner" and caller.domain == domain),
                 now=datetime.now(UTC),
