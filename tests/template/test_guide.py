@@ -118,7 +118,11 @@ class Shell:
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGTERM)  # the shell and its background jobs
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:  # a job ignoring SIGTERM: the group goes for good
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(30)
         if self.proc.stdin is not None:
             with contextlib.suppress(OSError):

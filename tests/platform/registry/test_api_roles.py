@@ -69,6 +69,10 @@ ENDPOINTS: dict[str, tuple[Call, set[str]]] = {
         {"admin", "owner_orders", "consumer"},
     ),
     "odps": (_get("/v1/products/orders.seed.v1/odps"), {"admin", "owner_orders", "consumer"}),
+    "readers": (
+        _get("/v1/products/orders.seed.v1/readers"),
+        {"admin", "owner_orders", "consumer"},
+    ),
     "backstage": (_get("/v1/catalog/backstage"), {"admin", "owner_orders", "consumer"}),
 }
 COVERED = {
@@ -83,6 +87,7 @@ COVERED = {
     "/api/v1/lineage",
     "/v1/products/{address}/ports/{kind}/odcs",
     "/v1/products/{address}/odps",
+    "/v1/products/{address}/readers",
     "/v1/catalog/backstage",
     # erasure: every role and no token in test_erasure.py (it needs an erasure key)
     "/v1/erasures",
