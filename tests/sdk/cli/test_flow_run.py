@@ -128,3 +128,18 @@ def test_a_bad_flow_name_is_one_line_and_exit_1(tmp_path: Path, target: str, say
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: flow "), lines[0]
     assert says in lines[0]
+
+
+def test_a_bad_flow_name_without_quiet_is_one_line_too(tmp_path: Path) -> None:
+    """With progress on (the default), a flow that cannot be found stops before the
+    progress starts: still one error line, not an unexpected error of the progress."""
+    (tmp_path / "deep.yaml").write_text("a: 1\n")
+    proc = subprocess.run(
+        [MESHKIT, "flow", "run", str(tmp_path / "deep.yaml"), "--metrics-port", "off"],
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: flow "), lines[0]
+    assert "unexpected" not in proc.stderr

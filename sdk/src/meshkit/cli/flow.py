@@ -124,7 +124,8 @@ class _Progress:
 
     def close(self) -> None:
         self._done.set()
-        self._thread.join(5)
+        if self._thread.is_alive():  # not started when the flow could not be found
+            self._thread.join(5)
 
     def _loop(self) -> None:
         before, at = flow_totals(), time.monotonic()
