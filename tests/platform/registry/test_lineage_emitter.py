@@ -257,7 +257,15 @@ def test_a_dagster_materialisation_and_its_checks_report_their_runs(
     monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "privacy"))
     monkeypatch.setenv("MESHKIT_REGISTRY_URL", server)
     monkeypatch.setenv("MESHKIT_REGISTRY_TOKEN", tokens.admin)
-    contract = load_contract(BATCH_FIXTURES / "customers" / "contracts" / "customer.yaml")
+    contract_file = BATCH_FIXTURES / "customers" / "contracts" / "customer.yaml"
+    contract = load_contract(contract_file)
+    published = httpx.post(
+        f"{server}/v1/domains/customers/contracts",
+        json=publish_body(contract_file.read_text()),
+        headers=bearer(tokens.admin),
+        timeout=30,
+    )
+    assert published.status_code == 200, published.text
 
     @product_asset(contract)
     def customer() -> pa.Table:
@@ -289,6 +297,15 @@ def test_a_dagster_materialisation_and_its_checks_report_their_runs(
     assert all(c.passed for c in evaluated)
     counts = checks.facets["meshkit_checks"]
     assert (counts["passed"], counts["failed"]) == (len(evaluated), 0)
+    # the product page's last checks: each evaluated check by name, all passed
+    page = httpx.get(
+        f"{server}/v1/products/{contract.address}", headers=bearer(tokens.consumer), timeout=30
+    ).json()
+    # the materialisation's output is the line's own address: it marks the line fresh
+    assert page["run_status"]["last_state"] == "COMPLETE"
+    last = page["last_checks"]
+    assert (last["passed"], last["failed"]) == (len(evaluated), 0)
+    assert {c["name"] for c in last["checks"]} >= {c.check_name for c in evaluated}
     # every event was accepted by the registry's OpenLineage endpoint, none dropped
     emitter = reporting._emitters[(server, tokens.admin)]
     wait_for(lambda: emitter.sent == 3, 10, lambda: f"sent {emitter.sent}")

@@ -71,7 +71,7 @@ def test_tags_migrate_up_with_the_rows_there_and_back(empty_engine: Engine) -> N
             )
         )
 
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, "0006")
     assert migrate.current(empty_engine) == "0006"
     with empty_engine.connect() as conn:
         # the rows published before tags existed have none
@@ -87,10 +87,23 @@ def test_tags_migrate_up_with_the_rows_there_and_back(empty_engine: Engine) -> N
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT address FROM products")).scalar_one() == "d.p.v1"
 
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, "0006")
     assert migrate.current(empty_engine) == "0006"
     with empty_engine.begin() as conn:
         conn.execute(text("UPDATE products SET tags = '{finance}'"))
         found = conn.execute(text("SELECT address FROM products WHERE tags @> '{finance}'"))
         assert found.scalar_one() == "d.p.v1"
+    migrate.downgrade(empty_engine, "base")
+
+
+def test_the_last_checks_table_steps_back_and_forward(empty_engine: Engine) -> None:
+    migrate.downgrade(empty_engine, "base")
+    migrate.upgrade(empty_engine)
+    assert migrate.current(empty_engine) == "0007"
+    assert "product_checks" in _tables(empty_engine)
+    migrate.downgrade(empty_engine, "-1")
+    assert migrate.current(empty_engine) == "0006"
+    assert "product_checks" not in _tables(empty_engine)
+    migrate.upgrade(empty_engine)
+    assert "product_checks" in _tables(empty_engine)
     migrate.downgrade(empty_engine, "base")

@@ -159,6 +159,79 @@ def test_roles(client: httpx.Client, tokens: Tokens) -> None:
     assert r.json()["products"] == []
 
 
+def _checked(
+    names_results: dict[str, bool | None], *, at: datetime, address: str = "orders.flow.v1"
+) -> dict[str, Any]:
+    """A checks run reading ``address``, as meshkit.batch reports one."""
+    assertions = [
+        {"assertion": n, "success": ok, "severity": "error"} for n, ok in names_results.items()
+    ]
+    body = event("COMPLETE", at=at, outputs=())
+    body["job"]["name"] = "orders/flow/v1/checks"
+    body["inputs"] = [
+        {
+            "namespace": "duckdb://warehouse",
+            "name": address,
+            "inputFacets": {"dataQualityAssertions": {"assertions": assertions}},
+        }
+    ]
+    return body
+
+
+def test_a_checks_run_sets_the_lines_last_checks_shown_by_the_api_and_the_page(
+    server: str, client: httpx.Client, tokens: Tokens
+) -> None:
+    now = datetime.now(UTC)
+    first = _checked({"schema": True, "not_null_id": False, "freshness": None}, at=now)
+    r = _post(client, tokens.owner_orders, first)
+    assert r.status_code == 201, r.text
+    assert r.json()["products"] == ["orders.flow.v1"]
+
+    def last_checks() -> dict[str, Any]:
+        answer = client.get("/v1/products/orders.flow.v1", headers=bearer(tokens.consumer))
+        return dict(answer.json()["last_checks"])
+
+    checks = last_checks()
+    assert (checks["passed"], checks["failed"], checks["skipped"]) == (1, 1, 1)
+    assert checks["run_id"] == first["run"]["runId"]
+    assert checks["job"] == "orders/orders/flow/v1/checks"
+    assert [(c["name"], c["success"]) for c in checks["checks"]] == [
+        ("schema", True),
+        ("not_null_id", False),
+        ("freshness", None),
+    ]
+    # a newer run replaces them; an older one arriving late does not
+    r = _post(client, tokens.admin, _checked({"schema": True}, at=now + timedelta(seconds=1)))
+    assert r.status_code == 201, r.text
+    r = _post(client, tokens.admin, _checked({"stale": False}, at=now - timedelta(minutes=5)))
+    assert r.status_code == 201, r.text
+    checks = last_checks()
+    assert [c["name"] for c in checks["checks"]] == ["schema"]
+    assert (checks["passed"], checks["failed"]) == (1, 0)
+    # the product page shows them
+    with httpx.Client(base_url=server, timeout=30) as browser:
+        r = browser.post("/ui/token", data={"token": tokens.consumer, "next": "/ui"})
+        assert r.status_code == 303, r.text
+        page = browser.get("/ui/products/orders.flow.v1").text
+    assert 'id="checks"' in page
+    assert "1 passed · 0 failed · 0 skipped" in page
+    assert 'data-check="schema"' in page
+
+
+def test_checks_of_another_domains_line_are_refused_and_malformed_ones_are_422(
+    client: httpx.Client, tokens: Tokens
+) -> None:
+    body = _checked({"schema": True}, at=datetime.now(UTC))
+    r = _post(client, tokens.owner_customers, body)
+    assert r.status_code == 403, r.text
+    assert "orders.flow.v1" in r.json()["error"]
+    facets = body["inputs"][0]["inputFacets"]
+    facets["dataQualityAssertions"] = {"assertions": [{"success": True}]}
+    assert _post(client, tokens.admin, body).status_code == 422
+    facets["dataQualityAssertions"] = {"assertions": "all good"}
+    assert _post(client, tokens.admin, body).status_code == 422
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -9,6 +9,7 @@ without a query it lists lines by address. Pages are ``limit``/``offset``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, func, select, text
@@ -20,8 +21,10 @@ from meshkit_platform.registry.db import (
 )
 from meshkit_platform.registry.runs import status_of
 from meshkit_platform.registry.schemas import (
+    CheckResult,
     DomainOut,
     InputOut,
+    LastChecks,
     OwnerOut,
     PortOut,
     ProductOut,
@@ -72,7 +75,8 @@ def resolve(session: Session, ref: str) -> str | None:
 
 
 # One round trip for a whole product page: the line, its ports with their personal
-# fields, inputs, consumers, versions and newest run, aggregated as JSON by PostgreSQL.
+# fields, inputs, consumers, versions, newest run and last checks, aggregated as JSON by
+# PostgreSQL.
 # Run as a prepared statement on each connection: planning the six subqueries costs
 # PostgreSQL more than running them.
 _PRODUCT_NAME = "meshkit_registry_product"
@@ -100,10 +104,12 @@ SELECT p.address, d.name, p.name, p.major, p.version, p.status, p.description, p
                  'tags', v.tags, 'published_at', v.published_at)
                ORDER BY v.published_at, v.id), '[]')
           FROM product_versions v WHERE v.product_id = p.id),
-       r.last_run_id, r.last_state, r.last_event_at, r.last_success_at
+       r.last_run_id, r.last_state, r.last_event_at, r.last_success_at,
+       k.run_id, k.job, k.checked_at, k.assertions, k.skipped
   FROM products p
   JOIN domains d ON d.id = p.domain_id
   LEFT JOIN product_runs r ON r.product_id = p.id
+  LEFT JOIN product_checks k ON k.product_id = p.id
  WHERE p.address = $1
 """
 
@@ -150,6 +156,11 @@ def product(session: Session, ref: str) -> ProductOut | None:
         state,
         event_at,
         success_at,
+        check_run,
+        check_job,
+        checked_at,
+        assertions,
+        skipped,
     ) = row
     return ProductOut(
         address=address,
@@ -169,6 +180,24 @@ def product(session: Session, ref: str) -> ProductOut | None:
         versions=[VersionOut.model_validate(v) for v in versions],
         updated_at=updated_at,
         run_status=None if run_id is None else status_of(slo, run_id, state, event_at, success_at),
+        last_checks=None
+        if check_run is None
+        else _last_checks(check_run, check_job, checked_at, assertions, skipped),
+    )
+
+
+def _last_checks(
+    run_id: str, job: str, checked_at: datetime, assertions: list[dict[str, Any]], skipped: int
+) -> LastChecks:
+    checks = [CheckResult.model_validate(a) for a in assertions]
+    return LastChecks(
+        run_id=run_id,
+        job=job,
+        checked_at=checked_at,
+        passed=sum(c.success is True for c in checks),
+        failed=sum(c.success is False for c in checks),
+        skipped=skipped,
+        checks=checks,
     )
 
 

@@ -186,6 +186,22 @@ class ProductRun(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class ProductCheck(Base):
+    """A line's newest quality-check run: the ``dataQualityAssertions`` of the newest run
+    event that read the line (name, success, severity each; never a value)."""
+
+    __tablename__ = "product_checks"
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    run_id: Mapped[str] = mapped_column(String(64))
+    job: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    assertions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    skipped: Mapped[int] = mapped_column(Integer)
+
+
 class ObservedEdge(Base):
     __tablename__ = "observed_edges"
 

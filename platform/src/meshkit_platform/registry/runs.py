@@ -6,16 +6,21 @@ the OpenLineage HTTP transport's endpoint; one event or a JSON array of them):
 - each run (``run.runId``) keeps its job, newest state, event count and newest run facets
   (where a streaming job's periodic ``RUNNING`` events carry their counts);
 - an output dataset whose name is the address of a registered output port (a topic,
-  ``<domain>.<product>_v<major>`` table, index or view) marks that line as observed: the
+  ``<domain>.<product>_v<major>`` table, index or view) or of a line
+  (``<domain>.<product>.v<major>``) marks that line as observed: the
   newest event and, for ``RUNNING`` and ``COMPLETE``, the newest success;
 - each input dataset of such an event becomes an observed lineage edge to the line (the
   source named by its line's address when it is a registered port, else by its name).
+- an input dataset that is a registered port and carries OpenLineage's
+  ``dataQualityAssertions`` (a product's checks run) sets that line's last checks: the
+  run, its time, each check's name, success (None: skipped) and severity, and the
+  number skipped. The newest event wins.
 
 ``run_status(session, line)`` derives freshness from the newest success against the
 contract's ``slo.freshness``: ``fresh``, ``stale`` once the age passes the SLO (runs
 stopped), ``unknown`` without an SLO or before any success.
 
-A domain owner may report runs only for its own domain's lines (403 otherwise).
+A domain owner may report runs and checks only for its own domain's lines (403 otherwise).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -36,23 +41,64 @@ from meshkit_platform.registry.db import (
     ObservedEdge,
     OutputPort,
     Product,
+    ProductCheck,
     ProductRun,
     Run,
 )
 from meshkit_platform.registry.schemas import Freshness, RunsAccepted, RunStatus
 
 MAX_EVENTS = 1000
+MAX_ASSERTIONS = 500
 SUCCESS = frozenset({"RUNNING", "COMPLETE"})
 _MAX_FACETS_CHARS = 16_384
 
 
+class OlAssertion(BaseModel):
+    """One entry of an input dataset's ``dataQualityAssertions`` facet."""
+
+    model_config = ConfigDict(extra="allow")
+    assertion: str = Field(min_length=1, max_length=300)
+    success: bool | None = None
+    column: str | None = Field(default=None, max_length=300)
+    severity: str | None = Field(default=None, max_length=32)
+
+
+class OlAssertions(BaseModel):
+    """OpenLineage's ``dataQualityAssertions`` input dataset facet."""
+
+    model_config = ConfigDict(extra="allow")
+    assertions: list[OlAssertion] = Field(max_length=MAX_ASSERTIONS)
+
+
 class OlDataset(BaseModel):
-    """An OpenLineage dataset (its facets are accepted and not interpreted)."""
+    """An OpenLineage dataset. Its facets are accepted and not interpreted, except
+    ``dataQualityAssertions`` (an input's quality checks, in ``inputFacets`` as the spec
+    places it, or in ``facets``), which must have the spec's shape."""
 
     model_config = ConfigDict(extra="allow")
     namespace: str = Field(min_length=1, max_length=1000)
     name: str = Field(min_length=1, max_length=1000)
     facets: dict[str, Any] = Field(default_factory=dict)
+    inputFacets: dict[str, Any] = Field(default_factory=dict)  # noqa: N815 - the spec's name
+
+    @field_validator("facets", "inputFacets")
+    @classmethod
+    def _assertions_shape(cls, facets: dict[str, Any]) -> dict[str, Any]:
+        if "dataQualityAssertions" in facets:
+            OlAssertions.model_validate(facets["dataQualityAssertions"])
+        return facets
+
+    def assertions(self) -> list[dict[str, Any]] | None:
+        """The dataset's quality checks as the registry keeps them, or None without any."""
+        facet = self.inputFacets.get("dataQualityAssertions")
+        if facet is None:
+            facet = self.facets.get("dataQualityAssertions")
+        if facet is None:
+            return None
+        return [
+            {"name": a.assertion, "success": a.success, "severity": a.severity}
+            for a in OlAssertions.model_validate(facet).assertions
+        ]
 
 
 class OlJob(BaseModel):
@@ -92,16 +138,23 @@ class NotYourDomain(PermissionError):  # noqa: N818
 
 
 def _lines_by_port(session: Session, names: set[str]) -> dict[str, tuple[int, str, str]]:
-    """Port address → (line id, line address, domain) for the names that are ports."""
+    """Address → (line id, line address, domain) for the names that are an output port's
+    address or a line's own address (``<domain>.<product>.v<major>``, the dataset name
+    meshkit.batch reports)."""
     if not names:
         return {}
-    rows = session.execute(
+    by_port = session.execute(
         select(OutputPort.address, Product.id, Product.address, Domain.name)
         .join(Product, Product.id == OutputPort.product_id)
         .join(Domain, Domain.id == Product.domain_id)
         .where(OutputPort.address.in_(names))
     ).all()
-    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+    by_line = session.execute(
+        select(Product.address, Product.id, Product.address, Domain.name)
+        .join(Domain, Domain.id == Product.domain_id)
+        .where(Product.address.in_(names))
+    ).all()
+    return {r[0]: (r[1], r[2], r[3]) for r in (*by_port, *by_line)}
 
 
 def ingest(session: Session, events: list[RunEvent], caller: Principal) -> RunsAccepted:
@@ -113,7 +166,7 @@ def ingest(session: Session, events: list[RunEvent], caller: Principal) -> RunsA
             {
                 ports[d.name][1]
                 for e in events
-                for d in e.outputs
+                for d in (*e.outputs, *(i for i in e.inputs if i.assertions() is not None))
                 if d.name in ports and ports[d.name][2] != caller.domain
             }
         )
@@ -204,6 +257,36 @@ def ingest(session: Session, events: list[RunEvent], caller: Principal) -> RunsA
                         },
                     )
                 )
+        for inp in e.inputs:
+            checks = inp.assertions()
+            if checks is None or inp.name not in ports:
+                continue
+            line_id, address, _ = ports[inp.name]
+            touched.add(address)
+            pc = insert(ProductCheck).values(
+                product_id=line_id,
+                run_id=e.run.runId,
+                job=f"{e.job.namespace}/{e.job.name}"[:1000],
+                checked_at=at,
+                assertions=checks,
+                skipped=_skipped(e, checks),
+            )
+            newer_pc = pc.excluded.checked_at >= ProductCheck.checked_at
+            session.execute(
+                pc.on_conflict_do_update(
+                    index_elements=[ProductCheck.product_id],
+                    set_={
+                        col: _newer_or_old(newer_pc, getattr(pc.excluded, col), old)
+                        for col, old in (
+                            ("run_id", ProductCheck.run_id),
+                            ("job", ProductCheck.job),
+                            ("checked_at", ProductCheck.checked_at),
+                            ("assertions", ProductCheck.assertions),
+                            ("skipped", ProductCheck.skipped),
+                        )
+                    },
+                )
+            )
     audit.append(
         session,
         actor=caller.name,
@@ -212,6 +295,18 @@ def ingest(session: Session, events: list[RunEvent], caller: Principal) -> RunsA
         detail={"events": len(events), "products": sorted(touched)},
     )
     return RunsAccepted(accepted=len(events), products=sorted(touched))
+
+
+def _skipped(event: RunEvent, checks: list[dict[str, Any]]) -> int:
+    """Checks of the run without a result: those whose ``success`` is null, or the count
+    of meshkit's ``meshkit_checks`` run facet (the spec's assertions need a result, so
+    meshkit leaves skipped checks out of them)."""
+    facet = event.run.facets.get("meshkit_checks")
+    reported = facet.get("skipped") if isinstance(facet, dict) else None
+    unknown = sum(c["success"] is None for c in checks)
+    if isinstance(reported, int) and not isinstance(reported, bool) and reported >= 0:
+        return max(unknown, min(reported, MAX_ASSERTIONS))
+    return unknown
 
 
 def _newer_or_old(newer: Any, new: Any, old: Any) -> Any:

@@ -163,6 +163,29 @@ class RunStatus(_Model):
     freshness: Freshness
 
 
+class CheckResult(_Model):
+    """One quality check of a run: passed (true), failed (false) or skipped (null)."""
+
+    name: str
+    success: bool | None
+    severity: str | None
+
+
+class LastChecks(_Model):
+    """A line's newest quality-check run, from OpenLineage ``dataQualityAssertions``."""
+
+    run_id: str
+    job: str
+    checked_at: datetime
+    passed: int
+    failed: int
+    skipped: int = Field(
+        description="Checks without a result (not listed when the "
+        "reporter leaves them out of the assertions, as OpenLineage's spec asks)."
+    )
+    checks: list[CheckResult]
+
+
 class ProductOut(_Model):
     """One product line (``<domain>.<product>.v<major>``) with everything registered on it."""
 
@@ -184,6 +207,10 @@ class ProductOut(_Model):
     updated_at: datetime
     run_status: RunStatus | None = Field(
         default=None, description="From OpenLineage run events; null before the first."
+    )
+    last_checks: LastChecks | None = Field(
+        default=None,
+        description="The newest checks run reported for the line; null before the first.",
     )
 
 
