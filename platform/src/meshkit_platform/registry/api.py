@@ -514,7 +514,15 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
             **_ERRORS,
             200: {
                 "description": "Backstage entities, one YAML document each.",
-                "content": {"application/yaml": {"schema": {"type": "string"}}},
+                # a stream of YAML documents: no single JSON schema describes it
+                "content": {
+                    "application/yaml": {
+                        "schema": {
+                            "description": "One YAML document per Backstage entity; "
+                            "an empty stream when nothing is registered."
+                        }
+                    }
+                },
             },
         },
         response_class=PlainTextResponse,
