@@ -1,11 +1,16 @@
 """The threads in which the port sink writes the ports that wait for a server.
 
 A :class:`PortThread` writes one port's share of the sink's jobs (:class:`Job`), in
-order. At most ``IN_FLIGHT`` jobs wait per port: a slower port holds the dataflow back
-(back-pressure) instead of queueing without bound. The jobs waiting when the thread takes
-the next one are written together, in order, in one ``write``: a port that falls behind
-gets larger batches (a search bulk request or a DuckDB write costs milliseconds whatever
-its size, so one write of several batches costs about what one costs).
+order. At most ``MAX_WAITING`` changes wait per port (a job larger than that waits
+alone): a port that stays slower than the input holds the dataflow back (back-pressure)
+instead of queueing without bound. The bound counts changes, not jobs, so a flow polling
+small batches under a steady load lets a port fall a few seconds behind before it holds
+anything back: a search server that answers slowly for a while does not hold up the
+flow's Kafka topic, which is written in the dataflow's thread. The jobs waiting when the
+thread takes the next one are written together, in order, in one ``write``: a port that
+falls behind gets larger batches (a search bulk request or a DuckDB write costs
+milliseconds whatever its size, so one write of several batches costs about what one
+costs).
 
 The first error stops the port's writes; the dataflow's thread raises it at its next
 call (:meth:`PortThread.check`): a writer's own error as it is (it names the port's
@@ -51,7 +56,7 @@ class PortThread:
     the process, the log is the only trace).
     """
 
-    IN_FLIGHT = 4
+    MAX_WAITING = 20_000  # changes; four polls of the sources' default batch size (5,000)
 
     def __init__(
         self,
@@ -69,7 +74,9 @@ class PortThread:
         self.writer = writer
         self._write, self._done, self._flush = write, done, flush
         self._committed, self._on_error = committed, failed
-        self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=self.IN_FLIGHT)
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self._room = threading.Condition()  # signalled when the thread takes jobs
+        self._waiting = 0  # changes queued and not taken by the thread yet
         self.error: BaseException | None = None
         self.stopped = False  # the thread ended before it was told to stop
         self.flush_when_idle = bool(getattr(writer, "flush_when_idle", False))
@@ -81,9 +88,16 @@ class PortThread:
     # -- the dataflow's thread ------------------------------------------------------------
 
     def put(self, job: Job) -> None:
-        """Queue ``job``; blocks while ``IN_FLIGHT`` jobs wait (raises if the thread ended)."""
+        """Queue ``job``; blocks while it would take more than ``MAX_WAITING`` changes
+        waiting (unless none waits), and raises if the thread ended."""
         self.check()
-        self.jobs.put(job)
+        size = len(job.changes)
+        with self._room:
+            while self._waiting and self._waiting + size > self.MAX_WAITING:
+                self._room.wait()
+            self.check()  # the thread may have ended while this waited
+            self._waiting += size
+            self.jobs.put(job)
 
     def check(self) -> None:
         """Raise the thread's error, if it has one (see the module docstring)."""
@@ -134,6 +148,7 @@ class PortThread:
                     break
             work = [j for j in jobs if j is not None]
             try:
+                self._taken(work)
                 if work and self.error is None:
                     try:
                         self._write(self.port, self.writer, work)
@@ -154,14 +169,24 @@ class PortThread:
             if jobs[-1] is None:
                 return
 
+    def _taken(self, jobs: list[Job]) -> None:
+        """The thread took ``jobs`` off the queue: room for as many changes."""
+        with self._room:
+            self._waiting -= sum(len(j.changes) for j in jobs)
+            self._room.notify_all()
+
     def _drop_queued(self) -> None:
         """Mark every queued job done without writing it (nothing waits for ever)."""
         while True:
             try:
-                self.jobs.get_nowait()
+                job = self.jobs.get_nowait()
             except queue.Empty:
-                return
+                break
+            if job is not None:
+                self._taken([job])
             self.jobs.task_done()
+        with self._room:  # a put waiting for room wakes, and raises the thread's error
+            self._room.notify_all()
 
     def _failed(self, exc: BaseException) -> None:
         """Keep the error for the dataflow's thread, and tell the sink now."""

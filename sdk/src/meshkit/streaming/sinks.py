@@ -6,11 +6,13 @@ partition opens its own ``PortSet`` (the writers of the product's output ports, 
 
 1. hands the changes to every port writer (``meshkit.ports``: idempotent by key and
    source position; a ``CheckedBatch`` when a ``Pipeline`` checked them all against one
-   contract, which a writer of that contract need not check again); ports that wait for
-   a server (warehouse, search index, serving view) write in a thread of their own, so
-   that wait does not hold up the dataflow or the other ports, each in batch order and
-   at most a few batches behind (back-pressure); the Kafka topic writer, which only
-   queues for librdkafka, writes in the dataflow's thread; a change a writer refuses
+   contract, which a writer of that contract need not check again); the Kafka topic
+   writer, which only queues for librdkafka, writes first, in the dataflow's thread, so a
+   batch reaches the topic before anything waits for a slower port; ports that wait for
+   a server (warehouse, search index, serving view) then get it in a thread of their
+   own, so that wait does not hold up the dataflow or the other ports, each in batch
+   order and at most ``PortThread.MAX_WAITING`` changes behind (back-pressure: a port
+   slower than the input for longer holds the next batch back); a change a writer refuses
    (``RecordRefusedError``) is taken out of that port's batch, dead-lettered with the
    writer's reason, and the rest is written;
 2. writes the failures, masked, to the dead-letter port;
@@ -205,11 +207,11 @@ class _PortPartition(StatefulSinkPartition[PortBatch, dict[str, int]]):
             batch = CheckedBatch(changes, contract)  # type: ignore[assignment]
         if changes and self.ports.writers:
             job = Job(batch, len(self.ports.writers))
-            for t in self._threads:
-                t.put(job)  # blocks while the port has IN_FLIGHT jobs waiting
-            for port, writer in self._inline:
+            for port, writer in self._inline:  # first: nothing holds up the Kafka topic
                 self._write(port, writer, [job])
                 self._done(job)
+            for t in self._threads:
+                t.put(job)  # blocks while the port has MAX_WAITING changes waiting
         else:
             counts["written"] += len(changes)
         self._letters(letters + self._collect())
