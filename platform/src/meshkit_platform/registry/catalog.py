@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, func, literal, select, text, true
 from sqlalchemy.orm import Session
 
 from meshkit_platform.registry.db import (
@@ -227,29 +227,45 @@ def search(
         conditions.append(Product.has_personal_data.is_(personal))
     if tag is not None:  # tags @> ARRAY[tag]: the GIN index on tags
         conditions.append(Product.tags.contains([tag.lower()]))
-    columns = [
-        Product.address,
-        Domain.name.label("domain"),
-        Product.name,
-        Product.major,
-        Product.version,
-        Product.status,
-        Product.description,
-        Product.owner_team,
-        Product.has_personal_data,
-        Product.tags,
-    ]
-    # the page and the number of matches from one scan of the matches (a window count)
-    counted = func.count().over()
-    stmt = select(*columns, counted, rank) if rank is not None else select(*columns, counted)
-    stmt = stmt.join(Domain, Domain.id == Product.domain_id).where(*conditions)
-    order = [rank.desc(), Product.address] if rank is not None else [Product.address]
-    rows = session.execute(stmt.order_by(*order).limit(limit).offset(offset)).all()
-    if rows:
-        total = int(cast(int, rows[0][10]))
-    else:  # past the last match (or none): count them on their own
-        base = select(Product).join(Domain, Domain.id == Product.domain_id).where(*conditions)
-        total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    # The matches are ranked as narrow rows (id, address, rank) and only the page's rows
+    # are joined to their columns: a common word matches about half of the catalog, and
+    # carrying every match's description and tags through the sort cost three times the
+    # ranking itself. The number of matches comes from the same scan, and its row is
+    # there even for a page past the last match.
+    keyed = [Product.id, Product.address]
+    matched = (select(*keyed, rank.label("rank")) if rank is not None else select(*keyed)).join(
+        Domain, Domain.id == Product.domain_id
+    )
+    matches = matched.where(*conditions).cte("matches")
+    order = [matches.c.rank.desc(), matches.c.address] if rank is not None else [matches.c.address]
+    top = select(matches).order_by(*order).limit(limit).offset(offset).subquery("top")
+    page = (
+        select(
+            top.c.id.label("top_id"),
+            Product.address,
+            Domain.name.label("domain"),
+            Product.name,
+            Product.major,
+            Product.version,
+            Product.status,
+            Product.description,
+            Product.owner_team,
+            Product.has_personal_data,
+            Product.tags,
+            (top.c.rank if rank is not None else literal(None)).label("rank"),
+        )
+        .join(Product, Product.id == top.c.id)
+        .join(Domain, Domain.id == Product.domain_id)
+        .subquery("page")
+    )
+    counted = select(func.count().label("total")).select_from(matches).subquery("counted")
+    rows = session.execute(
+        select(counted.c.total, page)
+        .select_from(counted.outerjoin(page, true()))
+        .order_by(page.c.rank.desc(), page.c.address)
+    ).all()
+    total = int(rows[0][0]) if rows else 0
+    found = [r[2:] for r in rows if r[1] is not None]  # no page row: (total, None…)
     items = [
         ProductSummary(
             address=r[0],
@@ -262,9 +278,9 @@ def search(
             owner_team=r[7],
             has_personal_data=r[8],
             tags=list(cast(list[str], r[9])),
-            rank=float(cast(float, r[11])) if rank is not None else None,
+            rank=float(cast(float, r[10])) if rank is not None else None,
         )
-        for r in rows
+        for r in found
     ]
     return SearchPage(total=int(total), limit=limit, offset=offset, items=items)
 
