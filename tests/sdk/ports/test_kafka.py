@@ -332,3 +332,44 @@ def test_json_bytes_and_struct_arrays_round_trip_in_both_formats(masker: Masker)
     assert decode(AvroCodec(contract).encode(text), value_format="avro")["extra"] == {  # type: ignore[index]
         "already": "text"
     }
+
+
+@pytest.mark.parametrize(
+    ("key_fields", "expected_key"),
+    [
+        (["region"], lambda r: r["region"].encode()),  # one text field: its text
+        (["n"], lambda r: str(r["n"]).encode()),  # one integer field: its JSON
+        (["region", "n"], lambda r: orjson.dumps([r["region"], r["n"]])),  # a JSON array
+    ],
+)
+def test_every_message_carries_its_key_and_position(
+    kafka_broker: str, key_fields: list[str], expected_key: Any
+) -> None:
+    """Keys of text, integer and composite primary keys, and each message's own position
+    header, for every message of a batch (also when one batch mixes key types' paths)."""
+    contract = Contract.model_validate(
+        {
+            "domain": "shop", "name": "keys", "version": "1.0.0",
+            "owner": {"team": "shop", "contact": "shop@example.com"},
+            "fields": [
+                {"name": "region", "type": "string", "required": True},
+                {"name": "n", "type": "integer", "required": True},
+            ],
+            "primary_key": key_fields,
+            "ports": {"outputs": [{"kind": "kafka_topic", "partitions": 1}]},
+        }
+    )  # fmt: skip
+    records = [{"region": f"r-{i % 7}-ü", "n": i * 1_000_003} for i in range(300)]
+    changes = [
+        Change("upsert", tuple(r[k] for k in key_fields), r, 10 * i + 3)
+        for i, r in enumerate(records)
+    ]
+    topic = f"test-ports-keys-{'-'.join(key_fields)}"
+    writer = KafkaTopicWriter(kafka_broker, topic=topic)
+    writer.ensure(contract)
+    writer.write(changes)
+    writer.close()
+    messages = read_topic(kafka_broker, topic, len(changes))
+    assert [m.key() for m in messages] == [expected_key(r) for r in records]
+    positions = [dict(m.headers())["meshkit-position"] for m in messages]
+    assert positions == [str(c.position).encode() for c in changes]

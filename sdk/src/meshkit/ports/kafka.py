@@ -63,6 +63,7 @@ import io
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter, itemgetter
 from typing import Any, cast, get_args
 
 import orjson
@@ -94,6 +95,7 @@ from meshkit.ports.intake import Intake, json_text
 from meshkit.settings import kafka_connection
 
 FORMAT_HEADER = "meshkit-format"
+POSITION_HEADER = "meshkit-position"
 SCHEMA_HEADER = "meshkit-schema"
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
@@ -112,6 +114,8 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 
 PRODUCER_MESSAGE_MAX_BYTES = 1_000_000  # librdkafka's default message.max.bytes
 PRODUCER_BATCH_SIZE = 1_000_000  # librdkafka's default batch.size
+_KEY = attrgetter("key")
+_FIRST = itemgetter(0)
 _REFUSED_FOR_GOOD = {
     getattr(KafkaError, name)
     for name in (
@@ -155,6 +159,17 @@ def encode_key(key: tuple[Any, ...]) -> bytes:
         v = key[0]
         return v.encode() if isinstance(v, str) else orjson.dumps(v, default=json_default)
     return orjson.dumps(list(key), default=json_default)
+
+
+def encode_keys(batch: Sequence[Change]) -> list[bytes]:
+    """``encode_key`` of every change's key: one pass of ``str.encode`` when every key is
+    one text value (the common case), else each key through ``encode_key``."""
+    keys = list(map(_KEY, batch))
+    if set(map(len, keys)) <= {1}:
+        texts = list(map(_FIRST, keys))
+        if set(map(type, texts)) <= {str}:
+            return list(map(str.encode, texts))
+    return list(map(encode_key, keys))
 
 
 class KafkaTopicWriter:
@@ -291,10 +306,8 @@ class KafkaTopicWriter:
         overhead = sum(len(k) + len(v or b"") for k, v in headers) + 40
         limit = self.max_message_bytes
         refused = 0
-        for change, value in zip(batch, values, strict=True):
-            h = [*headers, ("meshkit-position", str(change.position).encode())]
-            key = encode_key(change.key)
-            size = len(key) + len(value or b"") + overhead
+        for change, key, value in zip(batch, encode_keys(batch), values, strict=True):
+            size = len(key) + (len(value) if value else 0) + overhead
             if size > limit:
                 self._refused.append(
                     DeadLetter(
@@ -305,6 +318,7 @@ class KafkaTopicWriter:
                 )
                 refused += 1
                 continue
+            h = [*headers, (POSITION_HEADER, b"%d" % change.position)]
             while True:
                 try:
                     produce(topic, value, key, on_delivery=delivered, headers=h)
