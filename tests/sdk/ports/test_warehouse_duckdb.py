@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -316,3 +320,55 @@ def test_staged_rows_are_applied_at_the_limit_and_committed_by_flush(
     assert len(rows(other)) == 300
     writer.close()
     other.close()
+
+
+def test_flushed_batches_survive_a_killed_process_before_any_checkpoint(
+    tmp_path: Path, contract: Contract, masker: Masker
+) -> None:
+    """A writer that opened the database checkpoints rarely (``CHECKPOINT_THRESHOLD``): what
+    ``flush`` committed lives in the write-ahead log until then, and a process killed
+    before its close (no checkpoint) loses none of it."""
+    changes = workload(masker, 1200, seed=11)
+    data = tmp_path / "changes.pickle"
+    data.write_bytes(pickle.dumps((contract, changes)))
+    path = tmp_path / "w.duckdb"
+    script = textwrap.dedent(
+        f"""
+        import os, pickle
+        from pathlib import Path
+        from meshkit.ports import DuckDBWarehouseWriter
+        contract, changes = pickle.loads(Path({str(data)!r}).read_bytes())
+        writer = DuckDBWarehouseWriter({str(path)!r})
+        writer.ensure(contract)
+        for i in range(0, len(changes), 200):
+            writer.write(changes[i : i + 200])
+            writer.flush()
+        os._exit(0)  # killed: no close, no checkpoint
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path.cwd(), timeout=120, check=False)
+    assert done.returncode == 0
+    assert Path(f"{path}.wal").stat().st_size > 0  # the flushed batches are in the log
+    con = duckdb.connect(str(path))
+    assert canon_state(contract, rows(con)) == canon_state(contract, expected(changes))
+    con.close()
+
+
+def test_checkpoint_threshold_is_raised_only_on_a_database_the_writer_opens(
+    tmp_path: Path, contract: Contract
+) -> None:
+    def threshold(con: duckdb.DuckDBPyConnection) -> str:
+        row = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    own = DuckDBWarehouseWriter(tmp_path / "own.duckdb")
+    assert threshold(own.con) == "61.0 MiB"  # CHECKPOINT_THRESHOLD, 64 MB
+    own.close()
+    theirs = duckdb.connect(str(tmp_path / "theirs.duckdb"))
+    before = threshold(theirs)
+    writer = DuckDBWarehouseWriter(theirs)
+    writer.ensure(contract)
+    writer.close()
+    assert threshold(theirs) == before != "61.0 MiB"
+    theirs.close()

@@ -34,6 +34,14 @@ Python lists bound as parameters, which cost more SQL time. That is what a
 
 The applies since a flush run in one transaction that ``flush`` commits, so each flush
 makes every write since the last one durable and visible to other connections at once.
+A commit goes to DuckDB's write-ahead log; DuckDB checkpoints (rewrites the row groups
+the log touched into the file) when the log reaches ``checkpoint_threshold``. A writer
+that opens the database itself raises that threshold from DuckDB's 16 MB to
+``CHECKPOINT_THRESHOLD`` (64 MB): a flow flushing every micro-batch otherwise pays a
+checkpoint every few flushes. A committed batch is as durable in the log as in the file
+(a process killed before the checkpoint leaves it in the log, replayed at the next
+open); the setting is the database's, for every connection the process has to it. On a
+connection the caller passes in, the writer leaves its settings alone.
 An SQL error (say a ``CHECK`` constraint the table has beyond the contract) rolls back
 that transaction and the staged changes, i.e. every write since the last flush, and
 raises ``PortError`` saying so; the caller replays from its last committed position, as
@@ -80,6 +88,8 @@ from meshkit.ports.warehouse import Mode, StagedChanges, StagingWriter
 
 STAGE = "meshkit_stage"
 MATCHED = "meshkit_matched"
+CHECKPOINT_THRESHOLD = "64MB"
+"""DuckDB's ``checkpoint_threshold`` for a database the writer opens (module docstring)."""
 
 
 class DuckDBWarehouseWriter(StagingWriter):
@@ -95,11 +105,16 @@ class DuckDBWarehouseWriter(StagingWriter):
         *,
         mode: Mode = "upsert",
         stage_rows: int = 250_000,
+        checkpoint_threshold: str | None = CHECKPOINT_THRESHOLD,
     ) -> None:
+        """``checkpoint_threshold`` (a DuckDB size such as ``"64MB"``; None keeps DuckDB's)
+        applies only to a database the writer opens from a path (module docstring)."""
         if isinstance(database, duckdb.DuckDBPyConnection):
             self.con, self._owned = database, False
         else:
             self.con, self._owned = duckdb.connect(str(database)), True
+            if checkpoint_threshold is not None:
+                self.con.execute("SET checkpoint_threshold = $size", {"size": checkpoint_threshold})
         super().__init__(mode, stage_rows)
         self._matched = self._delete = self._insert = self._insert_some = ""
         self._pending: bool | None = None  # a write is pending: True in our transaction
