@@ -27,14 +27,17 @@ is the lowest of the four (``value=``/``baseline=`` are that port's rates). Targ
 writer at least 0.5x its bare path. The services are the local stack's own, started in
 a temporary directory.
 
-Each writer then runs again with the flush cadence of a streaming flow: a flush after
-every micro-batch (``<port>_flush_batch=``, the lowest as ``ratio_flush_batch=``) and a
-flush once a second (``<port>_flush_second=``), each against the same bare path; the
-first run above flushes only at the end, which a flow never does.
+Each writer also runs with the flush cadence of a streaming flow: a flush after every
+micro-batch (``<port>_flush_batch=``, the lowest as ``ratio_flush_batch=``) and a flush
+once a second (``<port>_flush_second=``), each against the same bare path; the run that
+flushes only at the end (``ratio=``) is one a flow never makes.
 
 The machine is shared and noisy, so Kafka, DuckDB and PostgreSQL run ``ROUNDS`` rounds
-(``--quick``: 1), each a bare run then a writer run into fresh targets, and each side's
-best round counts; search runs once (its runs are long and the server dominates both).
+(``--quick``: 1), each a bare run followed at once by the writer's three runs (flushing
+at the end, per micro-batch, once a second) into fresh targets, and each run's best
+round counts: every ratio compares runs taken back to back, never a writer run with a
+bare run taken minutes earlier under other load. Search runs once (its runs are long and
+the server dominates both).
 """
 
 from __future__ import annotations
@@ -328,12 +331,18 @@ def main(argv: list[str] | None = None) -> int:
 
             rounds = 1 if args.quick else ROUNDS
 
+            cadences = {"end": None, "batch": 0.0, "second": 1.0}
+
             def best(
-                bare: Callable[[int], float], writer: Callable[[int], float]
-            ) -> tuple[float, float]:
-                """(writer, bare): the best of ``rounds`` alternating runs of each."""
-                runs = [(bare(r), writer(r)) for r in range(rounds)]
-                return max(w for _, w in runs), max(b for b, _ in runs)
+                bare: Callable[[int], float], writer: Callable[[int, float | None], float]
+            ) -> tuple[float, dict[str, float]]:
+                """The best bare run and the best writer run per flush cadence, of ``rounds``
+                rounds of a bare run followed by the writer at each cadence."""
+                runs = [
+                    (bare(r), {c: writer(r, every) for c, every in cadences.items()})
+                    for r in range(rounds)
+                ]
+                return max(b for b, _ in runs), {c: max(w[c] for _, w in runs) for c in cadences}
 
             def duck(r: int, flush_every: float | None = None) -> float:
                 writer = DuckDBWarehouseWriter(Path(tmp) / f"writer{r}-{flush_every}.duckdb")
@@ -353,24 +362,24 @@ def main(argv: list[str] | None = None) -> int:
                 writer = KafkaTopicWriter(bootstrap)
                 return run_writer(writer, contract, changes, batch, flush_every)
 
-            results["kafka"] = best(
-                lambda _r: bare_kafka(bootstrap, "bare", changes),
-                kafka,
-            )
-            value, bare = results["kafka"]
-            print(f"kafka     writer {value:>10,.0f}/s   bare producer loop {bare:>10,.0f}/s")
-
-            results["duckdb"] = best(
-                lambda r: bare_duckdb(Path(tmp) / f"bare{r}.duckdb", intake, changes), duck
-            )
-            value, bare = results["duckdb"]
-            print(f"duckdb    writer {value:>10,.0f}/s   bare Arrow INSERT  {bare:>10,.0f}/s")
-
-            results["postgres"] = best(
-                lambda r: bare_postgres(dsn, intake, changes, f"bare{r}"), view
-            )
-            value, bare = results["postgres"]
-            print(f"postgres  writer {value:>10,.0f}/s   bare COPY          {bare:>10,.0f}/s")
+            bares = {
+                "kafka": lambda _r: bare_kafka(bootstrap, "bare", changes),
+                "duckdb": lambda r: bare_duckdb(Path(tmp) / f"bare{r}.duckdb", intake, changes),
+                "postgres": lambda r: bare_postgres(dsn, intake, changes, f"bare{r}"),
+            }
+            writers = {"kafka": kafka, "duckdb": duck, "postgres": view}
+            labels = {"kafka": "bare producer loop", "duckdb": "bare Arrow INSERT ",
+                      "postgres": "bare COPY          "}  # fmt: skip
+            for port in ("kafka", "duckdb", "postgres"):
+                bare, rates = best(bares[port], writers[port])
+                results[port] = (rates["end"], bare)
+                end = rates["end"]
+                print(f"{port:<9} writer {end:>10,.0f}/s   {labels[port]} {bare:>10,.0f}/s")
+                for cadence in ("batch", "second"):
+                    flushed[f"{port}_flush_{cadence}"] = rates[cadence] / bare
+                    print(f"{port:<9} writer {rates[cadence]:>10,.0f}/s flushed every {cadence}: "
+                          f"{rates[cadence] / bare:.3f} of bare")  # fmt: skip
+            value = results["postgres"][0]
             indexed = max(bare_postgres(dsn, intake, changes, f"indexed{r}", index=True)
                           for r in range(rounds))  # fmt: skip
             print(f"          (bare COPY into a table indexed by key: {indexed:,.0f}/s;"
@@ -379,14 +388,6 @@ def main(argv: list[str] | None = None) -> int:
                            for r in range(rounds))  # fmt: skip
             print(f"          (two bare COPYs at once, half the records each: {parallel:,.0f}/s;"
                   f" writer / that = {value / parallel:.2f})")  # fmt: skip
-
-            # the flush cadence of a flow: after every micro-batch, and once a second
-            for port, writer_run in (("kafka", kafka), ("duckdb", duck), ("postgres", view)):
-                for cadence, every in (("batch", 0.0), ("second", 1.0)):
-                    rate = max(writer_run(r, every) for r in range(rounds))
-                    flushed[f"{port}_flush_{cadence}"] = rate / results[port][1]
-                    print(f"{port:<9} writer {rate:>10,.0f}/s flushed every {cadence}: "
-                          f"{rate / results[port][1]:.3f} of bare")  # fmt: skip
 
             some = changes[:SEARCH_CHANGES]
             bare = bare_search(url, some)
