@@ -17,14 +17,20 @@ the orders and catalog products: its flow and its HTTP service
   message whatever the table holds), for ``--seconds`` (default 20; ``--quick``: 5).
   Every product message is matched to its database commit through its position header
   (the change's LSN) and the capture's event on the CDC topic (the commit time
-  ``source.ts_us``): commit → product topic latency, p50 and p99 (``kafka_p99_ms=``).
-  Meanwhile a probe inserts one new customer every 100 ms and polls the customer
-  product's search index for its document: commit → search latency
+  ``source.ts_us``): commit → product topic latency, p50 and p99 (``kafka_p99_ms=``),
+  and per product (``kafka_p99_ms_<domain>=``). Meanwhile a probe inserts one new
+  customer every 100 ms and polls the customer product's search index for its document
+  (one multi-get of every probe not found yet, every 20 ms): commit → search latency
   (``search_p99_ms=``). A second probe places an order every 100 ms for a customer of
   its own and polls that customer's recommendations over HTTP until the list counts the
   order: commit → recommendation served (``recommendation_p99_ms=``).
   ``delivered_per_s=`` counts product messages of changes committed in the phase (the
-  probes' included).
+  probes' included). Over the phase, each process of the mesh's CPU time and the time
+  its threads waited for a core (Linux's ``schedstat``), the rest of the machine's CPU
+  (other jobs on a shared machine) and the load average are printed as a table
+  (``cpu_busy=``, ``cpu_other_s=``, ``search_server_cpu_s=``,
+  ``search_server_waited_s=``, ``load_before=``, ``load_after=``): on a machine with
+  more work than cores, the process that waits longest for a core sets the tail.
 - **ceilings**: the flows stop and each domain commits one burst (every row of its
   service table, up to 10,000; ``--quick``: 1,000): the capture's ceiling is its CDC
   events per second from the commit to the last event. Then the flows start again
@@ -64,7 +70,6 @@ from typing import Any
 import orjson
 import psycopg2
 from confluent_kafka import Consumer
-from elasticsearch import NotFoundError
 from rich.console import Console
 from rich.table import Table
 
@@ -97,6 +102,80 @@ TICK = 0.1  # seconds between the load generator's transactions
 POSITION_HEADER = "meshkit-position"
 
 
+def _proc_times() -> dict[int, tuple[int, float, float]]:
+    """Every process of the machine: pid → (parent pid, CPU seconds used, seconds its
+    threads waited runnable for a CPU; from ``/proc/<pid>/task/*/schedstat``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[int, float, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            waited = 0
+            for task in (entry / "task").iterdir():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    waited += int((task / "schedstat").read_text().split()[1])
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        out[int(entry.name)] = (int(fields[1]), cpu, waited / 1e9)
+    return out
+
+
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores; ``/proc/stat``)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShare:
+    """Where the machine's CPU went during the sustained phase: each part of the mesh (a
+    process and its children) with its CPU time and the time its threads waited for a
+    core, and the rest of the machine (other jobs on a shared machine)."""
+
+    def __init__(self, parts: dict[str, list[int]]) -> None:
+        self.parts = parts  # label → the pids of its processes (their children count too)
+        self._before: dict[int, tuple[int, float, float]] = {}
+        self._busy = 0.0
+        self.load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def start(self) -> None:
+        self.load_before = os.getloadavg()
+        self._busy, self._before = _busy_seconds(), _proc_times()
+
+    def stop(self, seconds: float) -> dict[str, Any]:
+        """Each part's (CPU s, waited s) since ``start``, the other processes' CPU s, the
+        machine's busy fraction and the load averages."""
+        busy, after = _busy_seconds() - self._busy, _proc_times()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _, _) in after.items():
+            children.setdefault(ppid, []).append(pid)
+        rows: dict[str, tuple[float, float]] = {}
+        for label, roots in self.parts.items():
+            pids, todo = set(), list(roots)
+            while todo:
+                pid = todo.pop()
+                if pid not in pids and pid in after:
+                    pids.add(pid)
+                    if label != "this benchmark":  # its children are the other parts
+                        todo += children.get(pid, [])
+            cpu = sum(after[p][1] - self._before.get(p, (0, 0.0, 0.0))[1] for p in pids)
+            waited = sum(after[p][2] - self._before.get(p, (0, 0.0, 0.0))[2] for p in pids)
+            rows[label] = (cpu, waited)
+        mesh = sum(cpu for cpu, _ in rows.values())
+        cores = os.cpu_count() or 1
+        return {
+            "parts": rows,
+            "other_cpu_s": max(0.0, busy - mesh),
+            "busy": busy / (seconds * cores),
+            "load_before": self.load_before,
+            "load_after": os.getloadavg(),
+        }
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -115,7 +194,7 @@ class Watch:
         self.brokers = brokers
         self.commit_us: dict[int, int] = {}
         self.cdc_arrivals: list[float] = []  # arrival times of CDC events
-        self.product: list[tuple[float, int]] = []  # (arrival, lsn)
+        self.product: list[tuple[float, int, str]] = []  # (arrival, lsn, product topic)
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._cdc, args=(cdc_topics,), daemon=True),
@@ -155,7 +234,7 @@ class Watch:
             for m in batch:
                 for key, value in m.headers() or ():
                     if key == POSITION_HEADER and value:
-                        self.product.append((now, int(value)))
+                        self.product.append((now, int(value), m.topic()))
 
     def start(self) -> None:
         for t in self._threads:
@@ -167,13 +246,14 @@ class Watch:
             if t.is_alive():
                 t.join(10)
 
-    def latencies_ms(self, since: float, until: float) -> list[float]:
-        """Commit → product topic latency of each product message committed in the window."""
-        out = []
-        for arrival, lsn in list(self.product):
+    def latencies_ms(self, since: float, until: float) -> dict[str, list[float]]:
+        """Commit → product topic latency of each product message committed in the window,
+        per product topic."""
+        out: dict[str, list[float]] = {}
+        for arrival, lsn, topic in list(self.product):
             ts_us = self.commit_us.get(lsn)
             if ts_us is not None and since <= ts_us / 1e6 < until:
-                out.append((arrival - ts_us / 1e6) * 1000)
+                out.setdefault(topic, []).append((arrival - ts_us / 1e6) * 1000)
         return out
 
 
@@ -213,11 +293,17 @@ class SearchProbe:
             conn.close()
 
     def _poll(self) -> None:
+        """Every 20 ms, one request for every probe not found yet (a request per probe
+        would load the search server in proportion to the lag it measures)."""
         while not self._stop.wait(0.02):
-            for doc_id, committed in list(self._pending.items()):
-                with contextlib.suppress(NotFoundError):
-                    self.es.get(index=self.index, id=doc_id, source=False)
-                    self.latencies_ms.append((time.time() - committed) * 1000)
+            pending = list(self._pending.items())
+            if not pending:
+                continue
+            answer = self.es.mget(index=self.index, ids=[i for i, _ in pending], source=False)
+            now = time.time()
+            for (doc_id, committed), doc in zip(pending, answer["docs"], strict=True):
+                if doc.get("found"):
+                    self.latencies_ms.append((now - committed) * 1000)
                     del self._pending[doc_id]
 
     def start(self) -> None:
@@ -345,8 +431,8 @@ def run(
         recs = reader_domain("recommendations")
         watch: Watch | None = None
         try:
-            for name in ("kafka", "postgres", "search"):
-                stack.service(name).start()
+            services = {name: stack.service(name).start().pid for name in
+                        ("kafka", "postgres", "search")}  # fmt: skip
             endpoints = stack.endpoints
             if not (endpoints.kafka and endpoints.postgres and endpoints.search):
                 raise RuntimeError(f"a service of the benchmark is not running: {endpoints}")
@@ -384,8 +470,16 @@ def run(
                 f"sustained: {per_tick * len(all_domains) / TICK:,.0f} changes/s across "
                 f"{len(all_domains)} domains for {seconds:.0f} s"
             )
+            labels = {"kafka": "broker", "postgres": "PostgreSQL", "search": "search server"}
+            parts = {labels[n]: [pid] for n, pid in services.items() if pid is not None}
+            for d in [*all_domains, recs]:
+                for part, proc in d.procs.items():
+                    parts[f"{d.name} {'capture' if part == 'cdc' else part}"] = [proc.pid]
+            parts["this benchmark"] = [os.getpid()]
+            cpu = CpuShare(parts)
             probe.start()
             recs_probe.start()
+            cpu.start()
             start = time.time()
             changes, tick = 0, 0
             while time.time() - start < seconds:
@@ -398,14 +492,20 @@ def run(
                 if tick % 10 == 0:
                     check()
             end = time.time()
+            cpu_share = cpu.stop(end - start)
             probe.stop(drain=10)
             recs_probe.stop(drain=10)
+
+            def arrived() -> int:
+                return sum(map(len, watch.latencies_ms(start, end).values()))
+
             wait_until(
-                lambda: len(watch.latencies_ms(start, end)) >= 0.95 * changes,
+                lambda: arrived() >= 0.95 * changes,
                 60, "the sustained changes to reach the product topics", check,
             )  # fmt: skip
             time.sleep(1)
-            kafka = watch.latencies_ms(start, end)
+            kafka_by_topic = watch.latencies_ms(start, end)
+            kafka = [ms for values in kafka_by_topic.values() for ms in values]
             offered = changes / (end - start)
             delivered = len(kafka) / (end - start)
 
@@ -434,7 +534,7 @@ def run(
                 300, "the flows to re-read their CDC topics", check,
             )  # fmt: skip
             time.sleep(1)
-            prod_times = [a for a, _ in watch.product[prod_before:]]
+            prod_times = [a for a, _, _ in watch.product[prod_before:]]
             flow_ceiling = len(prod_times) / max(prod_times[-1] - prod_times[0], 1e-3)
         finally:
             if watch is not None:
@@ -449,6 +549,9 @@ def run(
         "offered": offered,
         "delivered": delivered,
         "kafka": kafka,
+        "kafka_by_topic": kafka_by_topic,
+        "cpu": cpu_share,
+        "seconds": end - start,
         "search": probe.latencies_ms,
         "search_missing": probe.missing,
         "recommendation": recs_probe.latencies_ms,
@@ -477,6 +580,11 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row("offered (row changes/s)", f"{r['offered']:,.0f}")
     table.add_row("delivered to product topics (messages/s)", f"{r['delivered']:,.0f}")
     table.add_row("commit → product topic p50 / p99 (ms)", f"{kafka_p50:,.0f} / {kafka_p99:,.0f}")
+    for topic, values in sorted(r["kafka_by_topic"].items()):
+        table.add_row(
+            f"  {topic} ({len(values):,} messages)",
+            f"{_pct(values, 0.5):,.0f} / {_pct(values, 0.99):,.0f}",
+        )
     table.add_row(
         f"commit → search p50 / p99 (ms), {len(r['search'])} probes",
         f"{search_p50:,.0f} / {search_p99:,.0f}",
@@ -488,6 +596,21 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row("ceiling: capture (CDC events/s)", f"{r['cdc_ceiling']:,.0f}")
     table.add_row("ceiling: flows (product messages/s)", f"{r['flow_ceiling']:,.0f}")
     console.print(table)
+    cpu = r["cpu"]
+    cores = os.cpu_count() or 1
+    usage = Table(
+        title=f"CPU during the sustained phase ({r['seconds']:.0f} s on {cores} cores: "
+        f"{cpu['busy']:.0%} busy; load {cpu['load_before'][0]:.1f} before, "
+        f"{cpu['load_after'][0]:.1f} after)"
+    )
+    for col in ("process", "CPU (s)", "of one core", "waited for a core (s)"):
+        usage.add_column(col, justify="left" if col == "process" else "right")
+    for label, (used, waited) in sorted(cpu["parts"].items(), key=lambda kv: -kv[1][0]):
+        usage.add_row(label, f"{used:.2f}", f"{used / r['seconds']:.0%}", f"{waited:.2f}")
+    other = cpu["other_cpu_s"]
+    usage.add_row("other processes of the machine", f"{other:.2f}",
+                  f"{other / r['seconds']:.0%}", "")  # fmt: skip
+    console.print(usage)
     worst = max(
         kafka_p99 / KAFKA_TARGET_MS,
         search_p99 / SEARCH_TARGET_MS,
@@ -517,8 +640,20 @@ def main(argv: list[str] | None = None) -> int:
                 "cdc_ceiling_per_s": round(r["cdc_ceiling"]),
                 "flow_ceiling_per_s": round(r["flow_ceiling"]),
                 "search_missing": r["search_missing"],
+                **{
+                    f"kafka_p99_ms_{topic.split('.')[0]}": round(_pct(values, 0.99), 1)
+                    for topic, values in sorted(r["kafka_by_topic"].items())
+                },
                 "domains": r["domains"],
                 "cores": os.cpu_count(),
+                "cpu_busy": round(cpu["busy"], 2),
+                "cpu_other_s": round(other, 2),
+                "search_server_cpu_s": round(cpu["parts"].get("search server", (0.0, 0.0))[0], 2),
+                "search_server_waited_s": round(
+                    cpu["parts"].get("search server", (0.0, 0.0))[1], 2
+                ),
+                "load_before": round(cpu["load_before"][0], 2),
+                "load_after": round(cpu["load_after"][0], 2),
             },
         )
     )
