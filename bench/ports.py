@@ -38,6 +38,12 @@ at the end, per micro-batch, once a second) into fresh targets, and each run's b
 round counts: every ratio compares runs taken back to back, never a writer run with a
 bare run taken minutes earlier under other load. Search runs once (its runs are long and
 the server dominates both).
+
+Beside the rates, each run's client CPU per change is taken (the process's CPU time, all
+threads; the broker's and the servers' is not in it), and ``<port>_cpu_<cadence>=`` is
+the bare path's lowest CPU µs per change over the writer's (higher is better, like the
+rate ratios). Other load on the machine slows the bare paths, which use both cores and
+their server, more than the writers; the CPU ratios move much less with it.
 """
 
 from __future__ import annotations
@@ -152,11 +158,21 @@ def workload(n: int, seed: int = 1) -> list[Change]:
     return out
 
 
-def timed(fn: Callable[[], Any]) -> float:
+class Rate(float):
+    """Changes/s of one run, with the process's CPU µs per change in it (``cpu_us``, every
+    thread: the client's side; the broker's and the servers' CPU is not in it)."""
+
+    cpu_us: float
+
+
+def rate_of(changes: int, fn: Callable[[], Any]) -> Rate:
+    """The rate and CPU per change of ``fn`` applying ``changes`` changes."""
     gc.collect()
-    start = time.perf_counter()
+    start, used = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - start
+    rate = Rate(changes / (time.perf_counter() - start))
+    rate.cpu_us = (time.process_time() - used) / changes * 1e6
+    return rate
 
 
 def run_writer(
@@ -165,7 +181,7 @@ def run_writer(
     changes: list[Change],
     batch: int,
     flush_every: float | None = None,
-) -> float:
+) -> Rate:
     """Changes/s of ``writer``: micro-batches of ``batch``, then a flush. With
     ``flush_every`` it also flushes, as a flow does, after every micro-batch (``0``) or
     after the first micro-batch written ``flush_every`` seconds after the last flush."""
@@ -180,13 +196,13 @@ def run_writer(
                 last = time.perf_counter()
         writer.flush()
 
-    return len(changes) / timed(go)
+    return rate_of(len(changes), go)
 
 
 # -- bare paths -----------------------------------------------------------------------------
 
 
-def bare_kafka(bootstrap: str, topic: str, changes: list[Change]) -> float:
+def bare_kafka(bootstrap: str, topic: str, changes: list[Change]) -> Rate:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "lz4",
                          "queue.buffering.max.messages": 500_000})  # fmt: skip
     producer.list_topics(topic, timeout=10)
@@ -205,10 +221,10 @@ def bare_kafka(bootstrap: str, topic: str, changes: list[Change]) -> float:
                     producer.poll(0.05)
         producer.flush(60)
 
-    return len(changes) / timed(go)
+    return rate_of(len(changes), go)
 
 
-def bare_duckdb(path: Path, intake: Intake, changes: list[Change]) -> float:
+def bare_duckdb(path: Path, intake: Intake, changes: list[Change]) -> Rate:
     con = duckdb.connect(str(path))
     cols = ", ".join(
         f'"{f.name}" {t}' for f, t in zip(intake.schema, _duck_types(intake), strict=True)
@@ -222,7 +238,7 @@ def bare_duckdb(path: Path, intake: Intake, changes: list[Change]) -> float:
         con.execute("INSERT INTO bare SELECT * FROM bare_stage")
         con.unregister("bare_stage")
 
-    rate = len(changes) / timed(go)
+    rate = rate_of(len(changes), go)
     con.close()
     return rate
 
@@ -233,7 +249,7 @@ def _duck_types(intake: Intake) -> list[str]:
     return [duckdb_type(f) for f in intake.fields]
 
 
-def bare_search(url: str, changes: list[Change]) -> float:
+def bare_search(url: str, changes: list[Change]) -> Rate:
     es = local_search_client(url, request_timeout=60)
     es.indices.create(index="bare")
 
@@ -249,7 +265,7 @@ def bare_search(url: str, changes: list[Change]) -> float:
         for _ in streaming_bulk(es, actions(), chunk_size=1000, raise_on_error=False):
             pass
 
-    rate = len(changes) / timed(go)
+    rate = rate_of(len(changes), go)
     es.close()
     return rate
 
@@ -262,7 +278,7 @@ def bare_postgres(
     *,
     index: bool = False,
     connections: int = 1,
-) -> float:
+) -> Rate:
     """``COPY`` into a plain table; with ``index``, one with a (non-unique) index on the
     key, the lookup a serving view needs (the records repeat keys: no unique index); with
     ``connections`` > 1, that many ``COPY``s of equal parts at once, one per connection."""
@@ -295,7 +311,7 @@ def bare_postgres(
             for done in [pool.submit(copy, c, b) for c, b in zip(conns, bufs, strict=True)]:
                 done.result()
 
-    rate = len(changes) / timed(go)
+    rate = rate_of(len(changes), go)
     for conn in conns:
         conn.close()
     return rate
@@ -316,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n:,} changes in micro-batches of {batch:,}", flush=True)
     results: dict[str, tuple[float, float]] = {}
     flushed: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # <port>_cpu_<cadence>: bare CPU per change / the writer's
     with tempfile.TemporaryDirectory(prefix="meshkit-bench-ports-") as tmp:
         settings = LocalSettings(state_dir=Path(tmp), kafka_port=0, postgres_port=0,
                                  search_port=0, postgres_url=None)  # fmt: skip
@@ -334,31 +351,35 @@ def main(argv: list[str] | None = None) -> int:
             cadences = {"end": None, "batch": 0.0, "second": 1.0}
 
             def best(
-                bare: Callable[[int], float], writer: Callable[[int, float | None], float]
-            ) -> tuple[float, dict[str, float]]:
+                port: str, bare: Callable[[int], Rate], writer: Callable[[int, float | None], Rate]
+            ) -> tuple[Rate, dict[str, Rate]]:
                 """The best bare run and the best writer run per flush cadence, of ``rounds``
-                rounds of a bare run followed by the writer at each cadence."""
+                rounds of a bare run followed by the writer at each cadence; and into
+                ``cpu``, the lowest CPU µs per change of each."""
                 runs = [
                     (bare(r), {c: writer(r, every) for c, every in cadences.items()})
                     for r in range(rounds)
                 ]
+                lowest = min(b.cpu_us for b, _ in runs)
+                for c in cadences:
+                    cpu[f"{port}_cpu_{c}"] = lowest / min(w[c].cpu_us for _, w in runs)
                 return max(b for b, _ in runs), {c: max(w[c] for _, w in runs) for c in cadences}
 
-            def duck(r: int, flush_every: float | None = None) -> float:
+            def duck(r: int, flush_every: float | None = None) -> Rate:
                 writer = DuckDBWarehouseWriter(Path(tmp) / f"writer{r}-{flush_every}.duckdb")
                 try:
                     return run_writer(writer, contract, changes, batch, flush_every)
                 finally:
                     writer.close()
 
-            def view(r: int, flush_every: float | None = None) -> float:
+            def view(r: int, flush_every: float | None = None) -> Rate:
                 writer = ServingViewWriter(dsn, schema=f"round{r}_{int((flush_every or 9) * 10)}")
                 try:
                     return run_writer(writer, contract, changes, batch, flush_every)
                 finally:
                     writer.close()
 
-            def kafka(_r: int, flush_every: float | None = None) -> float:
+            def kafka(_r: int, flush_every: float | None = None) -> Rate:
                 writer = KafkaTopicWriter(bootstrap)
                 return run_writer(writer, contract, changes, batch, flush_every)
 
@@ -371,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             labels = {"kafka": "bare producer loop", "duckdb": "bare Arrow INSERT ",
                       "postgres": "bare COPY          "}  # fmt: skip
             for port in ("kafka", "duckdb", "postgres"):
-                bare, rates = best(bares[port], writers[port])
+                bare, rates = best(port, bares[port], writers[port])
                 results[port] = (rates["end"], bare)
                 end = rates["end"]
                 print(f"{port:<9} writer {end:>10,.0f}/s   {labels[port]} {bare:>10,.0f}/s")
@@ -379,7 +400,11 @@ def main(argv: list[str] | None = None) -> int:
                     flushed[f"{port}_flush_{cadence}"] = rates[cadence] / bare
                     print(f"{port:<9} writer {rates[cadence]:>10,.0f}/s flushed every {cadence}: "
                           f"{rates[cadence] / bare:.3f} of bare")  # fmt: skip
-            value = results["postgres"][0]
+                shares = ", ".join(f"{c} {cpu[f'{port}_cpu_{c}']:.3f}" for c in cadences)
+                print(
+                    f"{port:<9} CPU µs per change: bare {bare.cpu_us:.2f}; bare / writer {shares}"
+                )
+            value: float = results["postgres"][0]
             indexed = max(bare_postgres(dsn, intake, changes, f"indexed{r}", index=True)
                           for r in range(rounds))  # fmt: skip
             print(f"          (bare COPY into a table indexed by key: {indexed:,.0f}/s;"
@@ -399,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ratios = {port: v / b for port, (v, b) in results.items()}
     worst = min(ratios, key=lambda p: ratios[p])
-    value, bare = results[worst]
+    worst_value, worst_bare = results[worst]
     extra: dict[str, Any] = {"worst": worst, **{p: round(r, 3) for p, r in ratios.items()}}
     extra.update({f"{p}_rate": round(v) for p, (v, _) in results.items()})
     extra["postgres_vs_indexed_copy"] = round(results["postgres"][0] / indexed, 3)
@@ -408,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     extra["ratio_flush_batch"] = round(min(per_batch.values()), 3)
     extra["worst_flush_batch"] = min(per_batch, key=lambda k: per_batch[k]).split("_")[0]
     extra.update({k: round(v, 3) for k, v in flushed.items()})
-    report(BenchResult("ports", value, bare, TARGET, extra=extra))
+    extra.update({k: round(v, 3) for k, v in cpu.items()})
+    report(BenchResult("ports", worst_value, worst_bare, TARGET, extra=extra))
     return 0
 
 
