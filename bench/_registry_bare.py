@@ -1,7 +1,7 @@
 """The baseline of the registry benchmark: a bare FastAPI endpoint returning a constant,
 served by uvicorn with the settings ``meshkit-platform registry serve`` uses.
 
-    python -m bench._registry_bare <port>
+    python -m bench._registry_bare <port> [<workers>]
 """
 
 from __future__ import annotations
@@ -20,4 +20,11 @@ def bare() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+    workers = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    uvicorn.run(
+        "bench._registry_bare:app" if workers > 1 else app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_level="warning",
+        workers=workers,
+    )

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from bench._common import BenchResult, parser, report
 from meshkit.local.postgres import Postgres
 from meshkit.local.settings import LocalSettings
-from meshkit_platform.registry import migrate
+from meshkit_platform.registry import RegistrySettings, migrate
 from meshkit_platform.registry.auth import create_token
 from meshkit_platform.registry.db import (
     Domain,
@@ -207,6 +207,9 @@ def _gen(spec: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     ap = parser(__doc__ or "")
     ap.add_argument("--seconds", type=float, default=None, help="open-loop duration")
+    ap.add_argument(
+        "--workers", type=int, default=None, help="server processes (default: serve's default)"
+    )
     args = ap.parse_args()
     products = 500 if args.quick else 10_000
     rate, seconds, sat_seconds = (100.0, 3.0, 2.0) if args.quick else (300.0, 30.0, 10.0)
@@ -233,6 +236,7 @@ def main() -> None:
             print(f"loaded {products} product lines, {edges} lineage edges", flush=True)
 
             port, bare_port = _free_port(), _free_port()
+            workers = args.workers or RegistrySettings().workers
             serve = [
                 sys.executable,
                 "-c",
@@ -244,6 +248,7 @@ def main() -> None:
                 "--port",
                 str(port),
             ]
+            serve += ["--workers", str(workers)]
             sample = rng.sample(range(products), min(products, 2000))
             addresses = [f"d{i % 100:03d}.p{i:05d}.v1" for i in sample]
             mix = [
@@ -296,7 +301,7 @@ def main() -> None:
                         "mix": mix,
                     }
                 )
-            bare_cmd = [sys.executable, "-m", "bench._registry_bare", str(bare_port)]
+            bare_cmd = [sys.executable, "-m", "bench._registry_bare", str(bare_port), str(workers)]
             with _serve(bare_cmd, f"http://127.0.0.1:{bare_port}/bare"):
                 bare = _gen(
                     {
@@ -327,6 +332,7 @@ def main() -> None:
             "errors": sum(lat["errors"].values()) + get["errors"] + bare["errors"],
             "gen_cpu": round(max(lat["cpu"], get["cpu"], bare["cpu"]), 3),
             "products": products,
+            "workers": workers,
             "edges": edges,
             "latency_ok": p99["get"] < 50 and p99["search"] < 100 and p99["lineage"] < 200,
         },

@@ -227,3 +227,46 @@ def test_serve_answers_health_then_stops(migrated: str) -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def test_serve_with_two_workers_adds_up_their_metrics(migrated: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = ["registry", "serve", "--database-url", migrated, "--port", str(port), "--workers", "2"]
+    base = f"http://127.0.0.1:{port}"
+    with subprocess.Popen(
+        [sys.executable, "-c", "from meshkit_platform.cli import main; main()", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert "2 workers" in proc.stdout.readline()
+            answered = 0
+            pause = threading.Event()
+            for _ in range(600):
+                try:
+                    r = httpx.get(f"{base}/healthz", timeout=2)
+                except httpx.TransportError:
+                    pause.wait(0.05)
+                    continue
+                assert r.status_code == 200
+                answered += 1
+                if answered == 40:  # a new connection each: the workers share them out
+                    break
+            else:
+                pytest.fail("the registry never answered /healthz 40 times")
+            figures = httpx.get(f"{base}/metrics", timeout=5).text
+            counted = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in figures.splitlines()
+                if line.startswith("meshkit_registry_requests_total{")
+                and 'route="/healthz"' in line
+            )
+            assert counted == answered
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=30) == 0

@@ -98,12 +98,38 @@ def test_tags_migrate_up_with_the_rows_there_and_back(empty_engine: Engine) -> N
 
 def test_the_last_checks_table_steps_back_and_forward(empty_engine: Engine) -> None:
     migrate.downgrade(empty_engine, "base")
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, "0007")
     assert migrate.current(empty_engine) == "0007"
     assert "product_checks" in _tables(empty_engine)
     migrate.downgrade(empty_engine, "-1")
     assert migrate.current(empty_engine) == "0006"
     assert "product_checks" not in _tables(empty_engine)
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, "0007")
     assert "product_checks" in _tables(empty_engine)
+    migrate.downgrade(empty_engine, "base")
+
+
+def test_the_catalog_revision_moves_with_writes_and_steps_back_and_forward(
+    empty_engine: Engine,
+) -> None:
+    migrate.downgrade(empty_engine, "base")
+    migrate.upgrade(empty_engine)
+    assert migrate.current(empty_engine) == "0008"
+
+    def revision() -> int:
+        with empty_engine.connect() as c:
+            return int(c.execute(text("SELECT n FROM catalog_revision")).scalar_one())
+
+    first = revision()
+    with empty_engine.begin() as c:
+        c.execute(text("INSERT INTO domains (name, owners, updated_at) VALUES ('d', '{}', now())"))
+        assert revision() == first  # not before the writer commits
+    assert revision() > first
+    migrate.downgrade(empty_engine, "-1")
+    assert migrate.current(empty_engine) == "0007"
+    assert "catalog_revision" not in _tables(empty_engine)
+    with empty_engine.begin() as c:  # no trigger is left behind
+        c.execute(text("UPDATE domains SET repository = 'r'"))
+    migrate.upgrade(empty_engine)
+    assert revision() == 1
     migrate.downgrade(empty_engine, "base")

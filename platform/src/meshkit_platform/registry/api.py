@@ -40,6 +40,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic_core import to_json
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -48,13 +49,15 @@ from starlette.concurrency import run_in_threadpool
 
 import meshkit_platform
 from meshkit.contracts import parse_contract
-from meshkit_platform.registry import audit, catalog, erasure_api, exports, migrate
+from meshkit_platform.registry import answers, audit, catalog, erasure_api, exports, migrate
 from meshkit_platform.registry.access_api import router as access_router
 from meshkit_platform.registry.auth import Principal, authenticate
+from meshkit_platform.registry.db import make_engine
 from meshkit_platform.registry.lineage import MAX_DEPTH, Direction, lineage_document
 from meshkit_platform.registry.metrics import install_metrics
+from meshkit_platform.registry.notices import PageRevision
 from meshkit_platform.registry.publish import ContractsInvalid, PublishRefused, publish
-from meshkit_platform.registry.runs import MAX_EVENTS, NotYourDomain, RunEvent, ingest
+from meshkit_platform.registry.runs import MAX_EVENTS, NotYourDomain, RunEvent, ingest, status_of
 from meshkit_platform.registry.schemas import (
     AuditVerifyOut,
     ContractDocument,
@@ -152,10 +155,35 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+def _with_fresh_status(page: ProductOut) -> bytes:
+    """A kept page of a line with runs, its freshness computed as of now."""
+    run = page.run_status
+    assert run is not None
+    now = status_of(
+        page.slo, run.last_run_id, run.last_state, run.last_event_at, run.last_success_at
+    )
+    return page.model_copy(update={"run_status": now}).model_dump_json().encode()
+
+
+def app_from_environment() -> FastAPI:
+    """The application of one ``serve --workers`` process: the catalog's URL and the
+    settings from ``MESHKIT_REGISTRY_*`` (the parent has migrated the database)."""
+    settings = RegistrySettings()
+    if settings.database_url is None:
+        raise RuntimeError("MESHKIT_REGISTRY_DATABASE_URL is not set for a registry worker")
+    return create_app(make_engine(settings.database_url.get_secret_value()), settings)
+
+
 def create_app(engine: Engine, settings: RegistrySettings | None = None) -> FastAPI:
     """The registry application over a migrated catalog database."""
     settings = settings or RegistrySettings()
     sessions = sessionmaker(engine, expire_on_commit=False)
+    kept = answers.Answers(settings.answers_cache_bytes)  # search pages, lineage graphs
+    # product pages: serialised, or as models for lines with runs (freshness moves on)
+    pages: answers.Kept[bytes | ProductOut] = answers.Kept(settings.answers_cache_bytes)
+    pages_at = PageRevision(engine)
+    if settings.answers_cache_bytes:
+        event.listen(sessions, "after_commit", lambda _: pages_at.bump())
     app = FastAPI(
         title="meshkit registry",
         version=meshkit_platform.__version__,
@@ -415,19 +443,31 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
     ) -> Response:
         """Search product lines (full text, ranked) with filters; one page. ``tag`` keeps
         the lines whose current contract carries that tag."""
-        page = await read(
-            lambda db: catalog.search(
-                db,
-                q=q,
-                domain=domain,
-                status=status,
-                personal=personal,
-                tag=tag,
-                limit=limit,
-                offset=offset,
-            ).model_dump_json()
-        )
-        return Response(page, media_type="application/json")
+
+        def page(db: Session) -> bytes:
+            key = ("search", q, domain, status, personal, tag, limit, offset)
+            seen = answers.revision(db)
+            body = kept.get(key, seen)
+            if body is None:
+                body = (
+                    catalog.search(
+                        db,
+                        q=q,
+                        domain=domain,
+                        status=status,
+                        personal=personal,
+                        tag=tag,
+                        limit=limit,
+                        offset=offset,
+                    )
+                    .model_dump_json()
+                    .encode()
+                )
+                kept.put_bytes(key, seen, body)
+            return body
+
+        found = await read(page)
+        return Response(found, media_type="application/json")
 
     not_found: dict[int | str, dict[str, Any]] = {
         **_ERRORS,
@@ -439,15 +479,21 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
     )
     async def get_product(address: Annotated[str, Path(max_length=300)], _: Caller) -> Response:
         """One product line (``domain.product.vN``, or ``domain.product`` for its newest)."""
+        at = pages_at.current()  # read before the database: a later write outdates the page
+        if at is not None:
+            kept_page = pages.get(address, at)
+            if isinstance(kept_page, bytes):
+                return Response(kept_page, media_type="application/json")
+            if kept_page is not None:  # a line with runs: its freshness is as of now
+                return Response(_with_fresh_status(kept_page), media_type="application/json")
 
-        def page(db: Session) -> str | None:
-            found = catalog.product(db, address)
-            return None if found is None else found.model_dump_json()
-
-        body = await read(page)
-        if body is None:
+        found = await read(lambda db: catalog.product(db, address))
+        if found is None:
             raise HTTPException(404, f"no product {address[:300]!r} is registered")
         # Serialised once: returning a Response skips FastAPI's re-validation.
+        body = found.model_dump_json().encode()
+        if at is not None:
+            pages.put(address, at, body if found.run_status is None else found, len(body))
         return Response(body, media_type="application/json")
 
     @app.get(
@@ -462,10 +508,17 @@ def create_app(engine: Engine, settings: RegistrySettings | None = None) -> Fast
         """The product graph around a line, from its declared input ports."""
 
         def graph(db: Session) -> bytes | None:
+            key = ("lineage", address, depth, direction)
+            seen = answers.revision(db)
+            body = kept.get(key, seen)
+            if body is not None:
+                return body
             root = catalog.resolve(db, address)
             if root is None:
                 return None
-            return to_json(lineage_document(db, root, depth, direction))
+            body = to_json(lineage_document(db, root, depth, direction))
+            kept.put_bytes(key, seen, body)
+            return body
 
         body = await read(graph)
         if body is None:

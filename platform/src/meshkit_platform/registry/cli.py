@@ -7,7 +7,9 @@ registry keeps its catalog in a database named ``meshkit_registry`` there.
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+import tempfile
+from typing import Annotated, Any
 
 import psycopg2
 import typer
@@ -25,6 +27,7 @@ from meshkit_platform.registry.db import make_engine
 from meshkit_platform.registry.settings import RegistrySettings
 
 EMBEDDED_DATABASE = "meshkit_registry"
+_URL_VARIABLE = "MESHKIT_REGISTRY_DATABASE_URL"
 
 app = typer.Typer(help="The registry: the central catalog of data products.", no_args_is_help=True)
 token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
@@ -101,36 +104,61 @@ def serve(
     database: DatabaseUrl = None,
     host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="uvicorn worker processes on the one port (default: "
+            "MESHKIT_REGISTRY_WORKERS, else 1).",
+            show_default=False,
+        ),
+    ] = None,
     log_format: Annotated[
         str | None,
         typer.Option("--log-format", help="console | json (default: MESHKIT_LOG_FORMAT)"),
     ] = None,
 ) -> None:
     """Migrate the catalog and serve the registry API (uvicorn); /metrics and /readyz on
-    the same port."""
+    the same port. With several workers, each is a process with its own engine and
+    caches, and /metrics adds up every worker's figures."""
     import uvicorn
 
     configure_logging(log_format, "WARNING")  # uvicorn's loggers go to the same handler
 
-    from meshkit_platform.registry.api import create_app
-
     settings = RegistrySettings()
-    engine = _engine(database, settings)
+    url = database_url(database, settings)
+    engine = _engine(url, settings)
     migrate.upgrade(engine)
+    workers = workers or settings.workers
+    address = f"http://{host or settings.host}:{port or settings.port}"
     Console().print(
-        f"registry on http://{host or settings.host}:{port or settings.port} "
-        f"(schema {migrate.current(engine)})"
+        f"registry on {address} (schema {migrate.current(engine)}, "
+        f"{workers} worker{'s' if workers > 1 else ''})"
     )
-    if workers > 1:
-        raise ConfigError("--workers > 1 is not supported yet; run several instances instead")
-    uvicorn.run(
-        create_app(engine, settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="warning",
-        log_config=None,
-    )
+    where: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": "warning",
+        "log_config": None,
+    }
+    if workers == 1:
+        from meshkit_platform.registry.api import create_app
+
+        uvicorn.run(create_app(engine, settings), **where)
+        return
+    engine.dispose()
+    # The workers are fresh processes: they read the catalog's URL and the settings from
+    # the environment, and count their metrics in files /metrics adds up.
+    with tempfile.TemporaryDirectory(prefix="meshkit-registry-metrics-") as figures:
+        os.environ[_URL_VARIABLE] = url
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = figures
+        uvicorn.run(
+            "meshkit_platform.registry.api:app_from_environment",
+            factory=True,
+            workers=workers,
+            **where,
+        )
 
 
 @token_app.command("create")

@@ -12,13 +12,15 @@ names are listed in :mod:`meshkit.observability.metrics`).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -69,12 +71,22 @@ def _database_answers(engine: Engine) -> bool:
     return True
 
 
+def _figures() -> CollectorRegistry:
+    """This process's metrics, or, under ``serve --workers`` (``PROMETHEUS_MULTIPROC_DIR``
+    set), every worker's added up from the files they count in."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    every = CollectorRegistry()
+    MultiProcessCollector(every)  # type: ignore[no-untyped-call]
+    return every
+
+
 def install_metrics(app: FastAPI, engine: Engine) -> None:
     """Add ``/metrics``, ``/readyz`` and the request middleware to ``app``."""
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(_figures()), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz", include_in_schema=False)
     async def ready() -> JSONResponse:

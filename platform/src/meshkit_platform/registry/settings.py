@@ -22,6 +22,19 @@ class RegistrySettings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8750, ge=1, le=65535, description="Port `serve` listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes `serve` starts on its port (each with its own "
+        "database pool of up to 50 connections).",
+    )
+    answers_cache_bytes: int = Field(
+        default=64 * MIB,
+        ge=0,
+        description="Search pages and lineage graphs each process keeps until the catalog "
+        "changes (0: none).",
+    )
     max_body_bytes: int = Field(
         default=8 * MIB, ge=1024, description="Larger request bodies are refused with 413."
     )
