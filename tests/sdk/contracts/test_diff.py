@@ -222,7 +222,6 @@ CASES: list[tuple[str, Mutation, set[str]]] = [
     ("retention shorter", port("kafka_topic", retention="1d"), {"topic_retention_shortened"}),
     ("compaction", port("kafka_topic", compaction=True), {"topic_compaction_changed"}),
     ("value format", port("kafka_topic", format="avro"), {"topic_format_changed"}),
-    ("topic key", port("kafka_topic", key=["buyer_id"]), {"port_key_changed"}),
     ("same key spelled out", port("kafka_topic", key=["purchase_id"]), set()),
     ("view key", port("serving_view", key=["buyer_id"]), {"port_key_changed"}),
     (

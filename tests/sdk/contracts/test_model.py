@@ -186,6 +186,24 @@ def test_semantic_errors_name_the_offending_key(
     assert expected in errors(minimal(**changes))
 
 
+def test_a_topic_is_keyed_by_the_primary_key_only() -> None:
+    fields = field_list({"name": "b", "type": "string"})
+    other = minimal(fields=fields, ports={"outputs": [{"kind": "kafka_topic", "key": ["b"]}]})
+    ((loc, message),) = errors(other)
+    assert loc == "ports.outputs.0.key"
+    assert "the topic's key ['b'] is not the primary key ['id']" in message
+    assert "tombstones" in message
+    # naming the primary key, or no key at all, is a valid contract
+    for ports in (
+        {"outputs": [{"kind": "kafka_topic", "key": ["id"]}]},
+        {"outputs": [{"kind": "kafka_topic"}]},
+    ):
+        Contract.model_validate(minimal(fields=fields, ports=ports))
+    # a serving view's key is its lookup key: any fields
+    view = minimal(fields=fields, ports={"outputs": [{"kind": "serving_view", "key": ["b"]}]})
+    Contract.model_validate(view)
+
+
 def test_all_semantic_problems_are_reported_at_once() -> None:
     found = errors(minimal(primary_key=["a", "b"], event_time="c"))
     assert [loc for loc, _ in found] == ["primary_key.0", "primary_key.1", "event_time"]

@@ -106,7 +106,12 @@ class KafkaTopic(_Output):
         default=False, description="Keep only the latest record per key (needs a key)."
     )
     key: tuple[FieldPath, ...] | None = Field(
-        default=None, description="The message key fields (default: the primary key)."
+        default=None,
+        description=(
+            "The message key fields: the primary key, the only key a topic supports "
+            "(deletes are tombstones keyed by it and consumers read it as the primary "
+            "key). Omit it, or name the primary key's fields in order."
+        ),
     )
     format: TopicFormat = Field(
         default="json",

@@ -430,6 +430,16 @@ class _Checker:
             if port.key is not None:
                 for j, path in enumerate(port.key):
                     self.ref(path, (*loc, "key", j), f"{port.kind} key")
+                if isinstance(port, KafkaTopic) and tuple(port.key) != tuple(c.primary_key):
+                    self.add(
+                        (*loc, "key"),
+                        f"the topic's key {list(port.key)} is not the primary key "
+                        f"{list(c.primary_key)}: a topic's messages are keyed by the primary "
+                        "key, since deletes are tombstones keyed by it and consumers read "
+                        "the key as the primary key",
+                        expected="no 'key:' (the primary key is the key), or the primary "
+                        "key's fields in order",
+                    )
             elif not c.primary_key and (isinstance(port, ServingView) or port.compaction):
                 what = "a serving view" if isinstance(port, ServingView) else "a compacted topic"
                 self.add(
